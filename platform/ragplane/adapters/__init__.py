@@ -1,0 +1,1 @@
+"""What services talk to: embedders, the Qdrant vector store, answerers (LLMs)."""

@@ -1,0 +1,174 @@
+"""The vector store: Qdrant in local mode (files under the data dir) or a Qdrant server.
+
+Both modes use the synchronous `QdrantClient` on worker threads: local mode keeps its
+state in SQLite and must stay on one thread (so it gets exactly one), the server mode
+gets a small pool for concurrent HTTP calls. Either way the event loop never waits on
+Qdrant. Library exceptions are translated to `ragplane.adapters.errors` here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from ragplane.adapters.errors import CollectionNotFound, DependencyRejected, DependencyUnavailable
+
+T = TypeVar("T")
+DEPENDENCY = "qdrant"
+SERVER_THREADS = 8
+
+
+@dataclass(frozen=True)
+class Point:
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class VectorStoreLocked(RuntimeError):
+    """Another process already uses this local Qdrant directory."""
+
+
+def _locked(lock_file: Path) -> bool:
+    """Whether another client holds Qdrant local mode's exclusive lock on `lock_file`."""
+    if not lock_file.exists():
+        return False
+    with lock_file.open("r+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+class VectorStore:
+    """One Qdrant client shared by the services of a process."""
+
+    def __init__(self, *, path: Path | None = None, urls: Sequence[str] = (), api_key: str | None = None) -> None:
+        if (path is None) == (not urls):
+            raise ValueError("give either a local path or server URLs")
+        self.path = path
+        self.urls = tuple(urls)
+        self.api_key = api_key
+        self.mode: Literal["local", "server"] = "local" if path is not None else "server"
+        workers = 1 if self.mode == "local" else SERVER_THREADS
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"qdrant-{self.mode}")
+        self._client: QdrantClient | None = None
+
+    def describe(self) -> dict[str, Any]:
+        where = str(self.path) if self.path is not None else self.urls[0]
+        return {"mode": self.mode, "location": where}
+
+    async def open(self) -> None:
+        """Create the client; in local mode this takes the directory's lock or fails clearly."""
+        self._client = await self._run_raw(self._connect)
+
+    def _connect(self) -> QdrantClient:
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            # Probe Qdrant's own lock first: its client leaks the lock file when it finds it taken.
+            if _locked(self.path / ".lock"):
+                raise VectorStoreLocked(
+                    f"{self.path} is in use by another ragplane process (Qdrant local mode allows one). "
+                    "Stop it, choose another RAGPLANE_DATA_DIR, or point QDRANT_URLS at a Qdrant server."
+                )
+            return QdrantClient(path=str(self.path))
+        # The node pool (several URLs, failover) builds on this client; one URL is used here.
+        return QdrantClient(url=self.urls[0], api_key=self.api_key, timeout=10, check_compatibility=False)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await self._run_raw(client.close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> dict[str, Any]:
+        collections = await self._call(lambda c: c.get_collections().collections)
+        return {**self.describe(), "collections": len(collections)}
+
+    async def create_collection(self, name: str, dimension: int) -> None:
+        def create(client: QdrantClient) -> None:
+            client.create_collection(
+                name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+            )
+            if self.mode == "server":
+                client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
+
+        await self._call(create)
+
+    async def delete_collection(self, name: str) -> bool:
+        return await self._call(lambda c: bool(c.delete_collection(name)))
+
+    async def collection_exists(self, name: str) -> bool:
+        return await self._call(lambda c: c.collection_exists(name))
+
+    async def upsert(self, name: str, points: Sequence[Point]) -> None:
+        batch = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        await self._call(lambda c: c.upsert(name, points=batch, wait=True), collection=name)
+
+    async def delete_document(self, name: str, document_id: str, *, keep_version: str | None = None) -> None:
+        """Remove a document's points, except those of `keep_version` (its current content hash)."""
+        match = models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
+        keep = (
+            [models.FieldCondition(key="content_hash", match=models.MatchValue(value=keep_version))]
+            if keep_version
+            else None
+        )
+        selector = models.FilterSelector(filter=models.Filter(must=[match], must_not=keep))
+        await self._call(lambda c: c.delete(name, points_selector=selector, wait=True), collection=name)
+
+    async def search(self, name: str, vector: Sequence[float], limit: int) -> list[Hit]:
+        def query(client: QdrantClient) -> list[Hit]:
+            response = client.query_points(name, query=list(vector), limit=limit, with_payload=True)
+            return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
+
+        return await self._call(query, collection=name)
+
+    async def count(self, name: str) -> int:
+        return await self._call(lambda c: int(c.count(name, exact=True).count), collection=name)
+
+    async def disk_bytes(self, name: str) -> int | None:
+        """Bytes on disk for a collection in local mode; None for a server (it does not report it)."""
+        if self.path is None:
+            return None
+        root = self.path / "collection" / name
+        return await self._run_raw(lambda: sum(f.stat().st_size for f in root.rglob("*") if f.is_file()))
+
+    async def _run_raw(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _call(self, fn: Callable[[QdrantClient], T], *, collection: str | None = None) -> T:
+        client = self._client
+        if client is None:
+            raise DependencyUnavailable(DEPENDENCY, "the vector store is not open")
+        try:
+            return await self._run_raw(functools.partial(fn, client))
+        except UnexpectedResponse as exc:
+            if exc.status_code == 404 and collection is not None:
+                raise CollectionNotFound(collection) from exc
+            if exc.status_code >= 500:
+                raise DependencyUnavailable(DEPENDENCY, f"HTTP {exc.status_code}") from exc
+            raise DependencyRejected(DEPENDENCY, f"HTTP {exc.status_code}: {exc.content[:200]!r}") from exc
+        except ResponseHandlingException as exc:
+            raise DependencyUnavailable(DEPENDENCY, f"cannot reach {self.urls[0]}: {exc.source}") from exc
+        except ValueError as exc:  # local mode reports a missing collection as ValueError
+            if collection is not None and "not found" in str(exc):
+                raise CollectionNotFound(collection) from exc
+            raise DependencyRejected(DEPENDENCY, str(exc)) from exc

@@ -1,0 +1,139 @@
+"""The `ragplane` command.
+
+    ragplane up [--demo]                  all three services in one process
+    ragplane serve gateway|query|collections
+    ragplane ingest PATH... --collection NAME
+    ragplane seed                         ingest ./docs and ./runbooks into `docs`
+
+Human-facing messages (URLs, progress) go to stderr; stdout carries the JSON logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ragplane import __version__
+from ragplane.kit.logs import configure_logging
+from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
+from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
+from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
+
+DEMO_COLLECTION = "docs"
+DEMO_PATHS = (Path("docs"), Path("runbooks"))
+DEMO_DESCRIPTION = "ragplane's own documentation and runbooks"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragplane", description="Observability-first RAG services.")
+    parser.add_argument("--version", action="version", version=f"ragplane {__version__}")
+    parser.add_argument("--env-file", default=".env", help="settings file read after the environment (default .env)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run gateway, query and collections in one process")
+    up.add_argument("--demo", action="store_true", help="ingest ./docs and ./runbooks into the 'docs' collection")
+
+    serve = commands.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+
+    ingest = commands.add_parser("ingest", help="ingest text/Markdown files into a collection of a running stack")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--collection", required=True)
+    ingest.add_argument("--description", default="")
+    ingest.add_argument("--url", help="collections service or gateway URL (default: the configured collections URL)")
+
+    commands.add_parser("seed", help="ingest ./docs and ./runbooks into the 'docs' collection of a running stack")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            if ensure_env_secret(args.env_file):
+                _say(f"Generated INTER_SERVICE_SECRET into {args.env_file}.")
+        settings = load_settings(env_file=args.env_file)
+    except SettingsError as exc:
+        _say(f"ragplane: configuration error: {exc}")
+        return 2
+    configure_logging(settings.log_level)
+    if args.command in ("up", "serve"):
+        services = SERVICES if args.command == "up" else (args.service,)
+        return asyncio.run(_serve(settings, services, demo=args.command == "up" and args.demo))
+    if args.command == "seed":
+        return _report(asyncio.run(_seed(settings)))
+    url = args.url or settings.upstream_url("collections")
+    return _report(asyncio.run(_ingest(settings, url, args.paths, args.collection, args.description)))
+
+
+async def _ingest(settings: Settings, url: str, paths: Sequence[Path], collection: str, description: str) -> Summary | str:
+    try:
+        return await ingest_with_progress(url, paths, collection, token=settings.inter_service_secret,
+                                          description=description)
+    except IngestError as exc:
+        return str(exc)
+
+
+async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
+    paths = [p for p in DEMO_PATHS if p.is_dir()]
+    if not paths:
+        return "no ./docs or ./runbooks here: run from the ragplane checkout"
+    return await _ingest(settings, url or settings.upstream_url("collections"), paths, DEMO_COLLECTION,
+                         DEMO_DESCRIPTION)
+
+
+def _report(result: Summary | str) -> int:
+    if isinstance(result, str):
+        _say(f"ragplane: {result}")
+        return 1
+    _say(
+        f"{result.ingested} ingested, {result.skipped} unchanged, {result.failed} failed "
+        f"({result.chunks} chunks)."
+    )
+    for error in result.errors:
+        _say(f"  job failed: {error}")
+    return 1 if result.failed or result.errors else 0
+
+
+async def _serve(settings: Settings, services: Sequence[str], *, demo: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        stack = await build_stack(settings, services)
+    except (SettingsError, OSError, RuntimeError) as exc:
+        _say(f"ragplane: cannot start: {exc}")
+        return 2
+    runner = Runner(stack)
+    try:
+        await runner.start()
+    except StartupFailed as exc:
+        _say(f"ragplane: {exc}")
+        return 1
+    urls = stack.urls
+    _say("ragplane is up: " + "  ".join(f"{name}={url}" for name, url in urls.items()))
+    if "gateway" in urls:
+        _say(f"Open {urls['gateway']}/ for search and Q&A, {urls['gateway']}/docs for the API.")
+    _say("Press Ctrl-C to stop.")
+    seeding = asyncio.create_task(_seed(settings, urls["collections"])) if demo else None
+    if seeding is not None:
+        seeding.add_done_callback(lambda t: t.cancelled() or _report(t.result()))
+    await stop.wait()
+    _say("ragplane: stopping")
+    if seeding is not None:
+        seeding.cancel()
+    await runner.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

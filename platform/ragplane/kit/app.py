@@ -1,0 +1,102 @@
+"""The service factory: one Starlette app with ragplane's middleware, routes and telemetry.
+
+Every service (gateway, query, collections) is built here from a `ServiceSpec`, so all
+of them share the same shape: `/api/v1` routes with legacy twins, problem+json errors,
+`X-API-Version`, request metrics and JSON access logs, tracing, `/health`,
+`/health/ready`, `/metrics`, `/openapi.json` and `/docs`.
+
+Middleware, outermost first: tracing → versioning → access log/metrics → unhandled
+errors → service token → Starlette's exception handlers → router. Versioning is outside
+the error catcher so even a 500 carries `X-API-Version`; access accounting sees the final
+status of every request, including those the token check refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client.exposition import choose_encoder
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ragplane.kit.access import AccessMiddleware
+from ragplane.kit.health import Health
+from ragplane.kit.internal import Clearable, internal_routes
+from ragplane.kit.openapi import docs_routes, openapi_document
+from ragplane.kit.problems import EXCEPTION_HANDLERS, UnhandledErrorMiddleware
+from ragplane.kit.service_auth import ServiceAuthMiddleware
+from ragplane.kit.tracing import instrument_app
+from ragplane.kit.versioning import ApiRoute, VersioningMiddleware, api_routes
+from ragplane.telemetry.metrics import ServiceMetrics
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service brings; the factory adds everything common."""
+
+    name: str
+    title: str
+    description: str
+    api: Sequence[ApiRoute]
+    health: Health
+    metrics: ServiceMetrics
+    tracer_provider: TracerProvider
+    config: Callable[[], Mapping[str, Any]]
+    service_secrets: Sequence[str] = ()
+    caches: Mapping[str, Clearable] = field(default_factory=dict)
+    schemas: Mapping[str, Any] = field(default_factory=dict)
+    routes: Sequence[BaseRoute] = ()
+    openapi: bool = True
+    lifespan: Lifespan | None = None
+
+
+def metrics_route(metrics: ServiceMetrics) -> Route:
+    """`/metrics` in Prometheus text format, or OpenMetrics when the scraper asks for it."""
+
+    async def endpoint(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(metrics.registry), headers={"Content-Type": content_type})
+
+    return Route("/metrics", endpoint, methods=["GET"])
+
+
+def create_app(spec: ServiceSpec) -> Starlette:
+    document = (
+        openapi_document(title=spec.title, description=spec.description, routes=spec.api, schemas=spec.schemas)
+        if spec.openapi
+        else None
+    )
+    routes: list[BaseRoute] = [
+        *spec.health.routes(),
+        metrics_route(spec.metrics),
+        *docs_routes(document, title=spec.title),
+        # /internal/* only exists where the service token guards it (never on the public gateway).
+        *(internal_routes(spec.config, spec.caches) if spec.service_secrets else []),
+        *api_routes(spec.api),
+        *spec.routes,
+    ]
+    middleware = [
+        Middleware(VersioningMiddleware, metrics=spec.metrics),
+        Middleware(AccessMiddleware, service=spec.name, metrics=spec.metrics, routes=routes),
+        Middleware(UnhandledErrorMiddleware),
+    ]
+    if spec.service_secrets:
+        middleware.append(Middleware(ServiceAuthMiddleware, secrets=spec.service_secrets, metrics=spec.metrics))
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        lifespan=spec.lifespan,
+    )
+    app.state.spec = spec
+    instrument_app(app, spec.tracer_provider)
+    return app

@@ -1,0 +1,89 @@
+"""Liveness (`/health`) and readiness (`/health/ready`).
+
+`/health` answers 200 while the process can serve at all and describes its
+dependencies cheaply (no I/O beyond what the service chooses to report); its `status`
+is `degraded` when a dependency reports itself down. `/health/ready` runs every
+readiness check concurrently, each under a timeout, and answers 503 when any fails, so
+a load balancer stops sending traffic to a replica that cannot answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ragplane import __version__
+from ragplane.kit.errors import ProblemResponse
+
+Check = Callable[[], Awaitable[Mapping[str, Any] | None]]
+"""A readiness check: returns details when healthy, raises when not."""
+
+Describe = Callable[[], Awaitable[Mapping[str, Any]]]
+
+DOWN_STATES = frozenset({"down", "not_ready", "open"})
+RETRY_AFTER_S = 5
+
+
+async def _nothing() -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass
+class Health:
+    service: str
+    checks: Mapping[str, Check] = field(default_factory=dict)
+    describe: Describe = _nothing
+    timeout_s: float = 2.0
+    started: float = field(default_factory=time.monotonic)
+
+    async def live(self, request: Request) -> Response:
+        dependencies = dict(await self.describe())
+        degraded = any(isinstance(d, Mapping) and d.get("status") in DOWN_STATES for d in dependencies.values())
+        return JSONResponse(
+            {
+                "status": "degraded" if degraded else "ok",
+                "service": self.service,
+                "version": __version__,
+                "uptime_seconds": round(time.monotonic() - self.started, 3),
+                "dependencies": dependencies,
+            }
+        )
+
+    async def ready(self, request: Request) -> Response:
+        results = await self.run_checks()
+        failing = [f"{name}: {r.get('error', r['status'])}" for name, r in results.items() if r["status"] != "up"]
+        if not failing:
+            return JSONResponse({"status": "ready", "service": self.service, "checks": results})
+        return ProblemResponse(
+            503,
+            f"{self.service} is not ready: " + "; ".join(failing),
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+            instance=request.url.path,
+            service=self.service,
+            checks=results,
+        )
+
+    async def run_checks(self) -> dict[str, dict[str, Any]]:
+        names = list(self.checks)
+        outcomes = await asyncio.gather(*(self._run(self.checks[n]) for n in names))
+        return dict(zip(names, outcomes, strict=True))
+
+    async def _run(self, check: Check) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            detail = await asyncio.wait_for(check(), self.timeout_s)
+        except TimeoutError:
+            return {"status": "down", "error": f"no answer within {self.timeout_s:g}s"}
+        except Exception as exc:
+            return {"status": "down", "error": str(exc) or type(exc).__name__}
+        return {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 2), **(detail or {})}
+
+    def routes(self) -> list[Route]:
+        return [Route("/health", self.live, methods=["GET"]), Route("/health/ready", self.ready, methods=["GET"])]

@@ -1,0 +1,83 @@
+"""JSON logs on stdout, one object per line, each with the trace id of the current span.
+
+Request logs, deprecation warnings and errors all go through the standard `logging`
+module; this formatter turns a record plus its `fields` extra into one JSON line, so
+log shippers need no parsing rules. The service name comes from a context variable the
+request middleware sets, because in the embedded stack three services share a process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+
+current_service: ContextVar[str | None] = ContextVar("ragplane_service", default=None)
+
+# Record attributes that are logging's own (or uvicorn's ANSI-coloured copy of the message).
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object: ts, level, logger, service, message, trace ids, fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        service = getattr(record, "service", None) or current_service.get()
+        if service:
+            doc["service"] = service
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            doc["trace_id"] = format(context.trace_id, "032x")
+            doc["span_id"] = format(context.span_id, "016x")
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            doc.update(fields)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and key not in ("fields", "service") and not key.startswith("_"):
+                doc.setdefault(key, value)
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", stream: Any = None) -> None:
+    """Route every logger (ours, uvicorn's, libraries') through one JSON handler on stdout."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # Libraries chatter at INFO about every HTTP call they make; our access log already covers them.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+@contextmanager
+def service_context(service: str) -> Iterator[None]:
+    """Tag every log record emitted inside the block with `service`."""
+    token = current_service.set(service)
+    try:
+        yield
+    finally:
+        current_service.reset(token)

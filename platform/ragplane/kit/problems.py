@@ -1,0 +1,126 @@
+"""Turning exceptions into problem+json responses.
+
+Handlers for Starlette's exception middleware map `ProblemError`, routing's
+`HTTPException` (404, 405) and adapter failures (a dependency down: 503 with
+Retry-After; a missing collection: 404) to RFC 9457 documents. `UnhandledErrorMiddleware` catches
+everything else once, logs it with its trace id and answers a 500 that carries the trace
+id but never the stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragplane.adapters.errors import CollectionNotFound, DependencyError, DependencyUnavailable
+from ragplane.kit.errors import (
+    BadGateway,
+    MethodNotAllowed,
+    NotFound,
+    ProblemError,
+    ProblemResponse,
+    ServiceUnavailable,
+    problem_from_error,
+)
+from ragplane.kit.tracing import current_trace_id
+
+log = logging.getLogger("ragplane.errors")
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_from_error(exc, instance=request.url.path, trace_id=current_trace_id())
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Routing's 404/405 (and any HTTPException a library raises) as problem documents."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        detail = f"No route matches {request.method} {request.url.path}."
+        return problem_from_error(NotFound(detail), instance=request.url.path, trace_id=current_trace_id())
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        error = MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}.",
+            headers={"Allow": allowed} if allowed else None,
+        )
+        return problem_from_error(error, instance=request.url.path, trace_id=current_trace_id())
+    return ProblemResponse(
+        exc.status_code,
+        str(exc.detail),
+        headers=exc.headers,
+        instance=request.url.path,
+        trace_id=current_trace_id(),
+    )
+
+
+DEPENDENCY_RETRY_AFTER_S = 10
+
+
+def dependency_problem(exc: Exception) -> ProblemError:
+    """The client-facing problem for an adapter failure."""
+    if isinstance(exc, CollectionNotFound):
+        return NotFound(f"Collection {exc.name!r} does not exist.")
+    if isinstance(exc, DependencyUnavailable):
+        return ServiceUnavailable(
+            f"{exc.dependency} is unavailable: {exc.message}",
+            retry_after=DEPENDENCY_RETRY_AFTER_S,
+            dependency=exc.dependency,
+        )
+    assert isinstance(exc, DependencyError)
+    return BadGateway(f"{exc.dependency} refused the request: {exc.message}", dependency=exc.dependency)
+
+
+async def handle_dependency_error(request: Request, exc: Exception) -> Response:
+    return await handle_problem(request, dependency_problem(exc))
+
+
+EXCEPTION_HANDLERS = {
+    ProblemError: handle_problem,
+    HTTPException: handle_http_exception,
+    DependencyError: handle_dependency_error,
+    CollectionNotFound: handle_dependency_error,
+}
+
+
+class UnhandledErrorMiddleware:
+    """Last line of defence: an unexpected exception becomes one logged 500 problem."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            trace_id = current_trace_id()
+            log.exception(
+                "unhandled error on %s %s",
+                scope["method"],
+                scope["path"],
+                extra={"fields": {"event": "unhandled_error", "path": scope["path"]}},
+            )
+            if started:
+                raise
+            response = ProblemResponse(
+                500,
+                "The service hit an unexpected error. It has been logged; quote the trace_id when reporting it.",
+                instance=scope["path"],
+                trace_id=trace_id,
+            )
+            await response(scope, receive, send)

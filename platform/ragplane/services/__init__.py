@@ -1,0 +1,1 @@
+"""The three services. Each imports from kit/, adapters/ and telemetry/, never from another service."""

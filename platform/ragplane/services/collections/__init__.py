@@ -1,0 +1,1 @@
+"""The collections service: registry, documents, ingestion jobs and stats."""

@@ -1,0 +1,102 @@
+"""The collections service's composition: registry, ingestion worker, API and health."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from starlette.applications import Starlette
+
+from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.vectors import VectorStore
+from ragplane.kit.app import ServiceSpec, create_app
+from ragplane.kit.health import Health
+from ragplane.services.collections.api import CollectionsApi
+from ragplane.services.collections.ingest import Ingestor
+from ragplane.services.collections.registry import JsonRegistry, Registry
+from ragplane.services.collections.schemas import SCHEMAS
+from ragplane.services.collections.stats import CollectionStats
+from ragplane.settings import Settings
+from ragplane.telemetry.metrics import ServiceMetrics
+
+NAME = "collections"
+
+log = logging.getLogger("ragplane.collections")
+
+
+def create_collections_app(
+    settings: Settings,
+    *,
+    embedder: Embedder,
+    store: VectorStore,
+    tracer_provider: TracerProvider,
+    registry: Registry | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> Starlette:
+    metrics = metrics or ServiceMetrics(NAME)
+    registry = registry or JsonRegistry(settings.registry_path)
+    stats = CollectionStats(registry, store, metrics)
+    ingestor = Ingestor(
+        registry=registry,
+        store=store,
+        embedder=embedder,
+        metrics=metrics,
+        tracer=tracer_provider.get_tracer("ragplane.collections"),
+        stats=stats,
+        concurrency=settings.ingest_concurrency,
+    )
+    api = CollectionsApi(
+        registry=registry,
+        store=store,
+        embedder=embedder,
+        ingestor=ingestor,
+        stats=stats,
+        chunk_size=settings.chunk_size_chars,
+        chunk_overlap=settings.chunk_overlap_chars,
+        upload_limit=settings.max_upload_bytes,
+    )
+
+    async def describe() -> dict[str, Any]:
+        return {
+            "registry": {"backend": registry.backend},
+            "qdrant": store.describe(),
+            "embedder": {"name": embedder.name, "status": "up" if embedder.loaded else "loading"},
+        }
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await registry.open()
+        interrupted = await ingestor.recover()
+        if interrupted:
+            log.warning("%d ingestion jobs were interrupted by the last stop and are marked failed", interrupted)
+        for record in await registry.list_collections():
+            await stats.refresh(record.name)
+        await embedder.start()
+        try:
+            yield
+        finally:
+            await ingestor.shutdown()
+
+    spec = ServiceSpec(
+        name=NAME,
+        title="ragplane collections service",
+        description="Collections, documents, ingestion jobs and statistics.",
+        api=api.routes(),
+        health=Health(
+            NAME,
+            checks={"registry": registry.check, "qdrant": store.ping, "embedder": embedder.check},
+            describe=describe,
+        ),
+        metrics=metrics,
+        tracer_provider=tracer_provider,
+        config=settings.redacted,
+        service_secrets=settings.service_secrets,
+        schemas=SCHEMAS,
+        lifespan=lifespan,
+    )
+    app = create_app(spec)
+    app.state.ingestor = ingestor
+    return app

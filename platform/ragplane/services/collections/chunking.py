@@ -1,0 +1,124 @@
+"""Splitting documents into chunks that embed well and read well.
+
+Markdown is cut along its structure: a chunk never spans two sections, paragraphs
+stay whole when they fit, long paragraphs split at sentence ends, and a chunk that
+continues a section repeats the tail of the previous one (`overlap` characters) so an
+idea cut at a boundary is still found. Each chunk remembers its heading path; the text
+given to the embedder is prefixed with the title and that path, which helps a short
+chunk ("It opens after 5 failures.") match the question it answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ragplane.text import heading, is_fence, split_sentences
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    text: str
+    section: str
+
+    def embedding_text(self, title: str) -> str:
+        context = " > ".join(part for part in (title, self.section) if part)
+        return f"{context}\n{self.text}" if context else self.text
+
+
+def _blocks(text: str) -> Iterator[tuple[str, str]]:
+    """(section path, block) pairs: paragraphs, lists and code fences under their headings."""
+    path: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_fence = False
+
+    def section() -> str:
+        return " > ".join(title for _, title in path)
+
+    for line in text.splitlines():
+        if is_fence(line):
+            in_fence = not in_fence
+            lines.append(line)
+            continue
+        found = None if in_fence else heading(line)
+        if found or (not in_fence and not line.strip()):
+            if lines:
+                yield section(), "\n".join(lines).strip()
+                lines = []
+            if found:
+                level, title = found
+                path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
+            continue
+        lines.append(line)
+    if lines:
+        yield section(), "\n".join(lines).strip()
+
+
+def _pieces(block: str, size: int) -> list[str]:
+    """A block as pieces of at most `size` characters: whole lines where they fit (lists,
+    tables and code keep their shape), else sentences, else words."""
+    if len(block) <= size:
+        return [block]
+    pieces: list[str] = []
+    lines: list[str] = []
+    for line in block.splitlines():
+        if lines and sum(len(x) + 1 for x in lines) + len(line) > size:
+            pieces.append("\n".join(lines))
+            lines = []
+        if len(line) <= size:
+            lines.append(line)
+            continue
+        for sentence in split_sentences(line):
+            while len(sentence) > size:
+                cut = sentence.rfind(" ", 0, size)
+                cut = cut if cut > size // 2 else size
+                pieces.append(sentence[:cut].strip())
+                sentence = sentence[cut:].strip()
+            if sentence:
+                pieces.append(sentence)
+    if lines:
+        pieces.append("\n".join(lines))
+    return pieces
+
+
+def _tail(text: str, overlap: int) -> str:
+    """The last whole sentences of `text` that fit in `overlap` characters."""
+    if overlap <= 0:
+        return ""
+    kept: list[str] = []
+    for sentence in reversed(split_sentences(text)):
+        if sum(len(s) + 1 for s in kept) + len(sentence) > overlap:
+            break
+        kept.insert(0, sentence)
+    return " ".join(kept)
+
+
+def chunk_markdown(text: str, *, size: int = 800, overlap: int = 120) -> list[Chunk]:
+    """Chunks of at most about `size` characters (plus overlap), in document order."""
+    if overlap >= size:
+        raise ValueError("overlap must be smaller than size")
+    chunks: list[Chunk] = []
+    current: list[str] = []
+    current_section: str | None = None
+
+    def flush(carry: bool) -> None:
+        nonlocal current
+        if not current:
+            return
+        body = "\n\n".join(current)
+        chunks.append(Chunk(len(chunks), body, current_section or ""))
+        tail = _tail(body, overlap) if carry else ""
+        current = [tail] if tail else []
+
+    for section, block in _blocks(text):
+        if section != current_section:
+            flush(carry=False)
+            current = []
+            current_section = section
+        for piece in _pieces(block, size):
+            if current and sum(len(p) + 2 for p in current) + len(piece) > size:
+                flush(carry=True)
+            current.append(piece)
+    flush(carry=False)
+    return [c for c in chunks if c.text.strip()]

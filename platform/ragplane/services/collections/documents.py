@@ -1,0 +1,134 @@
+"""Documents as they arrive: a JSON list or multipart text/Markdown files.
+
+Everything is validated before a job is created, so a bad item refuses the whole
+request with a 422 that names it (`documents[3].text: must not be empty`), and nothing
+is ingested half-way because of a typo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+
+from ragplane.kit.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from ragplane.text import markdown_title
+
+MAX_DOCUMENTS = 1000
+MAX_ID_CHARS = 256
+TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown", "application/octet-stream", ""})
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".rst"})
+
+
+@dataclass(frozen=True)
+class DocumentIn:
+    id: str
+    title: str
+    text: str
+    source: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def _title(text: str, fallback: str) -> str:
+    return markdown_title(text) or fallback
+
+
+def _check_id(value: Any, where: str, errors: list[tuple[str, str]]) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        errors.append((where, "must be a non-empty string"))
+        return None
+    if len(value) > MAX_ID_CHARS or any(ord(ch) < 32 for ch in value):
+        errors.append((where, f"must be at most {MAX_ID_CHARS} printable characters"))
+        return None
+    return value.strip()
+
+
+def parse_json(body: Mapping[str, Any]) -> list[DocumentIn]:
+    """`{"documents": [{"text", "id"?, "title"?, "source"?, "metadata"?}, ...]}`."""
+    items = body.get("documents")
+    if not isinstance(items, list) or not items:
+        raise ValidationFailed([("documents", "must be a non-empty list of documents")])
+    if len(items) > MAX_DOCUMENTS:
+        raise ValidationFailed([("documents", f"at most {MAX_DOCUMENTS} per request (got {len(items)})")])
+    errors: list[tuple[str, str]] = []
+    documents: list[DocumentIn] = []
+    for i, item in enumerate(items):
+        where = f"documents[{i}]"
+        if not isinstance(item, dict):
+            errors.append((where, "must be an object"))
+            continue
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            errors.append((f"{where}.text", "must be a non-empty string"))
+            continue
+        doc_id = (
+            _check_id(item["id"], f"{where}.id", errors)
+            if "id" in item
+            else "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        )
+        title = item.get("title")
+        if title is not None and not isinstance(title, str):
+            errors.append((f"{where}.title", "must be a string"))
+        source = item.get("source")
+        if source is not None and not isinstance(source, str):
+            errors.append((f"{where}.source", "must be a string"))
+        metadata = item.get("metadata", {})
+        if not isinstance(metadata, dict):
+            errors.append((f"{where}.metadata", "must be an object"))
+        if doc_id is not None and not errors:
+            documents.append(DocumentIn(doc_id, title or _title(text, doc_id), text, source, metadata))
+    _check_unique(documents, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return documents
+
+
+async def parse_files(form: FormData) -> list[DocumentIn]:
+    """Every uploaded file in a multipart form becomes one document, identified by its file name."""
+    uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+    if not uploads:
+        raise BadRequest("The multipart form has no files; send text or Markdown files in any field.")
+    if len(uploads) > MAX_DOCUMENTS:
+        raise ValidationFailed([("files", f"at most {MAX_DOCUMENTS} per request (got {len(uploads)})")])
+    errors: list[tuple[str, str]] = []
+    documents: list[DocumentIn] = []
+    for upload in uploads:
+        name = upload.filename or "upload"
+        kind = (upload.content_type or "").split(";")[0].strip().lower()
+        suffix = PurePosixPath(name).suffix.lower()
+        if kind not in TEXT_TYPES and not kind.startswith("text/"):
+            raise UnsupportedMediaType(f"{name}: {kind} is not text; upload text or Markdown files.")
+        if kind in ("", "application/octet-stream") and suffix not in TEXT_SUFFIXES:
+            raise UnsupportedMediaType(f"{name}: cannot tell it is text; use a .md or .txt name or a text/* type.")
+        raw = await upload.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append((name, "is not UTF-8 text"))
+            continue
+        if not text.strip():
+            errors.append((name, "is empty"))
+            continue
+        doc_id = _check_id(name, name, errors)
+        if doc_id is not None:
+            documents.append(DocumentIn(doc_id, _title(text, PurePosixPath(name).stem), text, name))
+    _check_unique(documents, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return documents
+
+
+def _check_unique(documents: Sequence[DocumentIn], errors: list[tuple[str, str]]) -> None:
+    seen: set[str] = set()
+    for doc in documents:
+        if doc.id in seen:
+            errors.append((doc.id, "appears twice in one request; give each document its own id"))
+        seen.add(doc.id)

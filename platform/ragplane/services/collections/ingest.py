@@ -1,0 +1,206 @@
+"""Ingestion jobs: chunk, embed and upsert documents in the background.
+
+A POST of documents creates a `queued` job and returns at once (202); a bounded number
+of jobs run concurrently. For each document the new chunks are written first and the
+document's older chunks removed after, so a failure mid-way leaves the previous version
+searchable, never a half-replaced one. Unchanged documents (same content hash) are
+skipped, which makes re-ingesting a corpus cheap and duplicate-free: point ids are
+derived from collection, document, content hash and chunk number.
+
+A job whose process stopped before it finished is marked `failed` with that reason at
+the next start; re-submitting the same documents completes it (unchanged ones skip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import Sequence
+
+from opentelemetry.trace import Tracer
+
+from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.kit.tracing import stage
+from ragplane.services.collections.chunking import Chunk, chunk_markdown
+from ragplane.services.collections.documents import DocumentIn
+from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState, now
+from ragplane.services.collections.registry import Registry
+from ragplane.services.collections.stats import CollectionStats
+from ragplane.telemetry import catalog
+from ragplane.telemetry.metrics import ServiceMetrics
+
+POINT_NAMESPACE = uuid.UUID("6f1c7e0e-5b7a-4c39-9a53-2f1f0c8e6a11")
+RECORD_EVERY = 16
+INTERRUPTED = "interrupted: the service stopped before the job finished; submit the documents again"
+
+log = logging.getLogger("ragplane.ingest")
+
+
+def point_id(collection: str, document_id: str, content_hash: str, index: int) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{collection}\x00{document_id}\x00{content_hash}\x00{index}"))
+
+
+class Ingestor:
+    """Runs ingestion jobs with bounded concurrency and records their progress."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        store: VectorStore,
+        embedder: Embedder,
+        metrics: ServiceMetrics,
+        tracer: Tracer,
+        stats: CollectionStats,
+        concurrency: int,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.embedder = embedder
+        self.tracer = tracer
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.documents_total = metrics.counter(catalog.INGESTION_DOCUMENTS)
+        self.chunks_total = metrics.counter(catalog.INGESTION_CHUNKS)
+        self.embedding_duration = metrics.histogram(catalog.EMBEDDING_DURATION).labels(embedder=embedder.name)
+        self.stats = stats
+
+    async def recover(self) -> int:
+        """Mark jobs left unfinished by a previous process as failed; returns how many."""
+        stale = await self.registry.unfinished_jobs()
+        for job in stale:
+            await self.registry.save_job(dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED,
+                                                             finished_at=now()))
+        return len(stale)
+
+    async def submit(self, collection: CollectionRecord, documents: Sequence[DocumentIn]) -> JobRecord:
+        job = JobRecord(id=uuid.uuid4().hex, collection=collection.name, documents_total=len(documents))
+        await self.registry.save_job(job)
+        task = asyncio.create_task(self._run(job, collection, list(documents)), name=f"ingest-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def wait_idle(self) -> None:
+        """Wait until every submitted job has finished (used by tests and graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait_idle()
+
+    async def _run(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> None:
+        async with self._slots:
+            job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
+            await self.registry.save_job(job)
+            with self.tracer.start_as_current_span("ingest", attributes={"collection": collection.name,
+                                                                          "documents": len(documents)}):
+                job = await self._ingest(job, collection, documents)
+            await self.stats.refresh(collection.name)
+            log.info(
+                "ingestion job %s %s",
+                job.id,
+                job.state,
+                extra={"fields": {"event": "ingestion_job", **job.to_json()}},
+            )
+
+    async def _ingest(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> JobRecord:
+        pending: list[DocumentRecord] = []
+        name = collection.name
+        try:
+            known = await self.registry.documents(name)
+            for doc in documents:
+                previous = known.get(doc.id)
+                if previous is not None and previous.content_hash == doc.content_hash:
+                    job = dataclasses.replace(job, documents_skipped=job.documents_skipped + 1)
+                    self.documents_total.labels(collection=name, result="skipped").inc()
+                    continue
+                record = await self._ingest_one(collection, doc)
+                pending.append(record)
+                job = dataclasses.replace(job, documents_ingested=job.documents_ingested + 1,
+                                          chunks=job.chunks + record.chunks)
+                self.documents_total.labels(collection=name, result="ingested").inc()
+                self.chunks_total.labels(collection=name).inc(record.chunks)
+                if len(pending) >= RECORD_EVERY:
+                    await self.registry.put_documents(name, pending)
+                    await self.registry.save_job(job)
+                    pending = []
+            if pending:
+                await self.registry.put_documents(name, pending)
+            job = dataclasses.replace(job, state=JobState.COMPLETED, finished_at=now())
+        except asyncio.CancelledError:
+            job = await self._fail(job, INTERRUPTED, pending)
+            raise
+        except Exception as exc:
+            log.exception("ingestion job %s failed", job.id)
+            job = await self._fail(job, str(exc) or type(exc).__name__, pending)
+        finally:
+            await self._save_finished(job)
+        return job
+
+    async def _fail(self, job: JobRecord, reason: str, pending: list[DocumentRecord]) -> JobRecord:
+        if pending:  # fully written to Qdrant: record them so the registry matches the vectors
+            try:
+                await self.registry.put_documents(job.collection, pending)
+            except Exception:
+                log.exception("could not record %d ingested documents of job %s", len(pending), job.id)
+        done = job.documents_ingested + job.documents_skipped
+        failed = job.documents_total - done
+        self.documents_total.labels(collection=job.collection, result="failed").inc(failed)
+        return dataclasses.replace(
+            job,
+            state=JobState.FAILED,
+            documents_failed=failed,
+            error=f"failed after {done} of {job.documents_total} documents: {reason}",
+            finished_at=now(),
+        )
+
+    async def _save_finished(self, job: JobRecord) -> None:
+        try:
+            await self.registry.save_job(job)
+        except Exception:
+            log.exception("could not record the end of job %s", job.id)
+
+    async def _ingest_one(self, collection: CollectionRecord, doc: DocumentIn) -> DocumentRecord:
+        # A document of headings only has no body blocks; it is still findable as one chunk.
+        chunks = chunk_markdown(doc.text, size=collection.chunk_size, overlap=collection.chunk_overlap) or [
+            Chunk(0, doc.text.strip(), "")
+        ]
+        texts = [c.embedding_text(doc.title) for c in chunks]
+        with stage(self.tracer, "embed", self.embedding_duration, embedder=self.embedder.name, texts=len(texts)):
+            vectors = await self.embedder.embed(texts)
+        content_hash = doc.content_hash
+        points = [
+            Point(
+                id=point_id(collection.name, doc.id, content_hash, chunk.index),
+                vector=vector,
+                payload={
+                    "document_id": doc.id,
+                    "title": doc.title,
+                    "text": chunk.text,
+                    "section": chunk.section,
+                    "chunk_index": chunk.index,
+                    "source": doc.source,
+                    "content_hash": content_hash,
+                    "metadata": dict(doc.metadata),
+                },
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        with stage(self.tracer, "upsert", collection=collection.name, points=len(points)):
+            await self.store.upsert(collection.name, points)
+            await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
+        return DocumentRecord(
+            id=doc.id,
+            title=doc.title,
+            content_hash=content_hash,
+            chunks=len(points),
+            bytes=len(doc.text.encode()),
+            source=doc.source,
+            metadata=dict(doc.metadata),
+        )

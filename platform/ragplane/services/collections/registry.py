@@ -1,0 +1,216 @@
+"""The collections registry and its JSON-file implementation.
+
+`Registry` is the interface the service uses; `JsonRegistry` keeps everything in one
+JSON file under the data dir (the embedded default; PostgreSQL implements the same
+interface). Every change is computed on a copy, written to a temporary file, fsynced and
+renamed over the old file, and only then made visible in memory: a failed write (full
+disk, permissions) leaves both the file and the served state exactly as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState
+
+FORMAT_VERSION = 1
+KEEP_FINISHED_JOBS = 500
+
+
+class RegistryError(Exception):
+    """The registry cannot be read or written."""
+
+
+class CollectionExists(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"collection {name!r} already exists")
+        self.name = name
+
+
+class Registry(Protocol):
+    backend: str
+
+    async def open(self) -> None: ...
+
+    async def check(self) -> dict[str, Any]: ...
+
+    async def list_collections(self) -> list[CollectionRecord]: ...
+
+    async def get_collection(self, name: str) -> CollectionRecord | None: ...
+
+    async def add_collection(self, record: CollectionRecord) -> None: ...
+
+    async def remove_collection(self, name: str) -> CollectionRecord | None: ...
+
+    async def documents(self, collection: str) -> dict[str, DocumentRecord]: ...
+
+    async def put_documents(self, collection: str, records: Sequence[DocumentRecord]) -> None: ...
+
+    async def save_job(self, job: JobRecord) -> None: ...
+
+    async def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    async def unfinished_jobs(self) -> list[JobRecord]: ...
+
+
+class _State:
+    """The whole registry in memory; replaced wholesale, never mutated in place."""
+
+    def __init__(
+        self,
+        collections: dict[str, CollectionRecord],
+        documents: dict[str, dict[str, DocumentRecord]],
+        jobs: dict[str, JobRecord],
+    ) -> None:
+        self.collections = collections
+        self.documents = documents
+        self.jobs = jobs
+
+    @classmethod
+    def empty(cls) -> _State:
+        return cls({}, {}, {})
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _State:
+        collections: dict[str, CollectionRecord] = {}
+        documents: dict[str, dict[str, DocumentRecord]] = {}
+        for name, entry in data.get("collections", {}).items():
+            collections[name] = CollectionRecord.from_json(entry["collection"])
+            documents[name] = {d: DocumentRecord.from_json(v) for d, v in entry.get("documents", {}).items()}
+        jobs = {j: JobRecord.from_json(v) for j, v in data.get("jobs", {}).items()}
+        return cls(collections, documents, jobs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "collections": {
+                name: {
+                    "collection": record.to_json(),
+                    "documents": {d: doc.to_json() for d, doc in self.documents.get(name, {}).items()},
+                }
+                for name, record in self.collections.items()
+            },
+            "jobs": {j: job.to_json() for j, job in self.jobs.items()},
+        }
+
+    def copy(self) -> _State:
+        return _State(dict(self.collections), dict(self.documents), dict(self.jobs))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class JsonRegistry:
+    """The registry as one JSON file, rewritten atomically on every change."""
+
+    backend = "json"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._state = _State.empty()
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self._state = await asyncio.to_thread(self._load)
+
+    def _load(self) -> _State:
+        if not self.path.exists():
+            return _State.empty()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return _State.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RegistryError(
+                f"cannot read the registry {self.path}: {exc}. It was left untouched; "
+                "restore it from a backup or move it aside to start empty."
+            ) from exc
+
+    async def _commit(self, state: _State) -> None:
+        finished = sorted((j for j in state.jobs.values() if JobState(j.state).finished), key=lambda j: j.created_at)
+        for job in finished[:-KEEP_FINISHED_JOBS]:
+            del state.jobs[job.id]
+        payload = json.dumps(state.to_json(), sort_keys=True, indent=1).encode()
+        try:
+            await asyncio.to_thread(write_atomically, self.path, payload)
+        except OSError as exc:
+            raise RegistryError(f"cannot write the registry {self.path}: {exc.strerror or exc}") from exc
+        self._state = state
+
+    async def check(self) -> dict[str, Any]:
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            raise RegistryError(f"{directory} is not writable")
+        return {"backend": self.backend, "path": str(self.path), "collections": len(self._state.collections)}
+
+    async def list_collections(self) -> list[CollectionRecord]:
+        return sorted(self._state.collections.values(), key=lambda c: c.name)
+
+    async def get_collection(self, name: str) -> CollectionRecord | None:
+        return self._state.collections.get(name)
+
+    async def add_collection(self, record: CollectionRecord) -> None:
+        async with self._lock:
+            if record.name in self._state.collections:
+                raise CollectionExists(record.name)
+            state = self._state.copy()
+            state.collections[record.name] = record
+            state.documents[record.name] = {}
+            await self._commit(state)
+
+    async def remove_collection(self, name: str) -> CollectionRecord | None:
+        async with self._lock:
+            record = self._state.collections.get(name)
+            if record is None:
+                return None
+            state = self._state.copy()
+            del state.collections[name]
+            state.documents.pop(name, None)
+            await self._commit(state)
+            return record
+
+    async def documents(self, collection: str) -> dict[str, DocumentRecord]:
+        return dict(self._state.documents.get(collection, {}))
+
+    async def put_documents(self, collection: str, records: Sequence[DocumentRecord]) -> None:
+        async with self._lock:
+            if collection not in self._state.collections:
+                raise RegistryError(f"collection {collection!r} was deleted while its documents were ingested")
+            state = self._state.copy()
+            state.documents[collection] = {**state.documents.get(collection, {}), **{r.id: r for r in records}}
+            await self._commit(state)
+
+    async def save_job(self, job: JobRecord) -> None:
+        async with self._lock:
+            state = self._state.copy()
+            state.jobs[job.id] = job
+            await self._commit(state)
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        return self._state.jobs.get(job_id)
+
+    async def unfinished_jobs(self) -> list[JobRecord]:
+        return [j for j in self._state.jobs.values() if not JobState(j.state).finished]

@@ -1,0 +1,126 @@
+"""The gateway's composition: web page, proxy routes, upstream health and merged API docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+from opentelemetry.sdk.trace import TracerProvider
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ragplane import __version__
+from ragplane.kit.app import ServiceSpec, create_app
+from ragplane.kit.health import Health
+from ragplane.kit.tracing import instrument_client
+from ragplane.kit.versioning import ALL_METHODS, V1
+from ragplane.services.gateway.proxy import Proxy
+from ragplane.services.gateway.upstreams import Upstreams
+from ragplane.settings import Settings
+from ragplane.telemetry.metrics import ServiceMetrics
+
+NAME = "gateway"
+
+# Public path prefixes (relative to the API version) and the service that answers them.
+ROUTING_TABLE: tuple[tuple[str, str], ...] = (
+    ("/rag/search", "query"),
+    ("/rag/query", "query"),
+    ("/rag/collections", "collections"),
+    ("/rag/jobs", "collections"),
+)
+
+
+def web_dir() -> Path:
+    return Path(str(resources.files("ragplane") / "web"))
+
+
+def proxy_routes(proxy: Proxy) -> list[BaseRoute]:
+    """`/api/v1/<prefix>` and the legacy `/<prefix>`, each exact and with sub-paths, to their upstream."""
+    routes: list[BaseRoute] = []
+    for prefix, upstream in ROUTING_TABLE:
+
+        async def endpoint(request: Request, upstream: str = upstream) -> Response:
+            return await proxy.forward(request, upstream)
+
+        for path in (V1 + prefix, prefix):
+            routes.append(Route(path, endpoint, methods=ALL_METHODS))
+            routes.append(Route(path + "/{rest:path}", endpoint, methods=ALL_METHODS))
+    return routes
+
+
+def create_gateway_app(
+    settings: Settings,
+    *,
+    upstreams: Mapping[str, str],
+    tracer_provider: TracerProvider,
+    metrics: ServiceMetrics | None = None,
+) -> Starlette:
+    metrics = metrics or ServiceMetrics(NAME)
+    token = settings.inter_service_secret or ""
+    client = instrument_client(
+        httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
+                          limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)),
+        tracer_provider,
+    )
+    proxy = Proxy(upstreams=upstreams, client=client, token=token, metrics=metrics)
+    known = Upstreams(upstreams, client, token)
+    base_document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ragplane API",
+            "version": __version__,
+            "description": "Search and Q&A over document collections. Every route also answers at its legacy, "
+            "unversioned path (deprecated: see the Deprecation and Link headers).",
+        },
+        "paths": {},
+    }
+
+    async def index(request: Request) -> Response:
+        return FileResponse(web_dir() / "index.html")
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(await known.openapi(base_document))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    spec = ServiceSpec(
+        name=NAME,
+        title="ragplane API",
+        description="The public door.",
+        api=(),
+        health=Health(NAME, checks={n: _upstream_check(known, n) for n in upstreams}, describe=known.readiness),
+        metrics=metrics,
+        tracer_provider=tracer_provider,
+        config=settings.redacted,
+        openapi=False,
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=web_dir()), name="static"),
+            *proxy_routes(proxy),
+        ],
+        lifespan=lifespan,
+    )
+    return create_app(spec)
+
+
+def _upstream_check(upstreams: Upstreams, name: str) -> Any:
+    async def check() -> dict[str, Any]:
+        result = await upstreams.ready_one(name)
+        if result["status"] != "up":
+            raise RuntimeError(f"{result['url']} is {result['status']}: {result.get('detail') or result.get('error')}")
+        return {"url": result["url"]}
+
+    return check

@@ -1,0 +1,97 @@
+"""Forwarding requests to upstream services.
+
+The gateway streams the request body up and the response body down (an upload is never
+buffered whole), strips hop-by-hop headers, adds `X-Service-Token` and
+`X-Forwarded-*`, and lets the instrumented HTTP client add `traceparent`, so the
+upstream's spans join the caller's trace. A client-supplied `X-Service-Token` is
+dropped: only the gateway vouches for a request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ragplane.kit.errors import BadGateway, GatewayTimeout
+from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
+from ragplane.telemetry import catalog
+from ragplane.telemetry.metrics import ServiceMetrics
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+     "transfer-encoding", "upgrade"}
+)
+REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", SERVICE_TOKEN.lower()}
+RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
+
+
+def upstream_headers(request: Request, token: str) -> dict[str, str]:
+    """Headers to send upstream: the client's minus hop-by-hop ones, plus token and forwarding info."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in REQUEST_DROP}
+    client = request.client.host if request.client else ""
+    previous = request.headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{previous}, {client}" if previous else client
+    headers["x-forwarded-proto"] = request.url.scheme
+    headers["x-forwarded-host"] = request.headers.get("host", "")
+    headers[SERVICE_TOKEN] = token
+    return headers
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is not None and length != "0") or "chunked" in request.headers.get("transfer-encoding", "")
+
+
+class Proxy:
+    """Forwards requests to named upstream services."""
+
+    def __init__(
+        self, *, upstreams: Mapping[str, str], client: httpx.AsyncClient, token: str, metrics: ServiceMetrics
+    ) -> None:
+        self.upstreams = dict(upstreams)
+        self.client = client
+        self.token = token
+        self.requests = metrics.counter(catalog.GATEWAY_UPSTREAM_REQUESTS)
+        self.duration = metrics.histogram(catalog.GATEWAY_UPSTREAM_DURATION)
+
+    async def forward(self, request: Request, upstream: str) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        target = self.upstreams[upstream] + raw_path.decode("latin-1")
+        if request.url.query:
+            target += "?" + request.url.query
+        upstream_request = self.client.build_request(
+            request.method,
+            target,
+            headers=upstream_headers(request, self.token),
+            content=request.stream() if _has_body(request) else None,
+        )
+        started = time.perf_counter()
+        try:
+            response = await self.client.send(upstream_request, stream=True)
+        except httpx.TimeoutException:
+            self._count(upstream, "timeout", started)
+            raise GatewayTimeout(f"The {upstream} service did not answer in time.", upstream=upstream) from None
+        except httpx.TransportError as exc:
+            self._count(upstream, "unreachable", started)
+            raise BadGateway(f"The {upstream} service is unreachable ({type(exc).__name__}).",
+                             upstream=upstream) from None
+        self._count(upstream, str(response.status_code), started)
+        forwarded = StreamingResponse(
+            response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
+        )
+        # Raw header pairs keep repeated headers (Link, Set-Cookie) as separate lines.
+        forwarded.raw_headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in response.headers.multi_items()
+            if k.lower() not in RESPONSE_DROP
+        ]
+        return forwarded
+
+    def _count(self, upstream: str, status: str, started: float) -> None:
+        self.requests.labels(upstream=upstream, status=status).inc()
+        self.duration.labels(upstream=upstream).observe(time.perf_counter() - started)

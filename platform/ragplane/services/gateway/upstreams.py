@@ -1,0 +1,70 @@
+"""What the gateway knows about its upstreams: their readiness and their API documents."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
+
+HEALTH_TIMEOUT_S = 2.0
+OPENAPI_TTL_S = 60.0
+
+
+class Upstreams:
+    def __init__(self, urls: Mapping[str, str], client: httpx.AsyncClient, token: str) -> None:
+        self.urls = dict(urls)
+        self.client = client
+        self.token = token
+        self._openapi: tuple[float, dict[str, Any]] | None = None
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        """Each upstream's `/health/ready` verdict, asked concurrently with a short timeout."""
+        names = list(self.urls)
+        results = await asyncio.gather(*(self.ready_one(n) for n in names))
+        return dict(zip(names, results, strict=True))
+
+    async def ready_one(self, name: str) -> dict[str, Any]:
+        url = self.urls[name]
+        started = time.perf_counter()
+        try:
+            response = await self.client.get(f"{url}/health/ready", timeout=HEALTH_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            return {"status": "down", "url": url, "error": f"{type(exc).__name__}: {exc}"}
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        status = "up" if response.status_code == 200 else "not_ready"
+        result: dict[str, Any] = {"status": status, "url": url, "latency_ms": latency}
+        if status != "up":
+            try:
+                result["detail"] = response.json().get("detail")
+            except ValueError:
+                result["detail"] = f"HTTP {response.status_code}"
+        return result
+
+    async def openapi(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The upstreams' API documents merged into `base`; cached for a minute."""
+        if self._openapi is not None and time.monotonic() - self._openapi[0] < OPENAPI_TTL_S:
+            return self._openapi[1]
+        document = {**base, "paths": dict(base.get("paths", {})), "components": {"schemas": {}}}
+        missing: list[str] = []
+        for name, url in self.urls.items():
+            try:
+                response = await self.client.get(f"{url}/openapi.json", headers={SERVICE_TOKEN: self.token},
+                                                 timeout=HEALTH_TIMEOUT_S)
+                response.raise_for_status()
+                part = response.json()
+            except (httpx.HTTPError, ValueError):
+                missing.append(name)
+                continue
+            document["paths"].update(part.get("paths", {}))
+            document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
+        document["paths"] = dict(sorted(document["paths"].items()))
+        if missing:
+            document["info"] = {**document["info"], "x-unavailable-upstreams": missing}
+        else:
+            self._openapi = (time.monotonic(), document)
+        return document

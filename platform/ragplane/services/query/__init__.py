@@ -1,0 +1,1 @@
+"""The query service: semantic search and question answering over a collection."""

@@ -1,0 +1,101 @@
+"""OpenAPI operations and schemas of the query service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragplane.services.query.validation import DEFAULT_RESULTS, MAX_QUERY_CHARS, MAX_RESULTS, MIN_RESULTS
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+RESULT: dict[str, Any] = {
+    "type": "object",
+    "required": ["score", "document_id", "title", "text"],
+    "properties": {
+        "score": {"type": "number", "description": "Cosine similarity to the query, -1..1."},
+        "document_id": {"type": "string"},
+        "title": {"type": "string"},
+        "text": {"type": "string", "description": "The matching chunk."},
+        "section": {"type": "string", "description": "Heading path of the chunk inside its document."},
+        "chunk_index": {"type": "integer"},
+        "source": {"type": ["string", "null"]},
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "SearchResult": RESULT,
+    "SearchResponse": {
+        "type": "object",
+        "required": ["query", "collection", "max_results", "results", "took_ms"],
+        "properties": {
+            "query": {"type": "string"},
+            "collection": {"type": "string"},
+            "max_results": {"type": "integer", "description": "The clamped value actually used."},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
+            "took_ms": {"type": "number"},
+        },
+    },
+    "QueryRequest": {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+            "collection": {"type": "string"},
+            "max_results": {"type": "integer", "default": DEFAULT_RESULTS},
+        },
+    },
+    "QueryResponse": {
+        "type": "object",
+        "required": ["query", "collection", "answer", "citations", "sources", "max_results", "took_ms"],
+        "properties": {
+            "query": {"type": "string"},
+            "collection": {"type": "string"},
+            "answer": {"type": "string", "description": "Sentences, each followed by [n] markers citing sources."},
+            "grounded": {"type": "boolean", "description": "False when no passage answered the question."},
+            "citations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"text": {"type": "string"}, "sources": {"type": "array", "items": {"type": "integer"}}},
+                },
+            },
+            "sources": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/SearchResult"},
+                        {"type": "object", "properties": {"id": {"type": "integer"}}},
+                    ]
+                },
+            },
+            "answerer": {"type": "string"},
+            "max_results": {"type": "integer"},
+            "took_ms": {"type": "number"},
+        },
+    },
+}
+
+_MAX_RESULTS_DOC = f"Clamped to {MIN_RESULTS}..{MAX_RESULTS}; default {DEFAULT_RESULTS}."
+
+SEARCH: dict[str, Any] = {
+    "parameters": [
+        {"name": "query", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+        {"name": "collection", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Defaults to the configured default collection (docs)."},
+        {"name": "max_results", "in": "query", "required": False, "schema": {"type": "integer"},
+         "description": _MAX_RESULTS_DOC},
+    ],
+    "responses": {"200": _json("SearchResponse", "Matching chunks, best first.")},
+}
+
+QUERY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QueryRequest"}}},
+    },
+    "responses": {"200": _json("QueryResponse", "An answer whose sentences cite the returned sources.")},
+}

@@ -1,0 +1,274 @@
+"""Settings: the one place that reads the environment.
+
+Everything configurable is read here once, from the process environment first and
+then from a `.env` file, into a frozen `Settings` object that the composition root
+hands to the services. Nothing else in ragplane reads `os.environ`.
+
+A wrong value fails at start with a `SettingsError` that names the variable, so an
+operator never has to guess which of forty variables broke a deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from starlette.config import Config
+
+T = TypeVar("T")
+
+MIN_SECRET_LENGTH = 32
+REDACTED = "***"
+
+EmbedderChoice = Literal["local", "ollama"]
+AnswererChoice = Literal["extractive", "ollama"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value ragplane cannot run with; the message names the variable."""
+
+
+def _secret() -> Any:
+    return field(default=None, metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, immutable configuration for every ragplane process."""
+
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    query_port: int = 8001
+    collections_port: int = 8002
+    data_dir: Path = Path("data")
+    inter_service_secret: str | None = _secret()
+    inter_service_secret_previous: str | None = _secret()
+    query_url: str | None = None
+    collections_url: str | None = None
+    upstream_timeout_s: float = 60.0
+    qdrant_urls: tuple[str, ...] = ()
+    qdrant_api_key: str | None = _secret()
+    ollama_url: str | None = None
+    ollama_embed_model: str = "nomic-embed-text"
+    ollama_llm_model: str = "llama3.2"
+    ollama_timeout_s: float = 60.0
+    embedder: EmbedderChoice = "local"
+    answerer: AnswererChoice = "extractive"
+    embedder_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    default_collection: str = "docs"
+    ingest_concurrency: int = 2
+    max_upload_bytes: int = 20 * 1024 * 1024
+    chunk_size_chars: int = 800
+    chunk_overlap_chars: int = 120
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Where Qdrant local mode keeps its files when no server is configured."""
+        return self.data_dir / "qdrant"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "collections.json"
+
+    @property
+    def service_secrets(self) -> tuple[str, ...]:
+        """Accepted inter-service tokens: the current secret, then the one being rotated out."""
+        return tuple(s for s in (self.inter_service_secret, self.inter_service_secret_previous) if s)
+
+    def upstream_url(self, service: str) -> str:
+        """Base URL the gateway uses for `service` (an explicit URL wins over host:port)."""
+        explicit = {"query": self.query_url, "collections": self.collections_url}[service]
+        if explicit:
+            return explicit.rstrip("/")
+        port = {"query": self.query_port, "collections": self.collections_port}[service]
+        return f"http://{self.host}:{port}"
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting as JSON-friendly data, with secrets replaced by `***`."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret") and value:
+                value = REDACTED
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
+    """Read settings from `environ` (default: the process environment) and `env_file`.
+
+    The environment wins over the file, as with docker compose and starlette's Config.
+    """
+    env_path = Path(env_file) if env_file is not None else None
+    config = Config(
+        env_file=env_path if env_path is not None and env_path.is_file() else None,
+        environ=os.environ if environ is None else environ,
+    )
+    read = _Reader(config)
+    defaults = Settings()
+    ollama_url = read("OLLAMA_URL", _http_url, None)
+    settings = Settings(
+        host=read("RAGPLANE_HOST", str, defaults.host),
+        gateway_port=read("GATEWAY_PORT", _port, defaults.gateway_port),
+        query_port=read("QUERY_PORT", _port, defaults.query_port),
+        collections_port=read("COLLECTIONS_PORT", _port, defaults.collections_port),
+        data_dir=read("RAGPLANE_DATA_DIR", Path, defaults.data_dir),
+        inter_service_secret=read("INTER_SERVICE_SECRET", _service_secret, None),
+        inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", _service_secret, None),
+        query_url=read("QUERY_URL", _http_url, None),
+        collections_url=read("COLLECTIONS_URL", _http_url, None),
+        upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", _positive_float, defaults.upstream_timeout_s),
+        qdrant_urls=_qdrant_urls(read),
+        qdrant_api_key=read("QDRANT_API_KEY", str, None),
+        ollama_url=ollama_url,
+        ollama_embed_model=read("OLLAMA_EMBED_MODEL", _non_empty, defaults.ollama_embed_model),
+        ollama_llm_model=read("OLLAMA_LLM_MODEL", _non_empty, defaults.ollama_llm_model),
+        ollama_timeout_s=read("OLLAMA_TIMEOUT_S", _positive_float, defaults.ollama_timeout_s),
+        embedder_threads=read("EMBEDDER_THREADS", _positive_int, defaults.embedder_threads),
+        default_collection=read("RAGPLANE_DEFAULT_COLLECTION", _non_empty, defaults.default_collection),
+        ingest_concurrency=read("INGEST_CONCURRENCY", _positive_int, defaults.ingest_concurrency),
+        max_upload_bytes=read("MAX_UPLOAD_BYTES", _positive_int, defaults.max_upload_bytes),
+        chunk_size_chars=read("CHUNK_SIZE_CHARS", _positive_int, defaults.chunk_size_chars),
+        chunk_overlap_chars=read("CHUNK_OVERLAP_CHARS", _non_negative_int, defaults.chunk_overlap_chars),
+        otel_exporter_otlp_endpoint=read("OTEL_EXPORTER_OTLP_ENDPOINT", _http_url, None),
+        log_level=read("LOG_LEVEL", _log_level, defaults.log_level),
+        embedder=read("EMBEDDER", _choice("local", "ollama"), "ollama" if ollama_url else "local"),
+        answerer=read("ANSWERER", _choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
+    )
+    _check_consistency(settings)
+    return settings
+
+
+def ensure_env_secret(env_file: str | Path = ".env", environ: Mapping[str, str] | None = None) -> bool:
+    """Append a fresh INTER_SERVICE_SECRET to `env_file` unless one is configured already.
+
+    Returns True when a secret was written. The secret is never printed.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(env_file)
+    if environ.get("INTER_SERVICE_SECRET"):
+        return False
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if any(line.strip().startswith("INTER_SERVICE_SECRET=") for line in existing.splitlines()):
+        return False
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{prefix}INTER_SERVICE_SECRET={secrets.token_urlsafe(48)}\n")
+    path.chmod(0o600)
+    return True
+
+
+def prepare_offline_model_environment() -> None:
+    """Forbid model hubs before the embedding stack is imported: weights ship inside the package."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class _Reader:
+    """Wraps starlette's Config so every failure names its variable."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    def __call__(self, key: str, cast: Callable[[str], T], default: T) -> T:
+        raw = self._config(key, default=None)
+        if raw is None or raw == "":
+            return default
+        try:
+            return cast(raw)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{key}={raw!r} is not valid: {exc}") from None
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a TCP port 0..65535 (0 picks a free port)")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("expected an integer >= 1")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("expected an integer >= 0")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("expected a number > 0")
+    return value
+
+
+def _non_empty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be blank")
+    return raw.strip()
+
+
+def _service_secret(raw: str) -> str:
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL such as http://127.0.0.1:11434")
+    return raw.strip().rstrip("/")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def _choice(*allowed: str) -> Callable[[str], Any]:
+    def cast(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+
+    return cast
+
+
+def _qdrant_urls(read: _Reader) -> tuple[str, ...]:
+    def urls(raw: str) -> tuple[str, ...]:
+        return tuple(_http_url(part) for part in raw.split(",") if part.strip())
+
+    return read("QDRANT_URLS", urls, ()) or read("QDRANT_URL", urls, ())
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.chunk_overlap_chars >= settings.chunk_size_chars:
+        raise SettingsError(
+            f"CHUNK_OVERLAP_CHARS={settings.chunk_overlap_chars} must be smaller than "
+            f"CHUNK_SIZE_CHARS={settings.chunk_size_chars}"
+        )
+    for name, choice in (("EMBEDDER", settings.embedder), ("ANSWERER", settings.answerer)):
+        if choice == "ollama" and not settings.ollama_url:
+            raise SettingsError(f"{name}=ollama needs OLLAMA_URL")

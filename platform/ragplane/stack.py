@@ -1,0 +1,213 @@
+"""The composition root: build adapters and service apps from settings, then serve them.
+
+`ragplane up` runs all three services in one process (one event loop, three uvicorn
+servers on three ports) sharing one embedding model and one Qdrant client; `ragplane
+serve NAME` runs one. The services still talk to each other over HTTP only, exactly as
+in the docker-compose stack: the same code, composed differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import uvicorn
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from starlette.applications import Starlette
+
+from ragplane.adapters.answerers import Answerer, ExtractiveAnswerer
+from ragplane.adapters.embedders import Embedder, LocalEmbedder
+from ragplane.adapters.ollama import OllamaAnswerer, OllamaClient, OllamaEmbedder
+from ragplane.adapters.vectors import VectorStore
+from ragplane.kit.logs import current_service
+from ragplane.kit.tracing import create_tracer_provider
+from ragplane.services.collections.app import create_collections_app
+from ragplane.services.gateway.app import create_gateway_app
+from ragplane.services.query.app import create_query_app
+from ragplane.settings import Settings, SettingsError
+
+SERVICES = ("gateway", "query", "collections")
+BACKENDS = ("query", "collections")
+
+log = logging.getLogger("ragplane.stack")
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "ollama":
+        assert settings.ollama_url
+        client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="embedder")
+        return OllamaEmbedder(client, settings.ollama_embed_model)
+    return LocalEmbedder(threads=settings.embedder_threads)
+
+
+def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
+    if settings.answerer == "ollama":
+        assert settings.ollama_url
+        client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="llm")
+        return OllamaAnswerer(client, settings.ollama_llm_model)
+    return ExtractiveAnswerer(embedder)
+
+
+def build_store(settings: Settings) -> VectorStore:
+    if settings.qdrant_urls:
+        return VectorStore(urls=settings.qdrant_urls, api_key=settings.qdrant_api_key)
+    return VectorStore(path=settings.qdrant_path)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 lets the kernel pick a free one (read it back with getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def local_url(sock: socket.socket) -> str:
+    """How a process on this machine reaches `sock` (a wildcard address means loopback)."""
+    host, port = sock.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - mapping, not binding
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@dataclass
+class Stack:
+    """Built apps plus what must be closed after their servers stop."""
+
+    apps: dict[str, Starlette]
+    sockets: dict[str, socket.socket]
+    providers: list[TracerProvider] = field(default_factory=list)
+    embedder: Embedder | None = None
+    store: VectorStore | None = None
+    answerer: Answerer | None = None
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: local_url(sock) for name, sock in self.sockets.items()}
+
+    async def close(self) -> None:
+        for resource in (self.answerer, self.embedder):
+            close = getattr(resource, "close", None)  # the extractive answerer holds nothing to close
+            if close is not None:
+                await close()
+        if self.store is not None:
+            await self.store.close()
+        for provider in self.providers:
+            provider.shutdown()
+        for sock in self.sockets.values():
+            sock.close()
+
+
+async def build_stack(
+    settings: Settings,
+    services: Sequence[str] = SERVICES,
+    *,
+    sockets: Mapping[str, socket.socket] | None = None,
+    span_processors: Sequence[SpanProcessor] = (),
+) -> Stack:
+    """Apps for `services`, listening on `sockets` (bound from settings' ports when not given)."""
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"unknown services: {', '.join(sorted(unknown))}")
+    if not settings.inter_service_secret:
+        raise SettingsError("INTER_SERVICE_SECRET is not set: the services cannot authenticate each other")
+    ports = {"gateway": settings.gateway_port, "query": settings.query_port, "collections": settings.collections_port}
+    bound = dict(sockets or {})
+    stack = Stack(apps={}, sockets={})
+    try:
+        for name in services:
+            stack.sockets[name] = bound.pop(name, None) or bind(settings.host, ports[name])
+
+        def provider(name: str) -> TracerProvider:
+            p = create_tracer_provider(
+                name, otlp_endpoint=settings.otel_exporter_otlp_endpoint, processors=tuple(span_processors)
+            )
+            stack.providers.append(p)
+            return p
+
+        if set(services) & set(BACKENDS):
+            stack.store = build_store(settings)
+            await stack.store.open()
+            stack.embedder = build_embedder(settings)
+        if "query" in services:
+            assert stack.embedder is not None and stack.store is not None
+            stack.answerer = build_answerer(settings, stack.embedder)
+            stack.apps["query"] = create_query_app(
+                settings, embedder=stack.embedder, store=stack.store, answerer=stack.answerer,
+                tracer_provider=provider("query"),
+            )
+        if "collections" in services:
+            assert stack.embedder is not None and stack.store is not None
+            stack.apps["collections"] = create_collections_app(
+                settings, embedder=stack.embedder, store=stack.store, tracer_provider=provider("collections")
+            )
+        if "gateway" in services:
+            upstreams = {
+                name: local_url(stack.sockets[name]) if name in stack.sockets else settings.upstream_url(name)
+                for name in BACKENDS
+            }
+            stack.apps["gateway"] = create_gateway_app(
+                settings, upstreams=upstreams, tracer_provider=provider("gateway")
+            )
+    except BaseException:
+        await stack.close()
+        raise
+    return stack
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the runner (several share one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class StartupFailed(RuntimeError):
+    pass
+
+
+class Runner:
+    """Serves a stack's apps on their sockets in the running event loop."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.servers: dict[str, _Server] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for name, app in self.stack.apps.items():
+            config = uvicorn.Config(
+                app, log_config=None, access_log=False, lifespan="on", server_header=False,
+                timeout_graceful_shutdown=10,
+            )
+            server = _Server(config)
+            self.servers[name] = server
+            # Each server runs in a context naming its service, so even uvicorn's own log lines say which.
+            context = contextvars.copy_context()
+            context.run(current_service.set, name)
+            serve = server.serve(sockets=[self.stack.sockets[name]])
+            self.tasks.append(asyncio.create_task(serve, name=name, context=context))
+        while not all(s.started for s in self.servers.values()):
+            failed = [t.get_name() for t in self.tasks if t.done()]
+            if failed:
+                await self.stop()
+                raise StartupFailed(f"{', '.join(failed)} failed to start; see the log above")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        for server in self.servers.values():
+            server.should_exit = True
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.stack.close()

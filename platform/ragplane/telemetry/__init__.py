@@ -1,0 +1,1 @@
+"""Telemetry: the metric catalogue and the per-service registries built from it."""

@@ -1,0 +1,89 @@
+"""Per-service metric registries built from the catalogue.
+
+Each service owns one `CollectorRegistry`, so its `/metrics` shows only its own series
+even when the three services share a process (Prometheus would otherwise count the same
+sample once per scraped port). Families are created from `catalog` specs on first use and
+cached; the `service` label is bound here so call sites cannot get it wrong, and label
+values the catalogue knows up front are created at 0 at the same moment.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Generic, TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+from ragplane import __version__
+from ragplane.telemetry.catalog import BUILD_INFO, Kind, Metric
+
+M = TypeVar("M", Counter, Gauge, Histogram)
+
+_TYPES: dict[Kind, type[MetricWrapperBase]] = {Kind.COUNTER: Counter, Kind.GAUGE: Gauge, Kind.HISTOGRAM: Histogram}
+
+
+class Family(Generic[M]):
+    """A metric family with some labels (the service) already bound."""
+
+    def __init__(self, spec: Metric, parent: M, bound: dict[str, str]) -> None:
+        self.spec = spec
+        self._parent = parent
+        self._bound = bound
+
+    def labels(self, **values: str) -> M:
+        return self._parent.labels(**self._bound, **values)
+
+    def prime(self, **fixed: str) -> None:
+        """Create every known label combination (with `fixed` labels set) so the series start at 0."""
+        free = [n for n in self.spec.labels if n not in self._bound and n not in fixed]
+        if not all(n in self.spec.known for n in free):
+            return
+        for combo in itertools.product(*(self.spec.known[n] for n in free)):
+            self.labels(**fixed, **dict(zip(free, combo, strict=True)))
+
+    def forget(self, **match: str) -> None:
+        """Remove every series whose labels include `match`, e.g. a deleted collection's."""
+        names = self.spec.labels
+        # prometheus_client has no public way to list children; `_metrics` is stable since 0.4.
+        for values in list(self._parent._metrics):
+            bound = dict(zip(names, values, strict=True))
+            if all(bound.get(k) == v for k, v in {**self._bound, **match}.items()):
+                self._parent.remove(*values)
+
+
+class ServiceMetrics:
+    """The metrics of one service, in a registry of its own."""
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.service = service
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._families: dict[str, Family[Counter] | Family[Gauge] | Family[Histogram]] = {}
+        self.gauge(BUILD_INFO).labels(version=__version__).set(1)
+
+    def counter(self, spec: Metric) -> Family[Counter]:
+        return self._family(spec, Kind.COUNTER)  # type: ignore[return-value]
+
+    def gauge(self, spec: Metric) -> Family[Gauge]:
+        return self._family(spec, Kind.GAUGE)  # type: ignore[return-value]
+
+    def histogram(self, spec: Metric) -> Family[Histogram]:
+        return self._family(spec, Kind.HISTOGRAM)  # type: ignore[return-value]
+
+    def _family(self, spec: Metric, kind: Kind) -> Family[Counter] | Family[Gauge] | Family[Histogram]:
+        if spec.kind is not kind:
+            raise TypeError(f"{spec.name} is declared as a {spec.kind}, not a {kind}")
+        family = self._families.get(spec.name)
+        if family is None:
+            parent = _TYPES[kind](
+                spec.name,
+                spec.help,
+                list(spec.labels),
+                registry=self.registry,
+                **({"buckets": spec.buckets} if spec.buckets is not None else {}),
+            )
+            bound = {"service": self.service} if "service" in spec.labels else {}
+            family = Family(spec, parent, bound)  # type: ignore[arg-type]
+            family.prime()
+            self._families[spec.name] = family
+        return family

@@ -1,0 +1,70 @@
+"""One full stack per test session (gateway, query, collections on free ports) with the demo corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragplane.ops.ingest import IngestClient, ingest
+from ragplane.settings import load_settings
+from tests.running import RunningStack
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = "docs"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[RunningStack]:
+    data = tmp_path_factory.mktemp("stack")
+    settings = load_settings(
+        environ={
+            "RAGPLANE_DATA_DIR": str(data),
+            "GATEWAY_PORT": "0",
+            "QUERY_PORT": "0",
+            "COLLECTIONS_PORT": "0",
+            "INTER_SERVICE_SECRET": secrets.token_urlsafe(40),
+            "INTER_SERVICE_SECRET_PREVIOUS": secrets.token_urlsafe(40),
+        },
+        env_file=None,
+    )
+    running = RunningStack(settings).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(stack: RunningStack) -> str:
+    """The project's own docs/ and runbooks/ ingested into `docs`, as `make run` does."""
+
+    async def seed() -> None:
+        async with IngestClient(stack.urls["collections"], token=stack.settings.inter_service_secret) as client:
+            summary = await ingest(client, [ROOT / "docs", ROOT / "runbooks"], DEMO, base=ROOT)
+            assert summary.failed == 0 and not summary.errors, summary
+
+    asyncio.run(seed())
+    return DEMO
+
+
+@pytest.fixture
+def gateway(stack: RunningStack) -> Iterator[httpx.Client]:
+    with stack.client("gateway") as client:
+        yield client
+
+
+@pytest.fixture
+def collections(stack: RunningStack) -> Iterator[httpx.Client]:
+    """The collections service directly, with the service token."""
+    with stack.client("collections", token=True) as client:
+        yield client
+
+
+@pytest.fixture
+def query(stack: RunningStack) -> Iterator[httpx.Client]:
+    """The query service directly, with the service token."""
+    with stack.client("query", token=True) as client:
+        yield client

@@ -1,0 +1,112 @@
+"""The vector store against real Qdrant local mode on disk."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ragplane.adapters.errors import CollectionNotFound, DependencyRejected, DependencyUnavailable
+from ragplane.adapters.vectors import Point, VectorStore, VectorStoreLocked
+
+
+def unit(i: int, dim: int = 4) -> list[float]:
+    return [1.0 if j == i else 0.0 for j in range(dim)]
+
+
+def point(pid: int, doc: str, version: str, i: int) -> Point:
+    return Point(id=f"00000000-0000-0000-0000-{pid:012d}", vector=unit(i),
+                 payload={"document_id": doc, "content_hash": version, "text": f"{doc}-{i}"})
+
+
+def test_lifecycle_in_local_mode(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        assert (await store.ping())["mode"] == "local"
+        assert not await store.collection_exists("c")
+        await store.create_collection("c", 4)
+        assert await store.collection_exists("c")
+        await store.upsert("c", [point(1, "a", "v1", 0), point(2, "a", "v1", 1), point(3, "b", "v1", 2)])
+        hits = await store.search("c", unit(1), 2)
+        assert hits[0].payload["text"] == "a-1" and hits[0].score == pytest.approx(1.0)
+        assert await store.count("c") == 3
+        # a new version of document a: its old points go, b stays
+        await store.upsert("c", [point(4, "a", "v2", 3)])
+        await store.delete_document("c", "a", keep_version="v2")
+        assert await store.count("c") == 2
+        assert {h.payload["text"] for h in await store.search("c", unit(3), 5)} == {"a-3", "b-2"}
+        assert (await store.disk_bytes("c") or 0) > 0
+        await store.delete_document("c", "b")
+        assert await store.count("c") == 1
+        assert await store.delete_collection("c")
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_missing_collections_and_bad_vectors(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        with pytest.raises(CollectionNotFound):
+            await store.search("nope", unit(0), 1)
+        with pytest.raises(CollectionNotFound):
+            await store.count("nope")
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_second_client_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        first = VectorStore(path=tmp_path / "q")
+        await first.open()
+        second = VectorStore(path=tmp_path / "q")
+        with pytest.raises(VectorStoreLocked, match="in use by another ragplane process"):
+            await second.open()
+        await second.close()
+        await first.close()
+
+    asyncio.run(scenario())
+
+
+def test_calls_before_open_fail_clearly() -> None:
+    async def scenario() -> None:
+        store = VectorStore(urls=["http://127.0.0.1:9"])
+        with pytest.raises(DependencyUnavailable, match="not open"):
+            await store.count("c")
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_unreachable_server_is_unavailable() -> None:
+    async def scenario() -> None:
+        store = VectorStore(urls=["http://127.0.0.1:9"])  # discard port: nothing listens
+        await store.open()
+        assert store.describe() == {"mode": "server", "location": "http://127.0.0.1:9"}
+        assert await store.disk_bytes("c") is None
+        with pytest.raises(DependencyUnavailable, match="qdrant"):
+            await store.ping()
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_exactly_one_location_is_required(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        VectorStore()
+    with pytest.raises(ValueError):
+        VectorStore(path=tmp_path, urls=["http://x"])
+
+
+def test_rejections_are_not_retried(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        await store.create_collection("c", 4)
+        with pytest.raises((DependencyRejected, DependencyUnavailable)):
+            await store.create_collection("c", 4)
+        await store.close()
+
+    asyncio.run(scenario())

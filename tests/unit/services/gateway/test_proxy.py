@@ -1,0 +1,100 @@
+"""The gateway's upstream handling, against an in-process upstream (httpx MockTransport)."""
+
+import asyncio
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from ragplane.kit.errors import BadGateway, GatewayTimeout
+from ragplane.services.gateway.proxy import Proxy, upstream_headers
+from ragplane.telemetry.metrics import ServiceMetrics
+
+TOKEN = "t" * 40
+
+
+def request(method: str = "GET", path: str = "/api/v1/rag/search", query: bytes = b"query=x",
+            headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b"") -> Request:
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {
+        "type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
+        "headers": headers or [(b"host", b"gw:8000")], "client": ("10.1.2.3", 5555), "scheme": "http",
+        "server": ("gw", 8000), "root_path": "",
+    }
+    return Request(scope, receive)
+
+
+def test_token_is_added_and_a_client_token_replaced() -> None:
+    r = request(headers=[(b"host", b"gw"), (b"x-service-token", b"forged"), (b"connection", b"keep-alive"),
+                         (b"x-forwarded-for", b"1.1.1.1"), (b"accept", b"application/json")])
+    headers = upstream_headers(r, TOKEN)
+    assert headers["X-Service-Token"] == TOKEN
+    assert "x-service-token" not in headers and "connection" not in headers and "host" not in headers
+    assert headers["x-forwarded-for"] == "1.1.1.1, 10.1.2.3"
+    assert headers["x-forwarded-host"] == "gw" and headers["accept"] == "application/json"
+
+
+def make_proxy(handler) -> tuple[Proxy, ServiceMetrics]:
+    metrics = ServiceMetrics("gateway")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return Proxy(upstreams={"query": "http://query:8001"}, client=client, token=TOKEN, metrics=metrics), metrics
+
+
+def test_forward_streams_the_upstream_answer() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(201, stream=httpx.ByteStream(b'{"ok":true}'),
+                              headers=[("Link", "<a>"), ("Link", "<b>"), ("Server", "x")])
+
+    proxy, metrics = make_proxy(handler)
+
+    async def go() -> tuple[int, list, bytes]:
+        response = await proxy.forward(request("POST", "/rag/query", b"", body=b'{"q":1}',
+                                               headers=[(b"content-length", b"7")]), "query")
+        chunks = [c async for c in response.body_iterator]
+        return response.status_code, response.raw_headers, b"".join(c if isinstance(c, bytes) else c.encode()
+                                                                       for c in chunks)
+
+    status, raw, body = asyncio.run(go())
+    assert status == 201 and body == b'{"ok":true}'
+    assert [v for k, v in raw if k == b"link"] == [b"<a>", b"<b>"]
+    assert not any(k == b"server" for k, _ in raw)
+    assert str(seen[0].url) == "http://query:8001/rag/query"
+    assert seen[0].headers["x-service-token"] == TOKEN
+    assert seen[0].content == b'{"q":1}'
+    assert metrics.registry.get_sample_value("ragplane_gateway_upstream_requests_total",
+                                             {"upstream": "query", "status": "201"}) == 1
+
+
+def test_query_string_is_kept() -> None:
+    seen: list[httpx.Request] = []
+    proxy, _ = make_proxy(lambda req: seen.append(req) or httpx.Response(200))
+    asyncio.run(proxy.forward(request(query=b"query=a%20b&max_results=3"), "query"))
+    assert str(seen[0].url) == "http://query:8001/api/v1/rag/search?query=a%20b&max_results=3"
+
+
+@pytest.mark.parametrize(
+    ("error", "problem", "status"),
+    [(httpx.ConnectError("refused"), BadGateway, "unreachable"), (httpx.ReadTimeout("slow"), GatewayTimeout,
+                                                                     "timeout")],
+)
+def test_upstream_failures_become_problems(error: Exception, problem: type, status: str) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise error
+
+    proxy, metrics = make_proxy(handler)
+    with pytest.raises(problem) as caught:
+        asyncio.run(proxy.forward(request(), "query"))
+    assert "query service" in caught.value.detail
+    assert metrics.registry.get_sample_value("ragplane_gateway_upstream_requests_total",
+                                             {"upstream": "query", "status": status}) == 1

@@ -1,0 +1,122 @@
+from pathlib import Path
+
+import pytest
+
+from ragplane.settings import (
+    REDACTED,
+    Settings,
+    SettingsError,
+    ensure_env_secret,
+    load_settings,
+    prepare_offline_model_environment,
+)
+
+SECRET = "s" * 40
+
+
+def load(**env: str) -> Settings:
+    return load_settings(environ=env, env_file=None)
+
+
+def test_defaults_match_the_documented_ports() -> None:
+    s = load()
+    assert (s.gateway_port, s.query_port, s.collections_port) == (8000, 8001, 8002)
+    assert s.host == "127.0.0.1"
+    assert s.data_dir == Path("data")
+    assert s.qdrant_path == Path("data/qdrant")
+    assert s.registry_path == Path("data/collections.json")
+    assert (s.embedder, s.answerer) == ("local", "extractive")
+
+
+def test_values_are_read_and_typed() -> None:
+    s = load(GATEWAY_PORT="9000", RAGPLANE_DATA_DIR="/tmp/x", INGEST_CONCURRENCY="4", LOG_LEVEL="debug")
+    assert s.gateway_port == 9000
+    assert s.data_dir == Path("/tmp/x")
+    assert s.ingest_concurrency == 4
+    assert s.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"GATEWAY_PORT": "abc"}, "GATEWAY_PORT"),
+        ({"QUERY_PORT": "70000"}, "QUERY_PORT"),
+        ({"INTER_SERVICE_SECRET": "short"}, "INTER_SERVICE_SECRET"),
+        ({"OLLAMA_URL": "localhost:11434"}, "OLLAMA_URL"),
+        ({"QDRANT_URLS": "http://a:6333,ftp://b"}, "QDRANT_URLS"),
+        ({"EMBEDDER": "gpu"}, "EMBEDDER"),
+        ({"INGEST_CONCURRENCY": "0"}, "INGEST_CONCURRENCY"),
+        ({"GATEWAY_UPSTREAM_TIMEOUT_S": "-1"}, "GATEWAY_UPSTREAM_TIMEOUT_S"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"OLLAMA_LLM_MODEL": "  "}, "OLLAMA_LLM_MODEL"),
+        ({"CHUNK_OVERLAP_CHARS": "900"}, "CHUNK_OVERLAP_CHARS"),
+        ({"ANSWERER": "ollama"}, "OLLAMA_URL"),
+    ],
+)
+def test_a_bad_value_fails_naming_the_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load(**env)
+
+
+def test_ollama_url_switches_the_defaults_to_ollama() -> None:
+    s = load(OLLAMA_URL="http://127.0.0.1:11434/")
+    assert s.ollama_url == "http://127.0.0.1:11434"
+    assert (s.embedder, s.answerer) == ("ollama", "ollama")
+    assert load(OLLAMA_URL="http://o:1", EMBEDDER="local").embedder == "local"
+
+
+def test_qdrant_urls_accepts_a_list_or_the_singular_name() -> None:
+    assert load(QDRANT_URLS="http://a:6333, http://b:6333").qdrant_urls == ("http://a:6333", "http://b:6333")
+    assert load(QDRANT_URL="http://a:6333").qdrant_urls == ("http://a:6333",)
+
+
+def test_rotation_accepts_both_secrets_current_first() -> None:
+    s = load(INTER_SERVICE_SECRET=SECRET, INTER_SERVICE_SECRET_PREVIOUS="p" * 32)
+    assert s.service_secrets == (SECRET, "p" * 32)
+    assert load().service_secrets == ()
+
+
+def test_upstream_url_prefers_an_explicit_url() -> None:
+    s = load(QUERY_PORT="9001", COLLECTIONS_URL="http://collections:8002/")
+    assert s.upstream_url("query") == "http://127.0.0.1:9001"
+    assert s.upstream_url("collections") == "http://collections:8002"
+
+
+def test_redacted_hides_secrets_only() -> None:
+    shown = load(INTER_SERVICE_SECRET=SECRET, QDRANT_API_KEY="k").redacted()
+    assert shown["inter_service_secret"] == REDACTED
+    assert shown["qdrant_api_key"] == REDACTED
+    assert shown["inter_service_secret_previous"] is None
+    assert shown["gateway_port"] == 8000
+    assert shown["data_dir"] == "data"
+    assert SECRET not in str(shown)
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("GATEWAY_PORT=9100\nQUERY_PORT=9101\n")
+    s = load_settings(environ={"QUERY_PORT": "9201"}, env_file=env)
+    assert (s.gateway_port, s.query_port) == (9100, 9201)
+    assert load_settings(environ={}, env_file=tmp_path / "missing.env").gateway_port == 8000
+
+
+def test_ensure_env_secret_writes_once_and_never_overrides(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("GATEWAY_PORT=9000")  # no trailing newline
+    assert ensure_env_secret(env, environ={}) is True
+    content = env.read_text()
+    assert content.startswith("GATEWAY_PORT=9000\nINTER_SERVICE_SECRET=")
+    assert len(load_settings(environ={}, env_file=env).inter_service_secret or "") >= 32
+    assert env.stat().st_mode & 0o077 == 0
+    assert ensure_env_secret(env, environ={}) is False
+    assert env.read_text() == content
+    assert ensure_env_secret(tmp_path / "other.env", environ={"INTER_SERVICE_SECRET": SECRET}) is False
+    assert not (tmp_path / "other.env").exists()
+
+
+def test_offline_model_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    prepare_offline_model_environment()
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"

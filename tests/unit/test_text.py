@@ -1,0 +1,52 @@
+from ragplane.text import inline_plain, markdown_title, plain_lines, split_sentences
+
+DOC = """Intro line without heading.
+
+# Circuit breakers
+
+The breaker opens after **five** failures. It then waits 10 s.
+It probes [again](x.md)!
+
+```python
+# not a heading
+x = 1
+```
+
+- first item
+- second item with `code`
+
+| a | b |
+|---|---|
+| 1 | 2 |
+"""
+
+
+def test_title_is_the_first_heading_outside_code() -> None:
+    assert markdown_title(DOC) == "Circuit breakers"
+    assert markdown_title("```\n# comment\n```\n## Real") == "Real"
+    assert markdown_title("no heading") is None
+
+
+def test_inline_markdown_becomes_plain_text() -> None:
+    assert inline_plain("**bold** *it* `code` [link](u) ![img](i.png)") == "bold it code link img"
+    assert inline_plain("ragplane_<subsystem>_<name> and snake_case") == "ragplane_<subsystem>_<name> and snake_case"
+    assert inline_plain("_emph_ and __strong__") == "emph and strong"
+
+
+def test_sentences_split_at_ends_and_structure() -> None:
+    sentences = split_sentences(DOC)
+    assert "The breaker opens after five failures." in sentences
+    assert "It then waits 10 s." in sentences
+    assert "It probes again!" in sentences
+    assert "first item" in sentences and "second item with code" in sentences
+
+
+def test_prose_only_drops_headings_tables_and_code() -> None:
+    sentences = split_sentences(DOC, prose_only=True)
+    assert "Circuit breakers" not in sentences
+    assert not any("x = 1" in s or "not a heading" in s or s == "1 2" for s in sentences)
+    assert "Intro line without heading." in sentences
+
+
+def test_plain_lines() -> None:
+    assert plain_lines("# T\n- a\n|x|y|\n|---|---|\n") == ["T", "a", "x y"]
