@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from ragplane.adapters.embedders import load_local_model
+from ragplane.kit.logs import configure_logging
 from ragplane.settings import Settings, load_settings
 
 SettingsFactory = Callable[..., Settings]
@@ -48,28 +52,26 @@ class LogCapture:
     """JSON log lines written while a test runs, parsed."""
 
     def __init__(self) -> None:
-        import io
-
         self.stream = io.StringIO()
 
     def records(self, **match: object) -> list[dict[str, object]]:
-        import json
-
         lines = [json.loads(x) for x in self.stream.getvalue().splitlines() if x.startswith("{")]
         return [x for x in lines if all(x.get(k) == v for k, v in match.items())]
 
 
-@pytest.fixture
-def json_logs() -> object:
-    """Route all logging through ragplane's JSON formatter into a buffer for the test."""
-    import logging
-
-    from ragplane.kit.logs import configure_logging
-
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Tests that configure logging (the CLI does) must not leave handlers on closed streams."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+@pytest.fixture
+def json_logs() -> LogCapture:
+    """Route all logging through ragplane's JSON formatter into a buffer for the test."""
     capture = LogCapture()
     configure_logging("INFO", stream=capture.stream)
-    yield capture
-    root.handlers[:], level = saved
-    root.setLevel(level)
+    return capture

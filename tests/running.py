@@ -96,8 +96,9 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict
         time.sleep(0.05)
 
 
-def ingest(client: httpx.Client, collection: str, documents: list[dict[str, Any]], *, create: bool = True
-           ) -> dict[str, Any]:
+def ingest(
+    client: httpx.Client, collection: str, documents: list[dict[str, Any]], *, create: bool = True
+) -> dict[str, Any]:
     """Create `collection` (unless told not to), ingest `documents`, wait for the job, return it."""
     if create:
         response = client.post("/api/v1/rag/collections", json={"name": collection})

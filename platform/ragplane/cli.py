@@ -57,9 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "up":
-            if ensure_env_secret(args.env_file):
-                _say(f"Generated INTER_SERVICE_SECRET into {args.env_file}.")
+        if args.command == "up" and ensure_env_secret(args.env_file):
+            _say(f"Generated INTER_SERVICE_SECRET into {args.env_file}.")
         settings = load_settings(env_file=args.env_file)
     except SettingsError as exc:
         _say(f"ragplane: configuration error: {exc}")
@@ -74,10 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _report(asyncio.run(_ingest(settings, url, args.paths, args.collection, args.description)))
 
 
-async def _ingest(settings: Settings, url: str, paths: Sequence[Path], collection: str, description: str) -> Summary | str:
+async def _ingest(
+    settings: Settings, url: str, paths: Sequence[Path], collection: str, description: str
+) -> Summary | str:
     try:
-        return await ingest_with_progress(url, paths, collection, token=settings.inter_service_secret,
-                                          description=description)
+        return await ingest_with_progress(
+            url, paths, collection, token=settings.inter_service_secret, description=description
+        )
     except IngestError as exc:
         return str(exc)
 
@@ -86,18 +88,16 @@ async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
     paths = [p for p in DEMO_PATHS if p.is_dir()]
     if not paths:
         return "no ./docs or ./runbooks here: run from the ragplane checkout"
-    return await _ingest(settings, url or settings.upstream_url("collections"), paths, DEMO_COLLECTION,
-                         DEMO_DESCRIPTION)
+    return await _ingest(
+        settings, url or settings.upstream_url("collections"), paths, DEMO_COLLECTION, DEMO_DESCRIPTION
+    )
 
 
 def _report(result: Summary | str) -> int:
     if isinstance(result, str):
         _say(f"ragplane: {result}")
         return 1
-    _say(
-        f"{result.ingested} ingested, {result.skipped} unchanged, {result.failed} failed "
-        f"({result.chunks} chunks)."
-    )
+    _say(f"{result.ingested} ingested, {result.skipped} unchanged, {result.failed} failed ({result.chunks} chunks).")
     for error in result.errors:
         _say(f"  job failed: {error}")
     return 1 if result.failed or result.errors else 0

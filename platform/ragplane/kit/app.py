@@ -94,7 +94,7 @@ def create_app(spec: ServiceSpec) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=spec.lifespan,
     )
     app.state.spec = spec

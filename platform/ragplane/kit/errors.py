@@ -153,11 +153,11 @@ def problem_document(
 class ProblemResponse(Response):
     media_type = PROBLEM_JSON
 
-    def __init__(
-        self, status: int, detail: str, *, headers: Mapping[str, str] | None = None, **fields: Any
-    ) -> None:
+    def __init__(self, status: int, detail: str, *, headers: Mapping[str, str] | None = None, **fields: Any) -> None:
         body = problem_document(status, detail, **fields)
-        super().__init__(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), status_code=status, headers=headers)
+        super().__init__(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), status_code=status, headers=headers
+        )
 
 
 def problem_from_error(error: ProblemError, *, instance: str | None, trace_id: str | None) -> ProblemResponse:

@@ -65,10 +65,15 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore"):
+    for name in ("uvicorn", "uvicorn.error", "httpx", "httpcore"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # ragplane's access middleware logs every request with route template and trace id;
+    # uvicorn's own access log would only repeat it in another format.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
     # Libraries chatter at INFO about every HTTP call they make; our access log already covers them.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 

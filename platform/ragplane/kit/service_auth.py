@@ -54,8 +54,7 @@ class ServiceAuthMiddleware:
             await self.app(scope, receive, send)
             return
         detail = (
-            f"{HEADER} header is required: this service only answers other ragplane services. "
-            "Call the gateway instead."
+            f"{HEADER} header is required: this service only answers other ragplane services. Call the gateway instead."
             if result == "missing"
             else f"{HEADER} is not valid."
         )

@@ -70,7 +70,10 @@ def api_routes(routes: Iterable[ApiRoute]) -> list[BaseRoute]:
     routes = list(routes)
     out: list[BaseRoute] = [Route(r.versioned_path, r.endpoint, methods=[r.method]) for r in routes]
     out += [LegacyRoute(r.path, r.endpoint, methods=[r.method]) for r in routes if r.legacy]
-    out += [Route(V2, _v2_not_found, methods=ALL_METHODS), Route(V2 + "/{rest:path}", _v2_not_found, methods=ALL_METHODS)]
+    out += [
+        Route(V2, _v2_not_found, methods=ALL_METHODS),
+        Route(V2 + "/{rest:path}", _v2_not_found, methods=ALL_METHODS),
+    ]
     return out
 
 

@@ -49,7 +49,8 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
             found.add(path)
         elif path.is_dir():
             found.update(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and p.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in p.parts)
             )
         else:

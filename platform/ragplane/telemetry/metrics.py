@@ -10,13 +10,16 @@ values the catalogue knows up front are created at 0 at the same moment.
 from __future__ import annotations
 
 import itertools
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.metrics import MetricWrapperBase
 
 from ragplane import __version__
 from ragplane.telemetry.catalog import BUILD_INFO, Kind, Metric
+
+# `_created` samples add one series per child that Prometheus ignores in the text format.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 M = TypeVar("M", Counter, Gauge, Histogram)
 
@@ -28,7 +31,7 @@ class Family(Generic[M]):
 
     def __init__(self, spec: Metric, parent: M, bound: dict[str, str]) -> None:
         self.spec = spec
-        self._parent = parent
+        self._parent: M = parent
         self._bound = bound
 
     def labels(self, **values: str) -> M:
@@ -58,32 +61,31 @@ class ServiceMetrics:
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.service = service
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._families: dict[str, Family[Counter] | Family[Gauge] | Family[Histogram]] = {}
+        self._families: dict[str, Family[Any]] = {}
         self.gauge(BUILD_INFO).labels(version=__version__).set(1)
 
     def counter(self, spec: Metric) -> Family[Counter]:
-        return self._family(spec, Kind.COUNTER)  # type: ignore[return-value]
+        return self._family(spec, Kind.COUNTER)
 
     def gauge(self, spec: Metric) -> Family[Gauge]:
-        return self._family(spec, Kind.GAUGE)  # type: ignore[return-value]
+        return self._family(spec, Kind.GAUGE)
 
     def histogram(self, spec: Metric) -> Family[Histogram]:
-        return self._family(spec, Kind.HISTOGRAM)  # type: ignore[return-value]
+        return self._family(spec, Kind.HISTOGRAM)
 
-    def _family(self, spec: Metric, kind: Kind) -> Family[Counter] | Family[Gauge] | Family[Histogram]:
+    def _family(self, spec: Metric, kind: Kind) -> Family[Any]:
         if spec.kind is not kind:
             raise TypeError(f"{spec.name} is declared as a {spec.kind}, not a {kind}")
         family = self._families.get(spec.name)
         if family is None:
-            parent = _TYPES[kind](
-                spec.name,
-                spec.help,
-                list(spec.labels),
-                registry=self.registry,
-                **({"buckets": spec.buckets} if spec.buckets is not None else {}),
-            )
+            labels = list(spec.labels)
+            parent: MetricWrapperBase
+            if kind is Kind.HISTOGRAM and spec.buckets is not None:
+                parent = Histogram(spec.name, spec.help, labels, registry=self.registry, buckets=spec.buckets)
+            else:
+                parent = _TYPES[kind](spec.name, spec.help, labels, registry=self.registry)
             bound = {"service": self.service} if "service" in spec.labels else {}
-            family = Family(spec, parent, bound)  # type: ignore[arg-type]
+            family = Family(spec, parent, bound)
             family.prime()
             self._families[spec.name] = family
         return family

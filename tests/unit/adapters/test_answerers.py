@@ -6,8 +6,13 @@ from ragplane.adapters.answerers import Citation, ExtractiveAnswerer, Passage, r
 from ragplane.adapters.embedders import LocalEmbedder
 
 PASSAGES = [
-    Passage(1, "breakers.md", "Breakers", "The circuit breaker opens after five consecutive failures. "
-            "While open, calls fail at once with a 503.", 0.7),
+    Passage(
+        1,
+        "breakers.md",
+        "Breakers",
+        "The circuit breaker opens after five consecutive failures. While open, calls fail at once with a 503.",
+        0.7,
+    ),
     Passage(2, "cooking.md", "Cooking", "Boil the pasta for nine minutes. Salt the water generously first.", 0.1),
     Passage(3, "recovery.md", "Recovery", "After ten seconds the breaker lets one probe call through.", 0.5),
 ]

@@ -58,8 +58,8 @@ def test_server_errors_are_unavailable(status: int) -> None:
 
 
 def test_timeouts_and_refused_connections_are_unavailable() -> None:
-    async def go(url: str, timeout: float) -> None:
-        embedder = OllamaEmbedder(client(url, timeout), "nomic-embed-text")
+    async def go(url: str, limit_s: float) -> None:
+        embedder = OllamaEmbedder(client(url, limit_s), "nomic-embed-text")
         with pytest.raises(DependencyUnavailable):
             await embedder.embed(["x"])
         await embedder.close()

@@ -14,8 +14,11 @@ def unit(i: int, dim: int = 4) -> list[float]:
 
 
 def point(pid: int, doc: str, version: str, i: int) -> Point:
-    return Point(id=f"00000000-0000-0000-0000-{pid:012d}", vector=unit(i),
-                 payload={"document_id": doc, "content_hash": version, "text": f"{doc}-{i}"})
+    return Point(
+        id=f"00000000-0000-0000-0000-{pid:012d}",
+        vector=unit(i),
+        payload={"document_id": doc, "content_hash": version, "text": f"{doc}-{i}"},
+    )
 
 
 def test_lifecycle_in_local_mode(tmp_path: Path) -> None:

@@ -31,5 +31,6 @@ def test_in_progress_returns_to_zero(make_kit) -> None:
     kit = make_kit()
     kit.client.get("/api/v1/rag/things/a")
     assert kit.sample("ragplane_http_requests_in_progress") == 0
-    assert kit.sample("ragplane_http_request_duration_seconds_count", route="/api/v1/rag/things/{name}",
-                      method="GET") == 1
+    assert (
+        kit.sample("ragplane_http_request_duration_seconds_count", route="/api/v1/rag/things/{name}", method="GET") == 1
+    )

@@ -1,8 +1,8 @@
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from ragplane.kit.problems import EXCEPTION_HANDLERS
@@ -13,8 +13,7 @@ async def endpoint(request: Request) -> JSONResponse:
     return JSONResponse(await read_json_object(request, limit=100))
 
 
-client = TestClient(Starlette(routes=[Route("/", endpoint, methods=["POST"])],
-                              exception_handlers=EXCEPTION_HANDLERS))  # type: ignore[arg-type]
+client = TestClient(Starlette(routes=[Route("/", endpoint, methods=["POST"])], exception_handlers=EXCEPTION_HANDLERS))  # type: ignore[arg-type]
 
 
 def test_a_json_object_is_returned() -> None:
@@ -29,8 +28,11 @@ def test_a_json_object_is_returned() -> None:
         ({"json": [1, 2]}, 400, "Expected a JSON object, got list"),
         ({"content": b"a=1", "headers": {"content-type": "text/plain"}}, 415, "text/plain"),
         ({"json": {"a": "x" * 200}}, 413, "limit is 100 bytes"),
-        ({"content": b"{}", "headers": {"content-type": "application/json", "content-length": "nan"}}, 400,
-         "Content-Length"),
+        (
+            {"content": b"{}", "headers": {"content-type": "application/json", "content-length": "nan"}},
+            400,
+            "Content-Length",
+        ),
     ],
 )
 def test_bad_bodies_get_clear_problems(kwargs: dict, status: int, detail: str) -> None:

@@ -7,8 +7,15 @@ from tests.unit.kit.conftest import PREVIOUS, SECRET
 
 @pytest.mark.parametrize(
     ("presented", "result"),
-    [(SECRET, "ok"), (PREVIOUS, "ok"), (None, "missing"), ("", "missing"), ("x" * 40, "invalid"),
-     (SECRET[:-1], "invalid"), (SECRET + "x", "invalid")],
+    [
+        (SECRET, "ok"),
+        (PREVIOUS, "ok"),
+        (None, "missing"),
+        ("", "missing"),
+        ("x" * 40, "invalid"),
+        (SECRET[:-1], "invalid"),
+        (SECRET + "x", "invalid"),
+    ],
 )
 def test_check_token(presented: str | None, result: str) -> None:
     assert check_token(presented, (SECRET, PREVIOUS)) == result
@@ -28,8 +35,9 @@ def test_missing_token_is_a_403_problem(make_kit) -> None:
     assert r.headers["x-api-version"] == "v1"
     assert kit.sample("ragplane_service_auth_total", result="missing") == 1
     # refused requests still carry their route template in metrics
-    assert kit.sample("ragplane_http_requests_total", route="/api/v1/rag/things/{name}", method="GET",
-                      status="403") == 1
+    assert (
+        kit.sample("ragplane_http_requests_total", route="/api/v1/rag/things/{name}", method="GET", status="403") == 1
+    )
 
 
 def test_invalid_token_is_a_403_problem(make_kit) -> None:

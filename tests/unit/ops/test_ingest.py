@@ -19,7 +19,11 @@ def test_find_files_takes_text_and_markdown_only(tmp_path: Path) -> None:
     tree(tmp_path)
     found = find_files([tmp_path / "docs", tmp_path / ".hidden" / "x.md"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
-        ".hidden/x.md", "docs/a.md", "docs/empty.md", "docs/sub/b.txt"]
+        ".hidden/x.md",
+        "docs/a.md",
+        "docs/empty.md",
+        "docs/sub/b.txt",
+    ]
     assert find_files([tmp_path]) == [tmp_path / "docs/a.md", tmp_path / "docs/empty.md", tmp_path / "docs/sub/b.txt"]
     with pytest.raises(IngestError, match="does not exist"):
         find_files([tmp_path / "missing"])

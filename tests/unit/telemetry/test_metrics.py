@@ -19,7 +19,9 @@ def test_known_label_values_exist_at_zero() -> None:
     m = ServiceMetrics("gateway")
     m.counter(catalog.API_REQUESTS)
     for version in catalog.API_VERSIONS:
-        assert m.registry.get_sample_value("ragplane_api_requests_total", {"service": "gateway", "version": version}) == 0
+        assert (
+            m.registry.get_sample_value("ragplane_api_requests_total", {"service": "gateway", "version": version}) == 0
+        )
 
 
 def test_prime_with_a_fixed_label_and_forget() -> None:

@@ -62,8 +62,9 @@ def job_json(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def _int_field(body: dict[str, Any], name: str, default: int, low: int, high: int,
-               errors: list[tuple[str, str]]) -> int:
+def _int_field(
+    body: dict[str, Any], name: str, default: int, low: int, high: int, errors: list[tuple[str, str]]
+) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         errors.append((name, f"must be an integer in {low}..{high}"))
@@ -98,14 +99,26 @@ class CollectionsApi:
             ApiRoute("GET", "/rag/collections", self.list_collections, "List collections", schemas.LIST),
             ApiRoute("POST", "/rag/collections", self.create, "Create a collection", schemas.CREATE),
             ApiRoute("GET", "/rag/collections/{name}", self.get_collection, "Show one collection", schemas.GET),
-            ApiRoute("DELETE", "/rag/collections/{name}", self.delete, "Delete a collection and its vectors",
-                     schemas.DELETE),
-            ApiRoute("GET", "/rag/collections/{name}/stats", self.collection_stats, "Collection statistics",
-                     schemas.STATS),
-            ApiRoute("GET", "/rag/collections/{name}/documents", self.list_documents, "List a collection's documents",
-                     schemas.DOCUMENTS),
-            ApiRoute("POST", "/rag/collections/{name}/documents", self.add_documents,
-                     "Ingest documents (JSON or multipart files); returns a job", schemas.ADD_DOCUMENTS),
+            ApiRoute(
+                "DELETE", "/rag/collections/{name}", self.delete, "Delete a collection and its vectors", schemas.DELETE
+            ),
+            ApiRoute(
+                "GET", "/rag/collections/{name}/stats", self.collection_stats, "Collection statistics", schemas.STATS
+            ),
+            ApiRoute(
+                "GET",
+                "/rag/collections/{name}/documents",
+                self.list_documents,
+                "List a collection's documents",
+                schemas.DOCUMENTS,
+            ),
+            ApiRoute(
+                "POST",
+                "/rag/collections/{name}/documents",
+                self.add_documents,
+                "Ingest documents (JSON or multipart files); returns a job",
+                schemas.ADD_DOCUMENTS,
+            ),
             ApiRoute("GET", "/rag/jobs/{job_id}", self.job, "Show an ingestion job", schemas.JOB),
         ]
 
@@ -170,8 +183,11 @@ class CollectionsApi:
         await self.store.delete_collection(record.name)
         await self.registry.remove_collection(record.name)
         self.stats.forget(record.name)
-        log.info("collection %s deleted", record.name,
-                 extra={"fields": {"event": "collection_deleted", "collection": record.name}})
+        log.info(
+            "collection %s deleted",
+            record.name,
+            extra={"fields": {"event": "collection_deleted", "collection": record.name}},
+        )
         return Response(status_code=204)
 
     async def collection_stats(self, request: Request) -> Response:
@@ -186,8 +202,15 @@ class CollectionsApi:
             {
                 "collection": record.name,
                 "documents": [
-                    {"id": d.id, "title": d.title, "source": d.source, "chunks": d.chunks, "bytes": d.bytes,
-                     "content_hash": d.content_hash, "ingested_at": iso(d.ingested_at)}
+                    {
+                        "id": d.id,
+                        "title": d.title,
+                        "source": d.source,
+                        "chunks": d.chunks,
+                        "bytes": d.bytes,
+                        "content_hash": d.content_hash,
+                        "ingested_at": iso(d.ingested_at),
+                    }
                     for d in sorted(docs.values(), key=lambda d: d.id)
                 ],
             }

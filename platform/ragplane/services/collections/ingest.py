@@ -72,8 +72,9 @@ class Ingestor:
         """Mark jobs left unfinished by a previous process as failed; returns how many."""
         stale = await self.registry.unfinished_jobs()
         for job in stale:
-            await self.registry.save_job(dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED,
-                                                             finished_at=now()))
+            await self.registry.save_job(
+                dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED, finished_at=now())
+            )
         return len(stale)
 
     async def submit(self, collection: CollectionRecord, documents: Sequence[DocumentIn]) -> JobRecord:
@@ -98,8 +99,9 @@ class Ingestor:
         async with self._slots:
             job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
             await self.registry.save_job(job)
-            with self.tracer.start_as_current_span("ingest", attributes={"collection": collection.name,
-                                                                          "documents": len(documents)}):
+            with self.tracer.start_as_current_span(
+                "ingest", attributes={"collection": collection.name, "documents": len(documents)}
+            ):
                 job = await self._ingest(job, collection, documents)
             await self.stats.refresh(collection.name)
             log.info(
@@ -122,8 +124,9 @@ class Ingestor:
                     continue
                 record = await self._ingest_one(collection, doc)
                 pending.append(record)
-                job = dataclasses.replace(job, documents_ingested=job.documents_ingested + 1,
-                                          chunks=job.chunks + record.chunks)
+                job = dataclasses.replace(
+                    job, documents_ingested=job.documents_ingested + 1, chunks=job.chunks + record.chunks
+                )
                 self.documents_total.labels(collection=name, result="ingested").inc()
                 self.chunks_total.labels(collection=name).inc(record.chunks)
                 if len(pending) >= RECORD_EVERY:

@@ -90,8 +90,14 @@ SCHEMAS: dict[str, Any] = {
     "Job": JOB_SCHEMA,
 }
 
-LIST = {"responses": {"200": _json({"type": "object", "properties": {
-    "collections": {"type": "array", "items": _ref("Collection")}}}, "All collections.")}}
+LIST = {
+    "responses": {
+        "200": _json(
+            {"type": "object", "properties": {"collections": {"type": "array", "items": _ref("Collection")}}},
+            "All collections.",
+        )
+    }
+}
 CREATE = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CollectionCreate")}}},
     "responses": {"201": _json(_ref("Collection"), "Created.")},
@@ -104,10 +110,21 @@ ADD_DOCUMENTS = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "object", "required": ["documents"], "properties": {
-                "documents": {"type": "array", "items": _ref("DocumentInput"), "maxItems": 1000}}}},
-            "multipart/form-data": {"schema": {"type": "object", "properties": {
-                "files": {"type": "array", "items": {"type": "string", "contentMediaType": "text/markdown"}}}}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["documents"],
+                    "properties": {"documents": {"type": "array", "items": _ref("DocumentInput"), "maxItems": 1000}},
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "contentMediaType": "text/markdown"}}
+                    },
+                }
+            },
         },
     },
     "responses": {"202": _json(_ref("Job"), "Accepted; poll the job for progress.")},

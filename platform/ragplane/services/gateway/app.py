@@ -65,8 +65,10 @@ def create_gateway_app(
     metrics = metrics or ServiceMetrics(NAME)
     token = settings.inter_service_secret or ""
     client = instrument_client(
-        httpx.AsyncClient(timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
-                          limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)),
+        httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        ),
         tracer_provider,
     )
     proxy = Proxy(upstreams=upstreams, client=client, token=token, metrics=metrics)

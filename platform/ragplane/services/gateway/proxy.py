@@ -23,8 +23,17 @@ from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
 )
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", SERVICE_TOKEN.lower()}
 RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
@@ -78,8 +87,9 @@ class Proxy:
             raise GatewayTimeout(f"The {upstream} service did not answer in time.", upstream=upstream) from None
         except httpx.TransportError as exc:
             self._count(upstream, "unreachable", started)
-            raise BadGateway(f"The {upstream} service is unreachable ({type(exc).__name__}).",
-                             upstream=upstream) from None
+            raise BadGateway(
+                f"The {upstream} service is unreachable ({type(exc).__name__}).", upstream=upstream
+            ) from None
         self._count(upstream, str(response.status_code), started)
         forwarded = StreamingResponse(
             response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)

@@ -53,8 +53,9 @@ class Upstreams:
         missing: list[str] = []
         for name, url in self.urls.items():
             try:
-                response = await self.client.get(f"{url}/openapi.json", headers={SERVICE_TOKEN: self.token},
-                                                 timeout=HEALTH_TIMEOUT_S)
+                response = await self.client.get(
+                    f"{url}/openapi.json", headers={SERVICE_TOKEN: self.token}, timeout=HEALTH_TIMEOUT_S
+                )
                 response.raise_for_status()
                 part = response.json()
             except (httpx.HTTPError, ValueError):

@@ -70,8 +70,9 @@ class QueryApi:
     def routes(self) -> list[ApiRoute]:
         return [
             ApiRoute("GET", "/rag/search", self.search, "Semantic search over a collection", schemas.SEARCH),
-            ApiRoute("POST", "/rag/query", self.query, "Answer a question from a collection, citing sources",
-                     schemas.QUERY),
+            ApiRoute(
+                "POST", "/rag/query", self.query, "Answer a question from a collection, citing sources", schemas.QUERY
+            ),
         ]
 
     async def search(self, request: Request) -> Response:

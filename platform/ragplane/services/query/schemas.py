@@ -8,7 +8,10 @@ from ragplane.services.query.validation import DEFAULT_RESULTS, MAX_QUERY_CHARS,
 
 
 def _json(ref: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
 
 
 RESULT: dict[str, Any] = {
@@ -59,7 +62,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"text": {"type": "string"}, "sources": {"type": "array", "items": {"type": "integer"}}},
+                    "properties": {
+                        "text": {"type": "string"},
+                        "sources": {"type": "array", "items": {"type": "integer"}},
+                    },
                 },
             },
             "sources": {
@@ -82,12 +88,26 @@ _MAX_RESULTS_DOC = f"Clamped to {MIN_RESULTS}..{MAX_RESULTS}; default {DEFAULT_R
 
 SEARCH: dict[str, Any] = {
     "parameters": [
-        {"name": "query", "in": "query", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
-        {"name": "collection", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Defaults to the configured default collection (docs)."},
-        {"name": "max_results", "in": "query", "required": False, "schema": {"type": "integer"},
-         "description": _MAX_RESULTS_DOC},
+        {
+            "name": "query",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
+        },
+        {
+            "name": "collection",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Defaults to the configured default collection (docs).",
+        },
+        {
+            "name": "max_results",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer"},
+            "description": _MAX_RESULTS_DOC,
+        },
     ],
     "responses": {"200": _json("SearchResponse", "Matching chunks, best first.")},
 }

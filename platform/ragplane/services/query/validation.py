@@ -29,7 +29,7 @@ def clamp_max_results(raw: Any) -> int:
     """`raw` as an integer within 1..50; None means the default. Raises ValueError if not an integer."""
     if raw is None or raw == "":
         return DEFAULT_RESULTS
-    if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
         raise ValueError("must be an integer")
     value = int(raw.strip()) if isinstance(raw, str) else int(raw)
     return max(MIN_RESULTS, min(MAX_RESULTS, value))

@@ -13,8 +13,14 @@ def fields(error: ValidationFailed) -> list[str]:
 
 
 def test_json_documents_get_ids_and_titles() -> None:
-    docs = parse_json({"documents": [{"text": "# Hello\n\nbody"}, {"id": "b", "title": "B", "text": "x",
-                                                                   "source": "s", "metadata": {"k": 1}}]})
+    docs = parse_json(
+        {
+            "documents": [
+                {"text": "# Hello\n\nbody"},
+                {"id": "b", "title": "B", "text": "x", "source": "s", "metadata": {"k": 1}},
+            ]
+        }
+    )
     assert docs[0].id.startswith("sha256:") and docs[0].title == "Hello"
     assert (docs[1].id, docs[1].title, docs[1].source, docs[1].metadata) == ("b", "B", "s", {"k": 1})
     assert docs[0].content_hash != docs[1].content_hash
@@ -52,10 +58,14 @@ def parse(*uploads: UploadFile):
 
 
 def test_files_become_documents_named_after_the_file() -> None:
-    docs = parse(upload("guide.md", b"# Guide\n\ntext", "text/markdown"),
-                 upload("notes.txt", b"just text", "application/octet-stream"))
-    assert [(d.id, d.title, d.source) for d in docs] == [("guide.md", "Guide", "guide.md"),
-                                                         ("notes.txt", "notes", "notes.txt")]
+    docs = parse(
+        upload("guide.md", b"# Guide\n\ntext", "text/markdown"),
+        upload("notes.txt", b"just text", "application/octet-stream"),
+    )
+    assert [(d.id, d.title, d.source) for d in docs] == [
+        ("guide.md", "Guide", "guide.md"),
+        ("notes.txt", "notes", "notes.txt"),
+    ]
 
 
 def test_non_text_files_are_refused() -> None:

@@ -137,3 +137,10 @@ def test_old_finished_jobs_are_pruned(tmp_path: Path) -> None:
 def test_check_reports_the_backend(tmp_path: Path) -> None:
     info = run(JsonRegistry(tmp_path / "d" / "r.json").check())
     assert info["backend"] == "json" and info["collections"] == 0
+
+
+def test_check_fails_when_the_directory_cannot_be_used(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(OSError):
+        run(JsonRegistry(blocker / "r.json").check())

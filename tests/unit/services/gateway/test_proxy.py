@@ -13,8 +13,13 @@ from ragplane.telemetry.metrics import ServiceMetrics
 TOKEN = "t" * 40
 
 
-def request(method: str = "GET", path: str = "/api/v1/rag/search", query: bytes = b"query=x",
-            headers: list[tuple[bytes, bytes]] | None = None, body: bytes = b"") -> Request:
+def request(
+    method: str = "GET",
+    path: str = "/api/v1/rag/search",
+    query: bytes = b"query=x",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+) -> Request:
     sent = False
 
     async def receive() -> dict:
@@ -25,16 +30,30 @@ def request(method: str = "GET", path: str = "/api/v1/rag/search", query: bytes 
         return {"type": "http.request", "body": body, "more_body": False}
 
     scope = {
-        "type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
-        "headers": headers or [(b"host", b"gw:8000")], "client": ("10.1.2.3", 5555), "scheme": "http",
-        "server": ("gw", 8000), "root_path": "",
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": headers or [(b"host", b"gw:8000")],
+        "client": ("10.1.2.3", 5555),
+        "scheme": "http",
+        "server": ("gw", 8000),
+        "root_path": "",
     }
     return Request(scope, receive)
 
 
 def test_token_is_added_and_a_client_token_replaced() -> None:
-    r = request(headers=[(b"host", b"gw"), (b"x-service-token", b"forged"), (b"connection", b"keep-alive"),
-                         (b"x-forwarded-for", b"1.1.1.1"), (b"accept", b"application/json")])
+    r = request(
+        headers=[
+            (b"host", b"gw"),
+            (b"x-service-token", b"forged"),
+            (b"connection", b"keep-alive"),
+            (b"x-forwarded-for", b"1.1.1.1"),
+            (b"accept", b"application/json"),
+        ]
+    )
     headers = upstream_headers(r, TOKEN)
     assert headers["X-Service-Token"] == TOKEN
     assert "x-service-token" not in headers and "connection" not in headers and "host" not in headers
@@ -53,17 +72,22 @@ def test_forward_streams_the_upstream_answer() -> None:
 
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req)
-        return httpx.Response(201, stream=httpx.ByteStream(b'{"ok":true}'),
-                              headers=[("Link", "<a>"), ("Link", "<b>"), ("Server", "x")])
+        return httpx.Response(
+            201, stream=httpx.ByteStream(b'{"ok":true}'), headers=[("Link", "<a>"), ("Link", "<b>"), ("Server", "x")]
+        )
 
     proxy, metrics = make_proxy(handler)
 
     async def go() -> tuple[int, list, bytes]:
-        response = await proxy.forward(request("POST", "/rag/query", b"", body=b'{"q":1}',
-                                               headers=[(b"content-length", b"7")]), "query")
+        response = await proxy.forward(
+            request("POST", "/rag/query", b"", body=b'{"q":1}', headers=[(b"content-length", b"7")]), "query"
+        )
         chunks = [c async for c in response.body_iterator]
-        return response.status_code, response.raw_headers, b"".join(c if isinstance(c, bytes) else c.encode()
-                                                                       for c in chunks)
+        return (
+            response.status_code,
+            response.raw_headers,
+            b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks),
+        )
 
     status, raw, body = asyncio.run(go())
     assert status == 201 and body == b'{"ok":true}'
@@ -72,8 +96,12 @@ def test_forward_streams_the_upstream_answer() -> None:
     assert str(seen[0].url) == "http://query:8001/rag/query"
     assert seen[0].headers["x-service-token"] == TOKEN
     assert seen[0].content == b'{"q":1}'
-    assert metrics.registry.get_sample_value("ragplane_gateway_upstream_requests_total",
-                                             {"upstream": "query", "status": "201"}) == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "ragplane_gateway_upstream_requests_total", {"upstream": "query", "status": "201"}
+        )
+        == 1
+    )
 
 
 def test_query_string_is_kept() -> None:
@@ -85,8 +113,10 @@ def test_query_string_is_kept() -> None:
 
 @pytest.mark.parametrize(
     ("error", "problem", "status"),
-    [(httpx.ConnectError("refused"), BadGateway, "unreachable"), (httpx.ReadTimeout("slow"), GatewayTimeout,
-                                                                     "timeout")],
+    [
+        (httpx.ConnectError("refused"), BadGateway, "unreachable"),
+        (httpx.ReadTimeout("slow"), GatewayTimeout, "timeout"),
+    ],
 )
 def test_upstream_failures_become_problems(error: Exception, problem: type, status: str) -> None:
     def handler(req: httpx.Request) -> httpx.Response:
@@ -96,5 +126,9 @@ def test_upstream_failures_become_problems(error: Exception, problem: type, stat
     with pytest.raises(problem) as caught:
         asyncio.run(proxy.forward(request(), "query"))
     assert "query service" in caught.value.detail
-    assert metrics.registry.get_sample_value("ragplane_gateway_upstream_requests_total",
-                                             {"upstream": "query", "status": status}) == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "ragplane_gateway_upstream_requests_total", {"upstream": "query", "status": status}
+        )
+        == 1
+    )

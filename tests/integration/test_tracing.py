@@ -1,0 +1,118 @@
+"""One trace per request across gateway → query → embedder/Qdrant, and OTLP export."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.running import RunningStack
+
+
+def spans_of(stack: RunningStack, trace_id: int, wait_for: int, timeout: float = 5) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = [s for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id]
+        if len(spans) >= wait_for or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.02)
+
+
+def test_a_search_is_one_trace_across_services(stack, gateway, demo_corpus) -> None:
+    trace_id = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    caller = f"00-{trace_id:032x}-00f067aa0ba902b7-01"
+    r = gateway.get(
+        "/api/v1/rag/search", params={"query": "traced request", "collection": "docs"}, headers={"traceparent": caller}
+    )
+    assert r.status_code == 200
+    spans = spans_of(stack, trace_id, wait_for=5)
+    by_service = {}
+    for span in spans:
+        by_service.setdefault(span.resource.attributes["service.name"], []).append(span)
+    assert {"ragplane-gateway", "ragplane-query"} <= set(by_service)
+    query_server = next(s for s in by_service["ragplane-query"] if s.kind.name == "SERVER")
+    gateway_client = next(s for s in by_service["ragplane-gateway"] if s.kind.name == "CLIENT")
+    assert query_server.parent.span_id == gateway_client.context.span_id
+    names = {s.name for s in by_service["ragplane-query"]}
+    assert {"embed", "vector_search"} <= names or {"vector_search"} <= names  # embed may come from the cache
+    vector = next(s for s in by_service["ragplane-query"] if s.name == "vector_search")
+    assert vector.attributes["collection"] == "docs"
+
+
+def test_the_trace_id_reaches_logs_and_problems(gateway, json_logs) -> None:
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    r = gateway.get(
+        "/api/v1/rag/search",
+        params={"query": "x", "collection": "missing-one"},
+        headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+    )
+    assert r.status_code == 404
+    assert r.json()["trace_id"] == trace_id
+    deadline = time.monotonic() + 5  # the gateway logs once the last body byte is sent
+    while (services := {rec["service"] for rec in json_logs.records(event="request", trace_id=trace_id)}) != {
+        "gateway",
+        "query",
+    } and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert services == {"gateway", "query"}
+
+
+def test_ingestion_jobs_are_traced(stack, collections, unique) -> None:
+    from tests.running import ingest
+
+    ingest(collections, unique("t"), [{"id": "a", "text": "traced ingestion"}])
+    names = {
+        s.name
+        for s in stack.spans.get_finished_spans()
+        if s.resource.attributes["service.name"] == "ragplane-collections"
+    }
+    assert {"ingest", "embed", "upsert"} <= names
+
+
+class Collector:
+    """A minimal OTLP/HTTP trace receiver."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                message = ExportTraceServiceRequest()
+                message.ParseFromString(body)
+                received.append(message)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_spans_are_exported_over_otlp(make_settings) -> None:
+    collector = Collector()
+    settings = make_settings(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url)
+    gateway_only = RunningStack(settings, services=("gateway",)).start(wait_ready=False)
+    try:
+        with gateway_only.client() as client:
+            client.get("/health")
+    finally:
+        gateway_only.stop()  # shutdown flushes the batch processor
+        collector.server.shutdown()
+        collector.server.server_close()
+    names = {
+        span.name
+        for request in collector.requests
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    }
+    assert any("/health" in name for name in names)
+    resource = collector.requests[0].resource_spans[0].resource
+    assert any(a.key == "service.name" and a.value.string_value == "ragplane-gateway" for a in resource.attributes)
