@@ -45,6 +45,11 @@ def is_fence(line: str) -> bool:
     return bool(_FENCE.match(line))
 
 
+def starts_unit(line: str) -> bool:
+    """Whether a Markdown line begins a unit of its own: a list item or a table row."""
+    return bool(_LIST_MARK.match(line)) or line.lstrip().startswith("|")
+
+
 def inline_plain(text: str) -> str:
     """Inline Markdown (links, emphasis, code spans) as plain text."""
     text = _LINK.sub(r"\1", text)
@@ -54,47 +59,55 @@ def inline_plain(text: str) -> str:
 
 
 def plain_lines(text: str) -> list[str]:
-    """Prose lines of a Markdown block: list marks, table rules and heading marks removed."""
-    return [unit for unit, _ in _units(text)]
+    """The logical lines of a Markdown block as plain text (see `_units`)."""
+    return _units(text)
 
 
-def _units(text: str, *, prose_only: bool = False) -> list[tuple[str, bool]]:
-    """(plain line, stands alone) pairs; headings, list items and table rows stand alone.
+def _units(text: str, *, prose_only: bool = False) -> list[str]:
+    """Logical lines: paragraphs and list items (with their wrapped lines) joined into one
+    line each, headings, table rows and code lines on their own.
 
-    `prose_only` drops headings, table rows and code fences, which make poor answer sentences.
+    `prose_only` drops headings, table rows and code, which make poor answer sentences.
     """
-    units: list[tuple[str, bool]] = []
+    units: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            units.append(inline_plain(" ".join(current)))
+            current.clear()
+
+    def alone(line: str) -> None:
+        flush()
+        plain = inline_plain(line)
+        if plain and not prose_only:
+            units.append(plain)
+
     in_fence = False
     for raw in text.splitlines():
         if _FENCE.match(raw):
+            flush()
             in_fence = not in_fence
-            continue
-        if _TABLE_RULE.match(raw) or not raw.strip():
-            continue
-        found = _HEADING.match(raw)
-        if prose_only and (in_fence or found or raw.lstrip().startswith("|")):
-            continue
-        alone = bool(found or _LIST_MARK.match(raw) or raw.lstrip().startswith("|"))
-        line = found.group(2) if found else _LIST_MARK.sub("", raw)
-        line = inline_plain(line.replace("|", " "))
-        if line:
-            units.append((line, alone))
-    return units
+        elif in_fence:
+            alone(raw)
+        elif not raw.strip() or _TABLE_RULE.match(raw):
+            flush()
+        elif found := _HEADING.match(raw):
+            alone(found.group(2))
+        elif raw.lstrip().startswith("|"):
+            alone(raw.replace("|", " "))
+        elif _LIST_MARK.match(raw):
+            flush()
+            current.append(_LIST_MARK.sub("", raw))
+        else:
+            current.append(raw.strip())
+    flush()
+    return [u for u in units if u]
 
 
 def split_sentences(text: str, *, prose_only: bool = False) -> list[str]:
-    """Sentences of a Markdown block; headings, list items and table rows are units of their own."""
-    sentences: list[str] = []
-    buffer = ""
-    for line, alone in _units(text, prose_only=prose_only):
-        if alone:
-            sentences.extend(_split(buffer))
-            sentences.extend(_split(line))
-            buffer = ""
-        else:
-            buffer = f"{buffer} {line}" if buffer else line
-    sentences.extend(_split(buffer))
-    return sentences
+    """Sentences of a Markdown block; a sentence never spans two list items, headings or rows."""
+    return [sentence for unit in _units(text, prose_only=prose_only) for sentence in _split(unit)]
 
 
 def _split(block: str) -> list[str]:

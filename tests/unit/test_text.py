@@ -50,3 +50,15 @@ def test_prose_only_drops_headings_tables_and_code() -> None:
 
 def test_plain_lines() -> None:
     assert plain_lines("# T\n- a\n|x|y|\n|---|---|\n") == ["T", "a", "x y"]
+
+
+def test_wrapped_list_items_stay_one_sentence() -> None:
+    text = "- Every problem carries a trace id; grep it to find every\n  line of that request.\n- Next item"
+    assert split_sentences(text) == [
+        "Every problem carries a trace id; grep it to find every line of that request.",
+        "Next item",
+    ]
+
+
+def test_code_lines_are_never_joined_into_prose() -> None:
+    assert split_sentences("```\na = 1\nb = 2\n```") == ["a = 1", "b = 2"]

@@ -75,7 +75,14 @@ _CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
 
 
 def _candidate(sentence: str) -> bool:
-    return 25 <= len(sentence) <= 400 and len(_CODE_LIKE.findall(sentence)) < 3 and " " in sentence
+    """Whether a sentence can stand in an answer: prose of a sensible length, not code, not a
+    lead-in to a list that was left behind (ends with a colon)."""
+    return (
+        25 <= len(sentence) <= 400
+        and len(_CODE_LIKE.findall(sentence)) < 3
+        and " " in sentence
+        and not sentence.endswith(":")
+    )
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:

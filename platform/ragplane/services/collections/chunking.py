@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ragplane.text import heading, is_fence, split_sentences
+from ragplane.text import heading, is_fence, split_sentences, starts_unit
 
 
 @dataclass(frozen=True)
@@ -55,21 +55,36 @@ def _blocks(text: str) -> Iterator[tuple[str, str]]:
         yield section(), "\n".join(lines).strip()
 
 
+def _units(block: str) -> list[str]:
+    """A block's raw Markdown units: list items with their wrapped lines, table rows, code
+    lines, and paragraph text, so cutting between units never cuts a sentence."""
+    units: list[list[str]] = []
+    in_fence = False
+    for line in block.splitlines():
+        fence = is_fence(line)
+        if fence or in_fence or starts_unit(line) or not units:
+            units.append([line])
+        else:
+            units[-1].append(line)
+        in_fence = in_fence != fence
+    return ["\n".join(u) for u in units]
+
+
 def _pieces(block: str, size: int) -> list[str]:
-    """A block as pieces of at most `size` characters: whole lines where they fit (lists,
-    tables and code keep their shape), else sentences, else words."""
+    """A block as pieces of at most `size` characters: whole units where they fit, else
+    sentences, else words."""
     if len(block) <= size:
         return [block]
     pieces: list[str] = []
-    lines: list[str] = []
-    for line in block.splitlines():
-        if lines and sum(len(x) + 1 for x in lines) + len(line) > size:
-            pieces.append("\n".join(lines))
-            lines = []
-        if len(line) <= size:
-            lines.append(line)
+    group: list[str] = []
+    for unit in _units(block):
+        if group and sum(len(u) + 1 for u in group) + len(unit) > size:
+            pieces.append("\n".join(group))
+            group = []
+        if len(unit) <= size:
+            group.append(unit)
             continue
-        for sentence in split_sentences(line):
+        for sentence in split_sentences(unit):
             while len(sentence) > size:
                 cut = sentence.rfind(" ", 0, size)
                 cut = cut if cut > size // 2 else size
@@ -77,8 +92,8 @@ def _pieces(block: str, size: int) -> list[str]:
                 sentence = sentence[cut:].strip()
             if sentence:
                 pieces.append(sentence)
-    if lines:
-        pieces.append("\n".join(lines))
+    if group:
+        pieces.append("\n".join(group))
     return pieces
 
 

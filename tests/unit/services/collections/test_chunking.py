@@ -48,3 +48,18 @@ def test_overlap_must_be_smaller_than_size() -> None:
 
 def test_empty_text_has_no_chunks() -> None:
     assert chunk_markdown("\n\n# Only a heading\n") == []
+
+
+def test_a_long_wrapped_paragraph_is_cut_between_sentences() -> None:
+    sentences = [f"Sentence {i} wraps over\nthe line end here." for i in range(40)]
+    chunks = chunk_markdown("# T\n\n" + " ".join(sentences), size=300, overlap=0)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.text.startswith("Sentence") and chunk.text.endswith("here."), chunk.text
+
+
+def test_a_long_list_is_cut_between_items() -> None:
+    items = "\n".join(f"- item {i} is long enough to\n  wrap onto a second line." for i in range(30))
+    chunks = chunk_markdown(items, size=200, overlap=0)
+    assert len(chunks) > 3
+    assert all(c.text.startswith("- item") and c.text.endswith("line.") for c in chunks)
