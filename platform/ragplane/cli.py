@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run gateway, query and collections in one process")
     up.add_argument("--demo", action="store_true", help="ingest ./docs and ./runbooks into the 'docs' collection")
 
-    serve = commands.add_parser("serve", help="run one service")
+    serve = commands.add_parser(
+        "serve",
+        help="run one service",
+        description="Run one service. Query and collections as separate processes need a Qdrant server "
+        "(QDRANT_URLS): Qdrant local mode allows one process per data directory.",
+    )
     serve.add_argument("service", choices=SERVICES)
 
     ingest = commands.add_parser("ingest", help="ingest text/Markdown files into a collection of a running stack")

@@ -62,6 +62,7 @@ class Settings:
     embedder_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     default_collection: str = "docs"
     ingest_concurrency: int = 2
+    ingest_max_jobs: int = 32
     max_upload_bytes: int = 20 * 1024 * 1024
     chunk_size_chars: int = 800
     chunk_overlap_chars: int = 120
@@ -100,9 +101,19 @@ class Settings:
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [_without_credentials(v) for v in value]
+            elif isinstance(value, str):
+                value = _without_credentials(value)
             out[f.name] = value
         return out
+
+
+def _without_credentials(value: str) -> str:
+    """A URL with any user:password replaced by `***`; other strings unchanged."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return value
+    return parts._replace(netloc=f"{REDACTED}@{parts.netloc.rsplit('@', 1)[1]}").geturl()
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
@@ -138,6 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         embedder_threads=read("EMBEDDER_THREADS", _positive_int, defaults.embedder_threads),
         default_collection=read("RAGPLANE_DEFAULT_COLLECTION", _non_empty, defaults.default_collection),
         ingest_concurrency=read("INGEST_CONCURRENCY", _positive_int, defaults.ingest_concurrency),
+        ingest_max_jobs=read("INGEST_MAX_JOBS", _positive_int, defaults.ingest_max_jobs),
         max_upload_bytes=read("MAX_UPLOAD_BYTES", _positive_int, defaults.max_upload_bytes),
         chunk_size_chars=read("CHUNK_SIZE_CHARS", _positive_int, defaults.chunk_size_chars),
         chunk_overlap_chars=read("CHUNK_OVERLAP_CHARS", _non_negative_int, defaults.chunk_overlap_chars),
@@ -163,9 +175,11 @@ def ensure_env_secret(env_file: str | Path = ".env", environ: Mapping[str, str] 
     if any(line.strip().startswith("INTER_SERVICE_SECRET=") for line in existing.splitlines()):
         return False
     prefix = "" if not existing or existing.endswith("\n") else "\n"
-    with path.open("a", encoding="utf-8") as fh:
+    # Private before the secret is in it: a new file is created 0600, an existing one tightened first.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(f"{prefix}INTER_SERVICE_SECRET={secrets.token_urlsafe(48)}\n")
-    path.chmod(0o600)
     return True
 
 
@@ -264,6 +278,16 @@ def _qdrant_urls(read: _Reader) -> tuple[str, ...]:
 
 
 def _check_consistency(settings: Settings) -> None:
+    ports = {
+        "GATEWAY_PORT": settings.gateway_port,
+        "QUERY_PORT": settings.query_port,
+        "COLLECTIONS_PORT": settings.collections_port,
+    }
+    taken: dict[int, str] = {}
+    for name, port in ports.items():
+        if port and port in taken:
+            raise SettingsError(f"{name}={port} is also {taken[port]}: each service needs its own port")
+        taken[port] = name
     if settings.chunk_overlap_chars >= settings.chunk_size_chars:
         raise SettingsError(
             f"CHUNK_OVERLAP_CHARS={settings.chunk_overlap_chars} must be smaller than "

@@ -127,7 +127,15 @@ async def build_stack(
     stack = Stack(apps={}, sockets={})
     try:
         for name in services:
-            stack.sockets[name] = bound.pop(name) if name in bound else bind(settings.host, ports[name])
+            if name in bound:
+                stack.sockets[name] = bound.pop(name)
+                continue
+            try:
+                stack.sockets[name] = bind(settings.host, ports[name])
+            except OSError as exc:
+                raise SettingsError(
+                    f"{name.upper()}_PORT={ports[name]} on RAGPLANE_HOST={settings.host}: {exc}"
+                ) from exc
 
         def provider(name: str) -> TracerProvider:
             p = create_tracer_provider(

@@ -58,11 +58,6 @@ def inline_plain(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def plain_lines(text: str) -> list[str]:
-    """The logical lines of a Markdown block as plain text (see `_units`)."""
-    return _units(text)
-
-
 def _units(text: str, *, prose_only: bool = False) -> list[str]:
     """Logical lines: paragraphs and list items (with their wrapped lines) joined into one
     line each, headings, table rows and code lines on their own.

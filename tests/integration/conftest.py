@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragplane.ops.ingest import IngestClient, ingest
+from ragplane.ops.ingest import IngestClient, find_files, ingest, read_documents
 from ragplane.settings import load_settings
 from tests.running import RunningStack
 
@@ -43,7 +43,8 @@ def demo_corpus(stack: RunningStack) -> str:
 
     async def seed() -> None:
         async with IngestClient(stack.urls["collections"], token=stack.settings.inter_service_secret) as client:
-            summary = await ingest(client, [ROOT / "docs", ROOT / "runbooks"], DEMO, base=ROOT)
+            documents = read_documents(find_files([ROOT / "docs", ROOT / "runbooks"]), ROOT)
+            summary = await ingest(client, documents, DEMO)
             assert summary.failed == 0 and not summary.errors, summary
 
     asyncio.run(seed())

@@ -202,3 +202,52 @@ def test_ingestion_metrics_are_counted(gateway, stack, unique) -> None:
     assert value("ragplane_collection_vectors", {"collection": name}) == 2
     gateway.delete(f"{API}/collections/{name}")
     assert value("ragplane_collection_vectors", {"collection": name}) is None
+
+
+def big_document(chunks: int) -> dict:
+    paragraph = "This sentence is part of a long document used to keep a job busy for a while. " * 9
+    return {"id": "big", "text": "# Big\n\n" + "\n\n".join(paragraph for _ in range(chunks))}
+
+
+def test_concurrent_creates_give_one_201_and_409s(stack: RunningStack, unique) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = unique("race")
+
+    def attempt(_: int) -> int:
+        with stack.client() as client:
+            return create(client, name).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(attempt, range(6)))
+    assert statuses == [201, 409, 409, 409, 409, 409]
+
+
+def test_deleting_a_collection_cancels_its_running_job(gateway, unique) -> None:
+    name = unique("c")
+    assert create(gateway, name).status_code == 201
+    accepted = gateway.post(f"{API}/collections/{name}/documents", json={"documents": [big_document(300)]})
+    assert accepted.status_code == 202
+    assert gateway.delete(f"{API}/collections/{name}").status_code == 204
+    job = gateway.get(f"{API}/jobs/{accepted.json()['id']}").json()
+    assert job["state"] == "failed" and job["error"].endswith("the collection was deleted")
+    assert create(gateway, name).status_code == 201
+    assert gateway.get(f"{API}/collections/{name}/stats").json()["vectors"] == 0
+
+
+def test_a_full_job_queue_answers_503(make_settings, unique) -> None:
+    backend = RunningStack(make_settings(INGEST_MAX_JOBS="1", INGEST_CONCURRENCY="1"), services=("collections",))
+    backend.start()
+    try:
+        with backend.client("collections", token=True) as client:
+            name = unique("c")
+            assert create(client, name).status_code == 201
+            first = client.post(f"{API}/collections/{name}/documents", json={"documents": [big_document(300)]})
+            assert first.status_code == 202
+            second = client.post(f"{API}/collections/{name}/documents", json={"documents": [{"text": "x"}]})
+            assert second.status_code == 503
+            assert second.headers["retry-after"] == "5"
+            assert "already queued or running" in second.json()["detail"]
+            assert client.delete(f"{API}/collections/{name}").status_code == 204  # cancels the first
+    finally:
+        backend.stop()

@@ -89,3 +89,29 @@ def test_auth_results_are_counted(stack: RunningStack) -> None:
     with stack.client("query", token=True) as right:
         right.get("/api/v1/rag/search", params={"query": "x", "collection": "nope"})
     assert {r: count(r) - before[r] for r in before} == {"ok": 1, "missing": 1, "invalid": 1}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/rag/search/../../internal/cache/clear",
+        "/api/v1/rag/collections/../../../../internal/cache/clear",
+        "/api/v1/rag/search/%2e%2e/%2e%2e/%2e%2e/internal/cache/clear",
+        "/rag/jobs/..%2f..%2finternal/cache/clear",
+    ],
+)
+def test_dot_segments_cannot_reach_internal_routes_through_the_gateway(stack: RunningStack, path: str) -> None:
+    """http.client sends the path as written (httpx and curl would normalise it first)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    gateway = urlsplit(stack.urls["gateway"])
+    connection = http.client.HTTPConnection(gateway.hostname, gateway.port, timeout=10)
+    try:
+        connection.request("POST", path)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == 404, body
+    assert b"cleared" not in body

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from ragplane.adapters.vectors import VectorStoreLocked
+from ragplane.settings import SettingsError
 from ragplane.stack import bind, build_stack, local_url
 from tests.running import RunningStack
 
@@ -32,12 +33,12 @@ def test_a_second_stack_on_the_same_data_dir_is_refused(make_settings) -> None:
         running.stop()
 
 
-def test_a_taken_port_is_reported(make_settings) -> None:
+def test_a_taken_port_is_reported_naming_the_variable(make_settings) -> None:
     taken = bind("127.0.0.1", 0)
     try:
         port = taken.getsockname()[1]
-        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
-            bind("127.0.0.1", port)
+        with pytest.raises(SettingsError, match=f"GATEWAY_PORT={port} on RAGPLANE_HOST=127.0.0.1: cannot listen"):
+            asyncio.run(build_stack(make_settings(GATEWAY_PORT=str(port)), ("gateway",)))
     finally:
         taken.close()
 

@@ -120,3 +120,15 @@ def test_offline_model_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_credentials_in_urls_are_redacted() -> None:
+    shown = load(OLLAMA_URL="http://user:pw@ollama:11434", QDRANT_URLS="https://k@q1:6333,http://q2:6333").redacted()
+    assert shown["ollama_url"] == "http://***@ollama:11434"
+    assert shown["qdrant_urls"] == ["https://***@q1:6333", "http://q2:6333"]
+
+
+def test_two_services_cannot_share_a_port() -> None:
+    with pytest.raises(SettingsError, match="QUERY_PORT=8000 is also GATEWAY_PORT"):
+        load(QUERY_PORT="8000")
+    assert load(GATEWAY_PORT="0", QUERY_PORT="0", COLLECTIONS_PORT="0").query_port == 0

@@ -1,4 +1,4 @@
-from ragplane.text import inline_plain, markdown_title, plain_lines, split_sentences
+from ragplane.text import inline_plain, markdown_title, split_sentences
 
 DOC = """Intro line without heading.
 
@@ -48,8 +48,8 @@ def test_prose_only_drops_headings_tables_and_code() -> None:
     assert "Intro line without heading." in sentences
 
 
-def test_plain_lines() -> None:
-    assert plain_lines("# T\n- a\n|x|y|\n|---|---|\n") == ["T", "a", "x y"]
+def test_headings_list_items_and_rows_are_units() -> None:
+    assert split_sentences("# T\n- a\n|x|y|\n|---|---|\n") == ["T", "a", "x y"]
 
 
 def test_wrapped_list_items_stay_one_sentence() -> None:

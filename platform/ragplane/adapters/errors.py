@@ -7,6 +7,7 @@ service maps each to one problem response and never leaks a library's message sh
      ├── DependencyUnavailable      unreachable, timed out, or a 5xx: worth retrying later
      └── DependencyRejected         it refused the request (4xx): retrying will not help
     CollectionNotFound              the vector store has no such collection
+    CollectionExists                a collection of that name exists already
 """
 
 from __future__ import annotations
@@ -30,4 +31,10 @@ class DependencyRejected(DependencyError):
 class CollectionNotFound(Exception):
     def __init__(self, name: str) -> None:
         super().__init__(f"collection {name!r} does not exist")
+        self.name = name
+
+
+class CollectionExists(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"collection {name!r} already exists")
         self.name = name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from typing import Any, Literal, TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyRejected, DependencyUnavailable
+from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger("ragplane.qdrant")
 DEPENDENCY = "qdrant"
 SERVER_THREADS = 8
 
@@ -104,6 +106,8 @@ class VectorStore:
         return {**self.describe(), "collections": len(collections)}
 
     async def create_collection(self, name: str, dimension: int) -> None:
+        """Raises CollectionExists when Qdrant already has `name`."""
+
         def create(client: QdrantClient) -> None:
             client.create_collection(
                 name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
@@ -111,7 +115,7 @@ class VectorStore:
             if self.mode == "server":
                 client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
 
-        await self._call(create)
+        await self._call(create, collection=name)
 
     async def delete_collection(self, name: str) -> bool:
         return await self._call(lambda c: bool(c.delete_collection(name)))
@@ -161,10 +165,16 @@ class VectorStore:
                 raise CollectionNotFound(collection) from exc
             if exc.status_code is None or exc.status_code >= 500:
                 raise DependencyUnavailable(DEPENDENCY, f"HTTP {exc.status_code}") from exc
-            raise DependencyRejected(DEPENDENCY, f"HTTP {exc.status_code}: {exc.content[:200]!r}") from exc
+            log.warning("qdrant refused a request: HTTP %s %r", exc.status_code, exc.content[:500])
+            if b"already exists" in exc.content:
+                raise CollectionExists(collection or "") from exc
+            raise DependencyRejected(DEPENDENCY, f"HTTP {exc.status_code} (details in the service log)") from exc
         except ResponseHandlingException as exc:
             raise DependencyUnavailable(DEPENDENCY, f"cannot reach {self.urls[0]}: {exc.source}") from exc
-        except ValueError as exc:  # local mode reports a missing collection as ValueError
+        except ValueError as exc:  # local mode reports its refusals as ValueError
             if collection is not None and "not found" in str(exc):
                 raise CollectionNotFound(collection) from exc
-            raise DependencyRejected(DEPENDENCY, str(exc)) from exc
+            if "already exists" in str(exc):
+                raise CollectionExists(collection or "") from exc
+            log.warning("qdrant refused a request: %s", exc)
+            raise DependencyRejected(DEPENDENCY, "the request was refused (details in the service log)") from exc

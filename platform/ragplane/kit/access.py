@@ -20,6 +20,7 @@ from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
 UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 log = logging.getLogger("ragplane.access")
 
@@ -74,7 +75,7 @@ class AccessMiddleware:
         finally:
             self.in_progress.dec()
             elapsed = time.perf_counter() - started
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"  # a label, so bounded
             route = route_template(scope, self.routes)
             self.requests.labels(route=route, method=method, status=str(status)).inc()
             self.duration.labels(route=route, method=method).observe(elapsed)

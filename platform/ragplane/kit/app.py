@@ -5,10 +5,11 @@ of them share the same shape: `/api/v1` routes with legacy twins, problem+json e
 `X-API-Version`, request metrics and JSON access logs, tracing, `/health`,
 `/health/ready`, `/metrics`, `/openapi.json` and `/docs`.
 
-Middleware, outermost first: tracing → versioning → access log/metrics → unhandled
-errors → service token → Starlette's exception handlers → router. Versioning is outside
-the error catcher so even a 500 carries `X-API-Version`; access accounting sees the final
-status of every request, including those the token check refuses.
+Middleware, outermost first: tracing → unhandled errors → versioning → access log/metrics
+→ service token → Starlette's exception handlers → router. The error catcher sits outside
+everything of ours, so even a bug in a middleware becomes a logged 500 problem (carrying
+`X-API-Version` itself); access accounting sees the final status of every request,
+including those the token check refuses (an exception passing through counts as 500).
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ def create_app(spec: ServiceSpec) -> Starlette:
         *spec.routes,
     ]
     middleware = [
+        Middleware(UnhandledErrorMiddleware),
         Middleware(VersioningMiddleware, metrics=spec.metrics),
         Middleware(AccessMiddleware, service=spec.name, metrics=spec.metrics, routes=routes),
-        Middleware(UnhandledErrorMiddleware),
     ]
     if spec.service_secrets:
         middleware.append(Middleware(ServiceAuthMiddleware, secrets=spec.service_secrets, metrics=spec.metrics))

@@ -17,17 +17,13 @@ class LruCache(Generic[K, V]):
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self._data: OrderedDict[K, V] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: K) -> V | None:
         try:
             value = self._data[key]
         except KeyError:
-            self.misses += 1
             return None
         self._data.move_to_end(key)
-        self.hits += 1
         return value
 
     def put(self, key: K, value: V) -> None:

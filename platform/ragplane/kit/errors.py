@@ -45,10 +45,6 @@ class ProblemError(Exception):
         self.headers = dict(headers or {})
         self.extra = extra
 
-    @property
-    def title(self) -> str:
-        return HTTPStatus(self.status).phrase
-
 
 class BadRequest(ProblemError):
     status, slug = 400, "bad-request"

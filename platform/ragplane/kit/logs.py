@@ -12,8 +12,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -76,13 +75,3 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     access.propagate = False
     # Libraries chatter at INFO about every HTTP call they make; our access log already covers them.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
-@contextmanager
-def service_context(service: str) -> Iterator[None]:
-    """Tag every log record emitted inside the block with `service`."""
-    token = current_service.set(service)
-    try:
-        yield
-    finally:
-        current_service.reset(token)

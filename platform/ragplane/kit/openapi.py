@@ -60,7 +60,6 @@ def openapi_document(
     description: str,
     routes: Iterable[ApiRoute],
     schemas: Mapping[str, Any] | None = None,
-    extra_paths: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document for one service's `/api/v1` routes."""
     paths: dict[str, dict[str, Any]] = {}
@@ -77,8 +76,6 @@ def openapi_document(
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in path_params
             ] + list(operation.get("parameters", []))
         paths.setdefault(route.versioned_path, {})[route.method.lower()] = operation
-    for path, item in (extra_paths or {}).items():
-        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__, "description": description},

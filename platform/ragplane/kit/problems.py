@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyError, DependencyUnavailable
+from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyError, DependencyUnavailable
 from ragplane.kit.errors import (
     BadGateway,
+    Conflict,
     MethodNotAllowed,
     NotFound,
     ProblemError,
@@ -27,6 +28,7 @@ from ragplane.kit.errors import (
     problem_from_error,
 )
 from ragplane.kit.tracing import current_trace_id
+from ragplane.kit.versioning import CURRENT_VERSION
 
 log = logging.getLogger("ragplane.errors")
 
@@ -65,6 +67,8 @@ def dependency_problem(exc: Exception) -> ProblemError:
     """The client-facing problem for an adapter failure."""
     if isinstance(exc, CollectionNotFound):
         return NotFound(f"Collection {exc.name!r} does not exist.")
+    if isinstance(exc, CollectionExists):
+        return Conflict(f"Collection {exc.name!r} already exists.")
     if isinstance(exc, DependencyUnavailable):
         return ServiceUnavailable(
             f"{exc.dependency} is unavailable: {exc.message}",
@@ -84,6 +88,7 @@ EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     DependencyError: handle_dependency_error,
     CollectionNotFound: handle_dependency_error,
+    CollectionExists: handle_dependency_error,
 }
 
 
@@ -120,6 +125,7 @@ class UnhandledErrorMiddleware:
             response = ProblemResponse(
                 500,
                 "The service hit an unexpected error. It has been logged; quote the trace_id when reporting it.",
+                headers={"X-API-Version": CURRENT_VERSION},  # versioning middleware is inside this one
                 instance=scope["path"],
                 trace_id=trace_id,
             )

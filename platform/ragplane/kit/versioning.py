@@ -56,10 +56,6 @@ class ApiRoute:
 class LegacyRoute(Route):
     """An unversioned route kept for old clients; answers with deprecation headers."""
 
-    @property
-    def successor(self) -> str:
-        return V1 + self.path
-
 
 async def _v2_not_found(request: Request) -> Response:
     raise NotFound(f"API v2 has no routes yet; use {V1}{request.url.path.removeprefix(V2)} instead.")
@@ -124,7 +120,7 @@ def _log_deprecated(scope: Scope, route: LegacyRoute, successor: str) -> None:
     log.warning(
         "deprecated route %s called; use %s",
         route.path,
-        route.successor,
+        successor,
         extra={
             "fields": {
                 "event": "deprecated_route",

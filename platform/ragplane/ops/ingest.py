@@ -66,19 +66,27 @@ def document_id(path: Path, base: Path) -> str:
         return os.path.relpath(resolved, base.resolve()).replace(os.sep, "/")
 
 
-def batches(files: Sequence[Path], base: Path) -> Iterable[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    size = 0
+def read_documents(files: Sequence[Path], base: Path) -> list[dict[str, Any]]:
+    """The files as API documents (id and source = path relative to `base`); blank files are left out."""
+    documents = []
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        if not text.strip():
-            continue
-        doc_id = document_id(path, base)
-        if batch and (len(batch) >= BATCH_DOCUMENTS or size + len(text) > BATCH_BYTES):
+        if text.strip():
+            doc_id = document_id(path, base)
+            documents.append({"id": doc_id, "text": text, "source": doc_id})
+    return documents
+
+
+def batches(documents: Sequence[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    """Groups of at most BATCH_DOCUMENTS documents and about BATCH_BYTES of text."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for doc in documents:
+        if batch and (len(batch) >= BATCH_DOCUMENTS or size + len(doc["text"]) > BATCH_BYTES):
             yield batch
             batch, size = [], 0
-        batch.append({"id": doc_id, "text": text, "source": doc_id})
-        size += len(text)
+        batch.append(doc)
+        size += len(doc["text"])
     if batch:
         yield batch
 
@@ -138,18 +146,17 @@ def _problem(response: httpx.Response) -> str:
 
 async def ingest(
     client: IngestClient,
-    paths: Sequence[Path],
+    documents: Sequence[dict[str, Any]],
     collection: str,
     *,
-    base: Path | None = None,
     description: str = "",
     progress: Callable[[int], Any] | None = None,
 ) -> Summary:
-    """Send every file under `paths` and wait for the jobs; `progress(n)` reports documents finished."""
-    files = find_files(paths)
+    """Send `documents` (see `read_documents`) in batches and wait for the jobs; `progress(n)`
+    reports documents finished."""
     await client.ensure_collection(collection, description)
-    summary = Summary(documents=len(files))
-    for batch in batches(files, base or Path.cwd()):
+    summary = Summary(documents=len(documents))
+    for batch in batches(documents):
         job_id = await client.submit(collection, batch)
         reported = 0
         while True:
@@ -174,8 +181,8 @@ async def ingest(
 async def ingest_with_progress(
     base_url: str, paths: Sequence[Path], collection: str, *, token: str | None, description: str = ""
 ) -> Summary:
-    """`ingest` with a tqdm bar on stderr."""
-    total = len(find_files(paths))
-    with tqdm(total=total, unit="doc", desc=f"ingest → {collection}", leave=True) as bar:
+    """The files under `paths` (ids relative to the working directory), with a tqdm bar on stderr."""
+    documents = read_documents(find_files(paths), Path.cwd())
+    with tqdm(total=len(documents), unit="doc", desc=f"ingest → {collection}", leave=True) as bar:
         async with IngestClient(base_url, token=token) as client:
-            return await ingest(client, paths, collection, description=description, progress=bar.update)
+            return await ingest(client, documents, collection, description=description, progress=bar.update)

@@ -55,6 +55,36 @@ class Family(Generic[M]):
                 self._parent.remove(*values)
 
 
+OVERFLOW = "_other"
+
+
+class BoundedLabel:
+    """Admits at most `limit` distinct values of a label; later ones report as `_other`.
+
+    For labels fed by user input (collection names on the query path), so a client that
+    creates, searches and deletes endless collections cannot grow the series count.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._admitted: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._admitted:
+            return value
+        if len(self._admitted) < self.limit:
+            self._admitted.add(value)
+            return value
+        return OVERFLOW
+
+    def release(self, value: str) -> bool:
+        """Forget `value`; True when it had been admitted (its series should be dropped)."""
+        if value in self._admitted:
+            self._admitted.discard(value)
+            return True
+        return False
+
+
 class ServiceMetrics:
     """The metrics of one service, in a registry of its own."""
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyRejected, DependencyUnavailable
+from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.vectors import Point, VectorStore, VectorStoreLocked
 
 
@@ -103,13 +103,15 @@ def test_exactly_one_location_is_required(tmp_path: Path) -> None:
         VectorStore(path=tmp_path, urls=["http://x"])
 
 
-def test_rejections_are_not_retried(tmp_path: Path) -> None:
+def test_existing_collections_and_wrong_dimensions(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = VectorStore(path=tmp_path / "q")
         await store.open()
         await store.create_collection("c", 4)
-        with pytest.raises((DependencyRejected, DependencyUnavailable)):
+        with pytest.raises(CollectionExists):
             await store.create_collection("c", 4)
+        with pytest.raises(DependencyRejected, match="details in the service log"):
+            await store.search("c", [1.0, 0.0], 1)
         await store.close()
 
     asyncio.run(scenario())

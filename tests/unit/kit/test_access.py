@@ -34,3 +34,11 @@ def test_in_progress_returns_to_zero(make_kit) -> None:
     assert (
         kit.sample("ragplane_http_request_duration_seconds_count", route="/api/v1/rag/things/{name}", method="GET") == 1
     )
+
+
+def test_unknown_methods_share_one_label(make_kit) -> None:
+    kit = make_kit()
+    kit.client.request("PURGE", "/api/v1/rag/things/a")
+    assert (
+        kit.sample("ragplane_http_requests_total", route="/api/v1/rag/things/{name}", method="OTHER", status="405") == 1
+    )

@@ -50,4 +50,4 @@ def test_problem_response_is_problem_json() -> None:
     response = ProblemResponse(404, "nope", instance="/z")
     assert response.media_type == PROBLEM_JSON
     assert json.loads(bytes(response.body))["detail"] == "nope"
-    assert NotFound("x").title == "Not Found"
+    assert NotFound("x").status == 404

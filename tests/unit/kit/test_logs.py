@@ -3,7 +3,7 @@ import logging
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from ragplane.kit.logs import JsonFormatter, service_context
+from ragplane.kit.logs import JsonFormatter, current_service
 
 
 def record(msg: str = "hello %s", *args: object, **extra: object) -> logging.LogRecord:
@@ -23,8 +23,12 @@ def test_one_json_object_per_record() -> None:
 
 def test_trace_and_service_are_added_from_context() -> None:
     tracer = TracerProvider().get_tracer("t")
-    with service_context("query"), tracer.start_as_current_span("s") as span:
-        doc = json.loads(JsonFormatter().format(record()))
+    token = current_service.set("query")
+    try:
+        with tracer.start_as_current_span("s") as span:
+            doc = json.loads(JsonFormatter().format(record()))
+    finally:
+        current_service.reset(token)
     assert doc["service"] == "query"
     assert doc["trace_id"] == format(span.get_span_context().trace_id, "032x")
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ragplane.ops.ingest import BATCH_DOCUMENTS, IngestError, batches, document_id, find_files
+from ragplane.ops.ingest import BATCH_DOCUMENTS, IngestError, batches, document_id, find_files, read_documents
 
 
 def tree(root: Path) -> None:
@@ -38,6 +38,8 @@ def test_batches_skip_empty_files_and_respect_the_size(tmp_path: Path) -> None:
     for i in range(BATCH_DOCUMENTS + 3):
         (tmp_path / f"{i:02d}.md").write_text(f"doc {i}")
     (tmp_path / "zz.md").write_text("")
-    groups = list(batches(find_files([tmp_path]), tmp_path))
+    documents = read_documents(find_files([tmp_path]), tmp_path)
+    assert len(documents) == BATCH_DOCUMENTS + 3
+    groups = list(batches(documents))
     assert [len(g) for g in groups] == [BATCH_DOCUMENTS, 3]
     assert groups[0][0] == {"id": "00.md", "text": "doc 0", "source": "00.md"}

@@ -47,3 +47,12 @@ def test_registries_are_separate_per_service() -> None:
     a, b = ServiceMetrics("query"), ServiceMetrics("collections")
     a.counter(catalog.SERVICE_AUTH).labels(result="ok").inc()
     assert b'service="query"' not in generate_latest(b.registry)
+
+
+def test_bounded_label_admits_a_limited_number_of_values() -> None:
+    from ragplane.telemetry.metrics import OVERFLOW, BoundedLabel
+
+    label = BoundedLabel(2)
+    assert [label("a"), label("b"), label("c"), label("a")] == ["a", "b", OVERFLOW, "a"]
+    assert label.release("a") and not label.release("zzz")
+    assert label("c") == "c"

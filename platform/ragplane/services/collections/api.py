@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.errors import CollectionExists
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.errors import Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
@@ -18,7 +20,7 @@ from ragplane.kit.versioning import V1, ApiRoute
 from ragplane.services.collections import documents, schemas
 from ragplane.services.collections.ingest import Ingestor
 from ragplane.services.collections.models import CollectionRecord, JobRecord
-from ragplane.services.collections.registry import CollectionExists, Registry
+from ragplane.services.collections.registry import Registry
 from ragplane.services.collections.stats import CollectionStats, iso
 
 COLLECTION_BODY_LIMIT = 64 * 1024
@@ -93,6 +95,7 @@ class CollectionsApi:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.upload_limit = upload_limit
+        self._changes = asyncio.Lock()
 
     def routes(self) -> list[ApiRoute]:
         return [
@@ -143,7 +146,7 @@ class CollectionsApi:
         body = await read_json_object(request, COLLECTION_BODY_LIMIT)
         errors: list[tuple[str, str]] = [(k, "is not a known field") for k in sorted(set(body) - CREATE_FIELDS)]
         name = body.get("name")
-        if not isinstance(name, str) or not COLLECTION_NAME.match(name):
+        if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
             errors.append(("name", COLLECTION_NAME_RULE))
         description = body.get("description", "")
         if not isinstance(description, str) or len(description) > 1000:
@@ -153,36 +156,43 @@ class CollectionsApi:
         if errors:
             raise ValidationFailed(errors)
         assert isinstance(name, str) and isinstance(description, str)
-        if await self.registry.get_collection(name) is not None:
-            raise Conflict(f"Collection {name!r} already exists.")
-        if await self.store.collection_exists(name):
-            raise Conflict(
-                f"Qdrant already holds a collection named {name!r} that ragplane does not manage; "
-                "choose another name or remove it from Qdrant."
-            )
-        dimension = await self.embedder.dimension()
-        record = CollectionRecord(name, self.embedder.name, dimension, description, size, overlap)
-        await self.store.create_collection(name, dimension)
-        try:
-            await self.registry.add_collection(record)
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                await self.store.delete_collection(name)  # undo, so a retry starts clean
-            if isinstance(exc, CollectionExists):
-                raise Conflict(f"Collection {name!r} already exists.") from None
-            raise
-        await self.stats.refresh(name)
+        async with self._changes:  # one create or delete at a time: two racing creates get one 201, one 409
+            record = await self._create(name, description, size, overlap)
         log.info("collection %s created", name, extra={"fields": {"event": "collection_created", "collection": name}})
         return JSONResponse(
             collection_json(record, 0, 0), status_code=201, headers={"Location": f"{V1}/rag/collections/{name}"}
         )
 
+    async def _create(self, name: str, description: str, size: int, overlap: int) -> CollectionRecord:
+        if await self.registry.get_collection(name) is not None:
+            raise Conflict(f"Collection {name!r} already exists.")
+        dimension = await self.embedder.dimension()
+        record = CollectionRecord(name, self.embedder.name, dimension, description, size, overlap)
+        try:
+            await self.store.create_collection(name, dimension)
+        except CollectionExists:
+            raise Conflict(
+                f"Qdrant already holds a collection named {name!r} that ragplane does not manage; "
+                "choose another name or remove it from Qdrant."
+            ) from None
+        try:
+            await self.registry.add_collection(record)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.store.delete_collection(name)  # undo, so a retry starts clean
+            raise
+        await self.stats.refresh(name)
+        return record
+
     async def delete(self, request: Request) -> Response:
-        record = await self._record(request.path_params["name"])
-        # Vectors first: if the registry write then fails, a retried DELETE finishes the job.
-        await self.store.delete_collection(record.name)
-        await self.registry.remove_collection(record.name)
-        self.stats.forget(record.name)
+        async with self._changes:
+            record = await self._record(request.path_params["name"])
+            # Running jobs would keep writing into the deleted (or a re-created) collection.
+            await self.ingestor.cancel_collection(record.name)
+            # Vectors first: if the registry write then fails, a retried DELETE finishes the job.
+            await self.store.delete_collection(record.name)
+            await self.registry.remove_collection(record.name)
+            self.stats.forget(record.name)
         log.info(
             "collection %s deleted",
             record.name,

@@ -47,6 +47,7 @@ def create_collections_app(
         tracer=tracer_provider.get_tracer("ragplane.collections"),
         stats=stats,
         concurrency=settings.ingest_concurrency,
+        max_jobs=settings.ingest_max_jobs,
     )
     api = CollectionsApi(
         registry=registry,

@@ -23,6 +23,7 @@ from opentelemetry.trace import Tracer
 
 from ragplane.adapters.embedders import Embedder
 from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.kit.errors import ServiceUnavailable
 from ragplane.kit.tracing import stage
 from ragplane.services.collections.chunking import Chunk, chunk_markdown
 from ragplane.services.collections.documents import DocumentIn
@@ -34,7 +35,12 @@ from ragplane.telemetry.metrics import ServiceMetrics
 
 POINT_NAMESPACE = uuid.UUID("6f1c7e0e-5b7a-4c39-9a53-2f1f0c8e6a11")
 RECORD_EVERY = 16
+# Chunks per embedding call and per upsert. The embedder and local Qdrant each have one
+# thread that searches share; small batches let a search slip in between (~0.1 s apart).
+EMBED_BATCH = 16
+QUEUE_RETRY_AFTER_S = 5
 INTERRUPTED = "interrupted: the service stopped before the job finished; submit the documents again"
+COLLECTION_DELETED = "the collection was deleted"
 
 log = logging.getLogger("ragplane.ingest")
 
@@ -56,13 +62,16 @@ class Ingestor:
         tracer: Tracer,
         stats: CollectionStats,
         concurrency: int,
+        max_jobs: int,
     ) -> None:
         self.registry = registry
         self.store = store
         self.embedder = embedder
         self.tracer = tracer
         self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.max_jobs = max_jobs
+        self._tasks: dict[asyncio.Task[None], str] = {}  # unfinished jobs and their collection
+        self._cancel_reasons: dict[str, str] = {}
         self.documents_total = metrics.counter(catalog.INGESTION_DOCUMENTS)
         self.chunks_total = metrics.counter(catalog.INGESTION_CHUNKS)
         self.embedding_duration = metrics.histogram(catalog.EMBEDDING_DURATION).labels(embedder=embedder.name)
@@ -78,12 +87,27 @@ class Ingestor:
         return len(stale)
 
     async def submit(self, collection: CollectionRecord, documents: Sequence[DocumentIn]) -> JobRecord:
+        """Queue a job, or refuse with 503 when `max_jobs` are already waiting or running:
+        each holds its documents in memory until it finishes."""
+        if len(self._tasks) >= self.max_jobs:
+            raise ServiceUnavailable(
+                f"{len(self._tasks)} ingestion jobs are already queued or running; retry when some finish.",
+                retry_after=QUEUE_RETRY_AFTER_S,
+            )
         job = JobRecord(id=uuid.uuid4().hex, collection=collection.name, documents_total=len(documents))
         await self.registry.save_job(job)
-        task = asyncio.create_task(self._run(job, collection, list(documents)), name=f"ingest-{job.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = asyncio.create_task(self._run(job, collection, list(documents)), name=job.id)
+        self._tasks[task] = collection.name
+        task.add_done_callback(lambda t: self._tasks.pop(t, None))
         return job
+
+    async def cancel_collection(self, name: str) -> None:
+        """Stop the collection's jobs (they end `failed`, saying the collection was deleted)."""
+        tasks = [task for task, collection in self._tasks.items() if collection == name]
+        for task in tasks:
+            self._cancel_reasons[task.get_name()] = COLLECTION_DELETED
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait_idle(self) -> None:
         """Wait until every submitted job has finished (used by tests and graceful shutdown)."""
@@ -96,20 +120,22 @@ class Ingestor:
         await self.wait_idle()
 
     async def _run(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> None:
-        async with self._slots:
-            job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
-            await self.registry.save_job(job)
-            with self.tracer.start_as_current_span(
-                "ingest", attributes={"collection": collection.name, "documents": len(documents)}
-            ):
-                job = await self._ingest(job, collection, documents)
-            await self.stats.refresh(collection.name)
-            log.info(
-                "ingestion job %s %s",
-                job.id,
-                job.state,
-                extra={"fields": {"event": "ingestion_job", **job.to_json()}},
-            )
+        try:
+            async with self._slots:
+                job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
+                await self.registry.save_job(job)
+                attributes: dict[str, str | int] = {"collection": collection.name, "documents": len(documents)}
+                with self.tracer.start_as_current_span("ingest", attributes=attributes):
+                    job = await self._ingest(job, collection, documents)
+        except asyncio.CancelledError:
+            if job.state == JobState.QUEUED:  # cancelled while waiting for a slot
+                reason = self._cancel_reasons.pop(job.id, INTERRUPTED)
+                await self._save_finished(await self._fail(job, reason, []))
+            raise
+        await self.stats.refresh(collection.name)
+        log.info(
+            "ingestion job %s %s", job.id, job.state, extra={"fields": {"event": "ingestion_job", **job.to_json()}}
+        )
 
     async def _ingest(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> JobRecord:
         pending: list[DocumentRecord] = []
@@ -137,7 +163,7 @@ class Ingestor:
                 await self.registry.put_documents(name, pending)
             job = dataclasses.replace(job, state=JobState.COMPLETED, finished_at=now())
         except asyncio.CancelledError:
-            job = await self._fail(job, INTERRUPTED, pending)
+            job = await self._fail(job, self._cancel_reasons.pop(job.id, INTERRUPTED), pending)
             raise
         except Exception as exc:
             log.exception("ingestion job %s failed", job.id)
@@ -170,17 +196,34 @@ class Ingestor:
             log.exception("could not record the end of job %s", job.id)
 
     async def _ingest_one(self, collection: CollectionRecord, doc: DocumentIn) -> DocumentRecord:
+        # Chunking a large document takes a while (~0.1 s per MB): off the event loop.
+        chunks = await asyncio.to_thread(
+            chunk_markdown, doc.text, size=collection.chunk_size, overlap=collection.chunk_overlap
+        )
         # A document of headings only has no body blocks; it is still findable as one chunk.
-        chunks = chunk_markdown(doc.text, size=collection.chunk_size, overlap=collection.chunk_overlap) or [
-            Chunk(0, doc.text.strip(), "")
-        ]
+        chunks = chunks or [Chunk(0, doc.text.strip(), "")]
+        content_hash = doc.content_hash
+        for start in range(0, len(chunks), EMBED_BATCH):
+            await self._store_chunks(collection.name, doc, content_hash, chunks[start : start + EMBED_BATCH])
+        # Only now that every new chunk is stored do the previous version's chunks go.
+        await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
+        return DocumentRecord(
+            id=doc.id,
+            title=doc.title,
+            content_hash=content_hash,
+            chunks=len(chunks),
+            bytes=len(doc.text.encode()),
+            source=doc.source,
+            metadata=dict(doc.metadata),
+        )
+
+    async def _store_chunks(self, collection: str, doc: DocumentIn, content_hash: str, chunks: list[Chunk]) -> None:
         texts = [c.embedding_text(doc.title) for c in chunks]
         with stage(self.tracer, "embed", self.embedding_duration, embedder=self.embedder.name, texts=len(texts)):
             vectors = await self.embedder.embed(texts)
-        content_hash = doc.content_hash
         points = [
             Point(
-                id=point_id(collection.name, doc.id, content_hash, chunk.index),
+                id=point_id(collection, doc.id, content_hash, chunk.index),
                 vector=vector,
                 payload={
                     "document_id": doc.id,
@@ -195,15 +238,5 @@ class Ingestor:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        with stage(self.tracer, "upsert", collection=collection.name, points=len(points)):
-            await self.store.upsert(collection.name, points)
-            await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
-        return DocumentRecord(
-            id=doc.id,
-            title=doc.title,
-            content_hash=content_hash,
-            chunks=len(points),
-            bytes=len(doc.text.encode()),
-            source=doc.source,
-            metadata=dict(doc.metadata),
-        )
+        with stage(self.tracer, "upsert", collection=collection, points=len(points)):
+            await self.store.upsert(collection, points)

@@ -1,8 +1,8 @@
 """The collections registry and its JSON-file implementation.
 
 `Registry` is the interface the service uses; `JsonRegistry` keeps everything in one
-JSON file under the data dir (the embedded default; PostgreSQL implements the same
-interface). Every change is computed on a copy, written to a temporary file, fsynced and
+JSON file under the data dir (the embedded default; the PostgreSQL registry will
+implement the same interface). Every change is computed on a copy, written to a temporary file, fsynced and
 renamed over the old file, and only then made visible in memory: a failed write (full
 disk, permissions) leaves both the file and the served state exactly as they were.
 """
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ragplane.adapters.errors import CollectionExists
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState
 
 FORMAT_VERSION = 1
@@ -25,12 +26,6 @@ KEEP_FINISHED_JOBS = 500
 
 class RegistryError(Exception):
     """The registry cannot be read or written."""
-
-
-class CollectionExists(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"collection {name!r} already exists")
-        self.name = name
 
 
 class Registry(Protocol):
@@ -152,19 +147,19 @@ class JsonRegistry:
         finished = sorted((j for j in state.jobs.values() if JobState(j.state).finished), key=lambda j: j.created_at)
         for job in finished[:-KEEP_FINISHED_JOBS]:
             del state.jobs[job.id]
-        payload = json.dumps(state.to_json(), sort_keys=True, indent=1).encode()
+        data = state.to_json()  # a snapshot taken on the loop; serialised and written off it
         try:
-            await asyncio.to_thread(write_atomically, self.path, payload)
+            await asyncio.to_thread(
+                lambda: write_atomically(self.path, json.dumps(data, sort_keys=True, indent=1).encode())
+            )
         except OSError as exc:
             raise RegistryError(f"cannot write the registry {self.path}: {exc.strerror or exc}") from exc
         self._state = state
 
     async def check(self) -> dict[str, Any]:
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        if not os.access(directory, os.W_OK):
-            raise RegistryError(f"{directory} is not writable")
-        return {"backend": self.backend, "path": str(self.path), "collections": len(self._state.collections)}
+        """Ready when a file can really be written beside the registry (permissions, full disk)."""
+        await asyncio.to_thread(write_atomically, self.path.parent / ".write-probe", b"ok")
+        return {"backend": self.backend, "collections": len(self._state.collections)}
 
     async def list_collections(self) -> list[CollectionRecord]:
         return sorted(self._state.collections.values(), key=lambda c: c.name)

@@ -6,6 +6,8 @@ from typing import Any
 
 from ragplane.kit.naming import COLLECTION_NAME
 
+NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -40,7 +42,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "embedder", "dimension", "documents", "chunks"],
         "properties": {
-            "name": {"type": "string", "pattern": COLLECTION_NAME.pattern},
+            "name": {"type": "string", "pattern": NAME_PATTERN},
             "description": {"type": "string"},
             "embedder": {"type": "string"},
             "dimension": {"type": "integer"},
@@ -56,7 +58,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["name"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "pattern": COLLECTION_NAME.pattern},
+            "name": {"type": "string", "pattern": NAME_PATTERN},
             "description": {"type": "string", "maxLength": 1000},
             "chunk_size": {"type": "integer", "minimum": 200, "maximum": 4000},
             "chunk_overlap": {"type": "integer", "minimum": 0},

@@ -122,7 +122,7 @@ def _upstream_check(upstreams: Upstreams, name: str) -> Any:
     async def check() -> dict[str, Any]:
         result = await upstreams.ready_one(name)
         if result["status"] != "up":
-            raise RuntimeError(f"{result['url']} is {result['status']}: {result.get('detail') or result.get('error')}")
-        return {"url": result["url"]}
+            raise RuntimeError(f"{result['status']}: {result.get('detail') or result.get('error')}")
+        return {"latency_ms": result["latency_ms"]}
 
     return check

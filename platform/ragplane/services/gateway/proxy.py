@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ragplane.kit.errors import BadGateway, GatewayTimeout
+from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -51,6 +51,11 @@ def upstream_headers(request: Request, token: str) -> dict[str, str]:
     return headers
 
 
+def has_dot_segments(path: str) -> bool:
+    """Whether a decoded path has `.` or `..` segments (`%2e%2e` and `%2f` arrive decoded)."""
+    return any(segment in (".", "..") for segment in path.replace("\\", "/").split("/"))
+
+
 def _has_body(request: Request) -> bool:
     length = request.headers.get("content-length")
     return (length is not None and length != "0") or "chunked" in request.headers.get("transfer-encoding", "")
@@ -69,6 +74,10 @@ class Proxy:
         self.duration = metrics.histogram(catalog.GATEWAY_UPSTREAM_DURATION)
 
     async def forward(self, request: Request, upstream: str) -> Response:
+        if has_dot_segments(request.url.path):
+            # HTTP clients normalise "a/../b" to "b": forwarded with our token, "/rag/search/../../internal"
+            # would reach routes the gateway never exposes.
+            raise NotFound(f"No route matches {request.method} {request.url.path}.")
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = self.upstreams[upstream] + raw_path.decode("latin-1")
         if request.url.query:

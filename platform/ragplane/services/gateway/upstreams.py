@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +13,8 @@ import httpx
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
 
 HEALTH_TIMEOUT_S = 2.0
+
+log = logging.getLogger("ragplane.gateway")
 OPENAPI_TTL_S = 60.0
 
 
@@ -34,10 +37,12 @@ class Upstreams:
         try:
             response = await self.client.get(f"{url}/health/ready", timeout=HEALTH_TIMEOUT_S)
         except httpx.HTTPError as exc:
-            return {"status": "down", "url": url, "error": f"{type(exc).__name__}: {exc}"}
+            # /health is public: say what kind of failure, not where the upstream lives.
+            log.warning("upstream %s at %s is down: %r", name, url, exc)
+            return {"status": "down", "error": type(exc).__name__}
         latency = round((time.perf_counter() - started) * 1000, 2)
         status = "up" if response.status_code == 200 else "not_ready"
-        result: dict[str, Any] = {"status": status, "url": url, "latency_ms": latency}
+        result: dict[str, Any] = {"status": status, "latency_ms": latency}
         if status != "up":
             try:
                 result["detail"] = response.json().get("detail")

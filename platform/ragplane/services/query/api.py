@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from ragplane.adapters.answerers import Answerer, Passage
 from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.errors import CollectionNotFound
 from ragplane.adapters.vectors import Hit, VectorStore
 from ragplane.kit.cache import LruCache
 from ragplane.kit.requests import read_json_object
@@ -26,9 +27,10 @@ from ragplane.kit.versioning import ApiRoute
 from ragplane.services.query import schemas
 from ragplane.services.query.validation import SearchRequest, from_body, from_query_params
 from ragplane.telemetry import catalog
-from ragplane.telemetry.metrics import ServiceMetrics
+from ragplane.telemetry.metrics import BoundedLabel, ServiceMetrics
 
 QUERY_BODY_LIMIT = 64 * 1024
+COLLECTION_LABELS = 500
 
 
 def _result(hit: Hit) -> dict[str, Any]:
@@ -66,6 +68,7 @@ class QueryApi:
         self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION).labels(answerer=answerer.name)
         self.search_duration = metrics.histogram(catalog.VECTOR_SEARCH_DURATION)
         self.result_counts = metrics.histogram(catalog.SEARCH_RESULTS)
+        self.collection_label = BoundedLabel(COLLECTION_LABELS)
 
     def routes(self) -> list[ApiRoute]:
         return [
@@ -133,11 +136,18 @@ class QueryApi:
     async def _retrieve(self, req: SearchRequest) -> tuple[Sequence[float], list[Hit]]:
         vector = await self._embed_query(req.query)
         started = time.perf_counter()
-        with stage(self.tracer, "vector_search", collection=req.collection, limit=req.max_results):
-            hits = await self.store.search(req.collection, vector, req.max_results)
+        try:
+            with stage(self.tracer, "vector_search", collection=req.collection, limit=req.max_results):
+                hits = await self.store.search(req.collection, vector, req.max_results)
+        except CollectionNotFound:
+            if self.collection_label.release(req.collection):  # deleted since: drop its series
+                for family in (self.search_duration, self.result_counts):
+                    family.forget(collection=req.collection)
+            raise
         # Labelled only after Qdrant knows the collection, so probing random names adds no series.
-        self.search_duration.labels(collection=req.collection).observe(time.perf_counter() - started)
-        self.result_counts.labels(collection=req.collection).observe(len(hits))
+        label = self.collection_label(req.collection)
+        self.search_duration.labels(collection=label).observe(time.perf_counter() - started)
+        self.result_counts.labels(collection=label).observe(len(hits))
         return vector, hits
 
 

@@ -47,7 +47,7 @@ def validate(query: Any, collection: Any, max_results: Any, *, default_collectio
         elif len(text) > MAX_QUERY_CHARS:
             errors.append(("query", f"must be at most {MAX_QUERY_CHARS} characters (got {len(text)})"))
     name = default_collection if collection is None or collection == "" else collection
-    if not isinstance(name, str) or not COLLECTION_NAME.match(name):
+    if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
         errors.append(("collection", COLLECTION_NAME_RULE))
     try:
         limit = clamp_max_results(max_results)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from ragplane.adapters.errors import CollectionExists
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState
 from ragplane.services.collections.registry import (
     KEEP_FINISHED_JOBS,
-    CollectionExists,
     JsonRegistry,
     RegistryError,
     write_atomically,

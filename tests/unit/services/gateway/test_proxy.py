@@ -6,8 +6,8 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from ragplane.kit.errors import BadGateway, GatewayTimeout
-from ragplane.services.gateway.proxy import Proxy, upstream_headers
+from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
+from ragplane.services.gateway.proxy import Proxy, has_dot_segments, upstream_headers
 from ragplane.telemetry.metrics import ServiceMetrics
 
 TOKEN = "t" * 40
@@ -132,3 +132,24 @@ def test_upstream_failures_become_problems(error: Exception, problem: type, stat
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "dotted"),
+    [
+        ("/rag/search/../../internal/config", True),
+        ("/rag/jobs/./x", True),
+        ("/rag/a\\..\\b", True),
+        ("/rag/search", False),
+        ("/rag/collections/a..b/stats", False),
+        ("/rag/jobs/...", False),
+    ],
+)
+def test_dot_segments_are_detected(path: str, dotted: bool) -> None:
+    assert has_dot_segments(path) is dotted
+
+
+def test_dot_segments_are_never_forwarded() -> None:
+    proxy, _ = make_proxy(lambda req: pytest.fail("must not reach the upstream"))
+    with pytest.raises(NotFound):
+        asyncio.run(proxy.forward(request(path="/rag/search/../../internal/cache/clear"), "query"))
