@@ -4,6 +4,7 @@
     ragplane serve gateway|query|collections
     ragplane ingest PATH... --collection NAME
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
+    ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
 
 Human-facing messages (URLs, progress) go to stderr; stdout carries the JSON logs.
 """
@@ -17,8 +18,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
+
 from ragplane import __version__
 from ragplane.kit.logs import configure_logging
+from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
 from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
 from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
@@ -56,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--url", help="collections service or gateway URL (default: the configured collections URL)")
 
     commands.add_parser("seed", help="ingest ./docs and ./runbooks into the 'docs' collection of a running stack")
+
+    drill = commands.add_parser("drill", help="inject faults into a running stack (game days, alert drills)")
+    kinds = drill.add_subparsers(dest="drill", required=True, metavar="DRILL")
+    breaker = kinds.add_parser("breaker", help="make a dependency fail until its circuit breaker opens")
+    breaker.add_argument("--dependency", required=True, choices=("embedder", "qdrant", "llm"))
+    breaker.add_argument("--service", default="query", choices=("query", "collections"))
+    breaker.add_argument("--seconds", type=float, default=60, help="how long the fault lasts (default 60)")
+    breaker.add_argument("--mode", default="error", choices=("error", "hang"))
+    breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
+    breaker.add_argument("--end", action="store_true", help="remove the fault and reset the breaker instead")
     return parser
 
 
@@ -74,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_serve(settings, services, demo=args.command == "up" and args.demo))
     if args.command == "seed":
         return _report(asyncio.run(_seed(settings)))
+    if args.command == "drill":
+        return _drill(settings, args)
     url = args.url or settings.upstream_url("collections")
     return _report(asyncio.run(_ingest(settings, url, args.paths, args.collection, args.description)))
 
@@ -96,6 +112,25 @@ async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
     return await _ingest(
         settings, url or settings.upstream_url("collections"), paths, DEMO_COLLECTION, DEMO_DESCRIPTION
     )
+
+
+def _drill(settings: Settings, args: argparse.Namespace) -> int:
+    drill = Drill(
+        service_url=settings.upstream_url(args.service),
+        gateway_url=f"http://{settings.host}:{settings.gateway_port}",
+        token=settings.inter_service_secret or "",
+        dependency=args.dependency,
+        say=_say,
+    )
+    try:
+        if args.end:
+            drill.end()
+        else:
+            drill.start(seconds=args.seconds, mode=args.mode, requests=args.requests)
+    except (DrillError, httpx.HTTPError) as exc:
+        _say(f"ragplane: drill failed: {exc}")
+        return 1
+    return 0
 
 
 def _report(result: Summary | str) -> int:

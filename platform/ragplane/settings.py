@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,8 +30,20 @@ EmbedderChoice = Literal["local", "ollama"]
 AnswererChoice = Literal["extractive", "ollama"]
 
 
+BREAKER_NAMES = ("embedder", "qdrant", "llm", "cache")
+
+
 class SettingsError(ValueError):
     """A setting has a value ragplane cannot run with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """One circuit breaker: CIRCUIT_BREAKER_* defaults, or CIRCUIT_BREAKER_<NAME>_* overrides."""
+
+    failure_threshold: int = 5
+    call_timeout_s: float = 30.0
+    recovery_s: float = 10.0
 
 
 def _secret() -> Any:
@@ -68,6 +81,26 @@ class Settings:
     chunk_overlap_chars: int = 120
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
+    circuit_breaker_enabled: bool = True
+    circuit_breakers: Mapping[str, BreakerSettings] = field(
+        default_factory=lambda: MappingProxyType({name: BreakerSettings() for name in BREAKER_NAMES})
+    )
+    gpu_slots: int | None = None
+    gpu_queue_timeout_s: float = 30.0
+    embed_batch_max: int = 32
+    embed_batch_wait_ms: float = 2.0
+    redis_url: str | None = None
+    redis_key_prefix: str = "ragplane"
+    cache_ttl_s: float = 300.0
+    cache_entries: int = 1024
+    fault_injection: bool = True
+
+    @property
+    def effective_gpu_slots(self) -> int:
+        """GPU_SLOTS, else 1 for Ollama (one model instance) or the core count for the local embedder."""
+        if self.gpu_slots is not None:
+            return self.gpu_slots
+        return 1 if self.embedder == "ollama" else max(1, os.cpu_count() or 1)
 
     @property
     def qdrant_path(self) -> Path:
@@ -102,6 +135,8 @@ class Settings:
                 value = str(value)
             elif isinstance(value, tuple):
                 value = [_without_credentials(v) for v in value]
+            elif isinstance(value, Mapping):
+                value = {k: asdict(v) for k, v in value.items()}
             elif isinstance(value, str):
                 value = _without_credentials(value)
             out[f.name] = value
@@ -111,7 +146,7 @@ class Settings:
 def _without_credentials(value: str) -> str:
     """A URL with any user:password replaced by `***`; other strings unchanged."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+    if "@" not in parts.netloc:
         return value
     return parts._replace(netloc=f"{REDACTED}@{parts.netloc.rsplit('@', 1)[1]}").geturl()
 
@@ -157,6 +192,17 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         log_level=read("LOG_LEVEL", _log_level, defaults.log_level),
         embedder=read("EMBEDDER", _choice("local", "ollama"), "ollama" if ollama_url else "local"),
         answerer=read("ANSWERER", _choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
+        circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", _bool, True),
+        circuit_breakers=_breakers(read),
+        gpu_slots=read("GPU_SLOTS", _positive_int, None),
+        gpu_queue_timeout_s=read("GPU_QUEUE_TIMEOUT_S", _positive_float, defaults.gpu_queue_timeout_s),
+        embed_batch_max=read("EMBED_BATCH_MAX", _positive_int, defaults.embed_batch_max),
+        embed_batch_wait_ms=read("EMBED_BATCH_WAIT_MS", _non_negative_float, defaults.embed_batch_wait_ms),
+        redis_url=read("REDIS_URL", _redis_url, None),
+        redis_key_prefix=read("REDIS_KEY_PREFIX", _non_empty, defaults.redis_key_prefix),
+        cache_ttl_s=read("CACHE_TTL_S", _positive_float, defaults.cache_ttl_s),
+        cache_entries=read("CACHE_ENTRIES", _positive_int, defaults.cache_entries),
+        fault_injection=read("FAULT_INJECTION", _bool, True),
     )
     _check_consistency(settings)
     return settings
@@ -232,6 +278,47 @@ def _positive_float(raw: str) -> float:
     if not value > 0:
         raise ValueError("expected a number > 0")
     return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _redis_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
+    return raw.strip()
+
+
+def _breakers(read: _Reader) -> Mapping[str, BreakerSettings]:
+    """Defaults from CIRCUIT_BREAKER_*, each overridable per breaker (CIRCUIT_BREAKER_LLM_CALL_TIMEOUT_S)."""
+    base = BreakerSettings(
+        failure_threshold=read("CIRCUIT_BREAKER_FAILURE_THRESHOLD", _positive_int, BreakerSettings.failure_threshold),
+        call_timeout_s=read("CIRCUIT_BREAKER_CALL_TIMEOUT_S", _positive_float, BreakerSettings.call_timeout_s),
+        recovery_s=read("CIRCUIT_BREAKER_RECOVERY_S", _positive_float, BreakerSettings.recovery_s),
+    )
+    out = {}
+    for name in BREAKER_NAMES:
+        prefix = f"CIRCUIT_BREAKER_{name.upper()}_"
+        out[name] = BreakerSettings(
+            failure_threshold=read(prefix + "FAILURE_THRESHOLD", _positive_int, base.failure_threshold),
+            call_timeout_s=read(prefix + "CALL_TIMEOUT_S", _positive_float, base.call_timeout_s),
+            recovery_s=read(prefix + "RECOVERY_S", _positive_float, base.recovery_s),
+        )
+    return MappingProxyType(out)
 
 
 def _non_empty(raw: str) -> str:

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from ragplane.adapters.answerers import Answerer, ExtractiveAnswerer
 from ragplane.adapters.embedders import Embedder, LocalEmbedder
+from ragplane.adapters.gpu import GpuSlots
 from ragplane.adapters.ollama import OllamaAnswerer, OllamaClient, OllamaEmbedder
+from ragplane.adapters.rediscache import connect as connect_redis
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.logs import current_service
 from ragplane.kit.tracing import create_tracer_provider
@@ -45,12 +47,13 @@ def build_embedder(settings: Settings) -> Embedder:
     return LocalEmbedder(threads=settings.embedder_threads)
 
 
-def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
-    if settings.answerer == "ollama":
-        assert settings.ollama_url
-        client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="llm")
-        return OllamaAnswerer(client, settings.ollama_llm_model)
-    return ExtractiveAnswerer(embedder)
+def build_llm(settings: Settings) -> OllamaAnswerer | None:
+    """The generating answerer, if one is configured (the extractive one is built per service)."""
+    if settings.answerer != "ollama":
+        return None
+    assert settings.ollama_url
+    client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="llm")
+    return OllamaAnswerer(client, settings.ollama_llm_model)
 
 
 def build_store(settings: Settings) -> VectorStore:
@@ -62,7 +65,9 @@ def build_store(settings: Settings) -> VectorStore:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 lets the kernel pick a free one (read it back with getsockname)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it Nagle's algorithm and delayed ACKs add ~40 ms to every response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -90,19 +95,19 @@ class Stack:
     providers: list[TracerProvider] = field(default_factory=list)
     embedder: Embedder | None = None
     store: VectorStore | None = None
-    answerer: Answerer | None = None
+    llm: OllamaAnswerer | None = None
+    redis: Redis | None = None
 
     @property
     def urls(self) -> dict[str, str]:
         return {name: local_url(sock) for name, sock in self.sockets.items()}
 
     async def close(self) -> None:
-        for resource in (self.answerer, self.embedder):
-            close = getattr(resource, "close", None)  # the extractive answerer holds nothing to close
-            if close is not None:
-                await close()
-        if self.store is not None:
-            await self.store.close()
+        for resource in (self.llm, self.embedder, self.store):
+            if resource is not None:
+                await resource.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         for provider in self.providers:
             provider.shutdown()
         for sock in self.sockets.values():
@@ -144,24 +149,33 @@ async def build_stack(
             stack.providers.append(p)
             return p
 
+        # One embedder, Qdrant client and GPU slot pool per process, shared by its services.
+        slots = GpuSlots(settings.effective_gpu_slots, settings.gpu_queue_timeout_s)
         if set(services) & set(BACKENDS):
             stack.store = build_store(settings)
             await stack.store.open()
             stack.embedder = build_embedder(settings)
         if "query" in services:
             assert stack.embedder is not None and stack.store is not None
-            stack.answerer = build_answerer(settings, stack.embedder)
+            stack.llm = build_llm(settings)
+            stack.redis = connect_redis(settings.redis_url) if settings.redis_url else None
             stack.apps["query"] = create_query_app(
                 settings,
                 embedder=stack.embedder,
                 store=stack.store,
-                answerer=stack.answerer,
+                llm=stack.llm,
+                slots=slots,
+                redis=stack.redis,
                 tracer_provider=provider("query"),
             )
         if "collections" in services:
             assert stack.embedder is not None and stack.store is not None
             stack.apps["collections"] = create_collections_app(
-                settings, embedder=stack.embedder, store=stack.store, tracer_provider=provider("collections")
+                settings,
+                embedder=stack.embedder,
+                store=stack.store,
+                slots=slots,
+                tracer_provider=provider("collections"),
             )
         if "gateway" in services:
             upstreams = {
@@ -205,6 +219,7 @@ class Runner:
                 access_log=False,
                 lifespan="on",
                 server_header=False,
+                proxy_headers=False,  # the gateway sets X-Forwarded-*; no other proxy is trusted
                 timeout_graceful_shutdown=10,
             )
             server = _Server(config)

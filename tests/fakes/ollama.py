@@ -1,8 +1,9 @@
 """A fake Ollama: a real HTTP server speaking Ollama's JSON API, for tests only.
 
 Embeddings are deterministic bag-of-words vectors (so similar texts are near each
-other); answers quote the first passage and cite it. `fail_with` makes every call
-answer that HTTP status, `delay_s` slows every call down.
+other); answers quote the first passage and cite it. Faults: `fail_with` makes calls to
+`fail_paths` answer that HTTP status, `delay_s` slows calls to `slow_paths` down (a hang,
+past a client's timeout), `stop()` closes the port (connections refused) until `start()`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class FakeOllama:
         self.models = models
         self.fail_with: int | None = None
         self.delay_s = 0.0
+        self.slow_paths = {"/api/embed", "/api/generate"}
+        self.fail_paths = {"/api/embed", "/api/generate"}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         fake = self
 
@@ -55,9 +58,9 @@ class FakeOllama:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.requests.append((self.path, body))
-                if fake.delay_s:
+                if fake.delay_s and self.path in fake.slow_paths:
                     threading.Event().wait(fake.delay_s)
-                if fake.fail_with:
+                if fake.fail_with and self.path in fake.fail_paths:
                     self._send(fake.fail_with, {"error": f"injected failure {fake.fail_with}"})
                 elif self.path == "/api/embed":
                     model = body.get("model", "")
@@ -75,14 +78,27 @@ class FakeOllama:
                 else:
                     self._send(404, {"error": "not found"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.handler = Handler
+        self.server: ThreadingHTTPServer | None = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.server is None:
+            ThreadingHTTPServer.allow_reuse_address = True
+            self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Close the port: connections are refused until `start()`."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
     def __enter__(self) -> FakeOllama:
-        self.thread.start()
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()

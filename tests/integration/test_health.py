@@ -24,7 +24,7 @@ def test_backends_report_their_dependencies(stack: RunningStack) -> None:
         assert deps["qdrant"]["mode"] == "local"
         assert deps["embedder"] == {"name": "local:all-MiniLM-L6-v2", "status": "up"}
         checks = client.get("/health/ready").json()["checks"]
-        assert set(checks) == {"qdrant", "embedder", "answerer"}
+        assert set(checks) == {"qdrant", "embedder", "breaker:embedder", "breaker:qdrant"}
         assert checks["embedder"]["dimension"] == 384
     with stack.client("collections") as client:
         checks = client.get("/health/ready").json()["checks"]

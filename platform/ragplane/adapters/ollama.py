@@ -7,6 +7,7 @@ becomes `DependencyRejected` with Ollama's own message.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ import httpx
 
 from ragplane.adapters.answerers import Answer, Citation, Passage, not_found
 from ragplane.adapters.errors import DependencyRejected, DependencyUnavailable
+
+log = logging.getLogger("ragplane.ollama")
 
 
 class OllamaClient:
@@ -36,11 +39,16 @@ class OllamaClient:
         try:
             response = await self.http.request(method, path, json=body)
         except httpx.TimeoutException as exc:
-            raise DependencyUnavailable(self.dependency, f"Ollama at {self.base_url} timed out") from exc
+            raise DependencyUnavailable(self.dependency, "Ollama did not answer in time", kind="timeout") from exc
         except httpx.TransportError as exc:
-            raise DependencyUnavailable(self.dependency, f"cannot reach Ollama at {self.base_url}: {exc}") from exc
+            log.warning("cannot reach Ollama at %s: %r", self.base_url, exc)
+            raise DependencyUnavailable(
+                self.dependency, f"cannot reach Ollama ({type(exc).__name__})", kind="unreachable"
+            ) from exc
         if response.status_code >= 500:
-            raise DependencyUnavailable(self.dependency, f"Ollama answered HTTP {response.status_code}")
+            raise DependencyUnavailable(
+                self.dependency, f"Ollama answered HTTP {response.status_code}", kind="server_error"
+            )
         try:
             data = response.json()
         except ValueError:
@@ -49,7 +57,9 @@ class OllamaClient:
             message = data.get("error") if isinstance(data, dict) else None
             raise DependencyRejected(self.dependency, f"Ollama refused: {message or response.status_code}")
         if not isinstance(data, dict):
-            raise DependencyUnavailable(self.dependency, "Ollama answered with something that is not a JSON object")
+            raise DependencyUnavailable(
+                self.dependency, "Ollama answered with something that is not a JSON object", kind="bad_response"
+            )
         return data
 
     async def has_model(self, model: str) -> dict[str, Any]:
@@ -93,7 +103,9 @@ class OllamaEmbedder:
         data = await self.client.post("/api/embed", {"model": self.model, "input": list(texts)})
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(texts):
-            raise DependencyUnavailable(self.client.dependency, "Ollama returned the wrong number of embeddings")
+            raise DependencyUnavailable(
+                self.client.dependency, "Ollama returned the wrong number of embeddings", kind="bad_response"
+            )
         return [_unit(v) for v in vectors]
 
     async def close(self) -> None:
@@ -159,7 +171,7 @@ class OllamaAnswerer:
         )
         text = str(data.get("response", "")).strip()
         if not text:
-            raise DependencyUnavailable(self.client.dependency, "Ollama returned an empty answer")
+            raise DependencyUnavailable(self.client.dependency, "Ollama returned an empty answer", kind="bad_response")
         citations = parse_citations(text, {p.number for p in passages})
         return Answer(text, citations, self.name, grounded=bool(citations))
 

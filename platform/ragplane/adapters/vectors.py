@@ -9,21 +9,26 @@ Qdrant. Library exceptions are translated to `ragplane.adapters.errors` here.
 from __future__ import annotations
 
 import asyncio
+import copy
 import fcntl
 import functools
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
+from ragplane.adapters.guarded import Guard
 
 T = TypeVar("T")
+VERSION_KEY = "ragplane_version"
 log = logging.getLogger("ragplane.qdrant")
 DEPENDENCY = "qdrant"
 SERVER_THREADS = 8
@@ -60,8 +65,17 @@ def _locked(lock_file: Path) -> bool:
     return False
 
 
+class _Connection:
+    """The client and its threads, shared by a store and its guarded views."""
+
+    def __init__(self, workers: int, mode: str) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"qdrant-{mode}")
+        self.client: QdrantClient | None = None
+
+
 class VectorStore:
-    """One Qdrant client shared by the services of a process."""
+    """One Qdrant client shared by the services of a process; `guarded()` gives each service
+    a view whose calls go through that service's circuit breaker."""
 
     def __init__(self, *, path: Path | None = None, urls: Sequence[str] = (), api_key: str | None = None) -> None:
         if (path is None) == (not urls):
@@ -70,9 +84,13 @@ class VectorStore:
         self.urls = tuple(urls)
         self.api_key = api_key
         self.mode: Literal["local", "server"] = "local" if path is not None else "server"
-        workers = 1 if self.mode == "local" else SERVER_THREADS
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"qdrant-{self.mode}")
-        self._client: QdrantClient | None = None
+        self._conn = _Connection(1 if self.mode == "local" else SERVER_THREADS, self.mode)
+        self._guard: Guard | None = None
+
+    def guarded(self, guard: Guard) -> VectorStore:
+        view = copy.copy(self)
+        view._guard = guard
+        return view
 
     def describe(self) -> dict[str, Any]:
         where = str(self.path) if self.path is not None else self.urls[0]
@@ -80,7 +98,7 @@ class VectorStore:
 
     async def open(self) -> None:
         """Create the client; in local mode this takes the directory's lock or fails clearly."""
-        self._client = await self._run_raw(self._connect)
+        self._conn.client = await self._run_raw(self._connect)
 
     def _connect(self) -> QdrantClient:
         if self.path is not None:
@@ -96,13 +114,14 @@ class VectorStore:
         return QdrantClient(url=self.urls[0], api_key=self.api_key, timeout=10, check_compatibility=False)
 
     async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        if self._conn.client is not None:
+            client, self._conn.client = self._conn.client, None
             await self._run_raw(client.close)
-        self._executor.shutdown(wait=True)
+        self._conn.executor.shutdown(wait=True)
 
     async def ping(self) -> dict[str, Any]:
-        collections = await self._call(lambda c: c.get_collections().collections)
+        """Readiness: reachable or not, outside any breaker (whose state is reported separately)."""
+        collections = await self._unguarded(lambda c: c.get_collections().collections)
         return {**self.describe(), "collections": len(collections)}
 
     async def create_collection(self, name: str, dimension: int) -> None:
@@ -110,12 +129,29 @@ class VectorStore:
 
         def create(client: QdrantClient) -> None:
             client.create_collection(
-                name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                name,
+                vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+                metadata={VERSION_KEY: uuid.uuid4().hex},
             )
             if self.mode == "server":
                 client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
 
         await self._call(create, collection=name)
+
+    async def version(self, name: str) -> str:
+        """The collection's content version: it changes whenever its points change (see `touch`).
+        Raises CollectionNotFound, which makes it a cheap existence check too."""
+
+        def read(client: QdrantClient) -> str:
+            metadata = client.get_collection(name).config.metadata or {}
+            return str(metadata.get(VERSION_KEY, ""))
+
+        return await self._call(read, collection=name)
+
+    async def touch(self, name: str) -> None:
+        """Give the collection a new content version, so caches keyed by the old one miss."""
+        metadata = {VERSION_KEY: uuid.uuid4().hex}
+        await self._call(lambda c: c.update_collection(name, metadata=metadata), collection=name)
 
     async def delete_collection(self, name: str) -> bool:
         return await self._call(lambda c: bool(c.delete_collection(name)))
@@ -152,10 +188,15 @@ class VectorStore:
         return await self._run_raw(lambda: sum(f.stat().st_size for f in root.rglob("*") if f.is_file()))
 
     async def _run_raw(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await asyncio.get_running_loop().run_in_executor(self._conn.executor, fn)
 
     async def _call(self, fn: Callable[[QdrantClient], T], *, collection: str | None = None) -> T:
-        client = self._client
+        if self._guard is None:
+            return await self._unguarded(fn, collection=collection)
+        return await self._guard.call(lambda: self._unguarded(fn, collection=collection))
+
+    async def _unguarded(self, fn: Callable[[QdrantClient], T], *, collection: str | None = None) -> T:
+        client = self._conn.client
         if client is None:
             raise DependencyUnavailable(DEPENDENCY, "the vector store is not open")
         try:
@@ -164,13 +205,19 @@ class VectorStore:
             if exc.status_code == 404 and collection is not None:
                 raise CollectionNotFound(collection) from exc
             if exc.status_code is None or exc.status_code >= 500:
-                raise DependencyUnavailable(DEPENDENCY, f"HTTP {exc.status_code}") from exc
+                raise DependencyUnavailable(DEPENDENCY, f"HTTP {exc.status_code}", kind="server_error") from exc
             log.warning("qdrant refused a request: HTTP %s %r", exc.status_code, exc.content[:500])
             if b"already exists" in exc.content:
                 raise CollectionExists(collection or "") from exc
             raise DependencyRejected(DEPENDENCY, f"HTTP {exc.status_code} (details in the service log)") from exc
         except ResponseHandlingException as exc:
-            raise DependencyUnavailable(DEPENDENCY, f"cannot reach {self.urls[0]}: {exc.source}") from exc
+            log.warning("qdrant at %s: %r", self.urls[0], exc.source)
+            timed_out = isinstance(exc.source, httpx.TimeoutException)
+            raise DependencyUnavailable(
+                DEPENDENCY,
+                "no answer in time" if timed_out else f"cannot reach the server ({type(exc.source).__name__})",
+                kind="timeout" if timed_out else "unreachable",
+            ) from exc
         except ValueError as exc:  # local mode reports its refusals as ValueError
             if collection is not None and "not found" in str(exc):
                 raise CollectionNotFound(collection) from exc

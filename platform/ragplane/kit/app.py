@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ragplane.kit.access import AccessMiddleware
+from ragplane.kit.breakers import Breakers
 from ragplane.kit.health import Health
 from ragplane.kit.internal import Clearable, internal_routes
 from ragplane.kit.openapi import docs_routes, openapi_document
@@ -54,6 +55,7 @@ class ServiceSpec:
     config: Callable[[], Mapping[str, Any]]
     service_secrets: Sequence[str] = ()
     caches: Mapping[str, Clearable] = field(default_factory=dict)
+    breakers: Breakers | None = None
     schemas: Mapping[str, Any] = field(default_factory=dict)
     routes: Sequence[BaseRoute] = ()
     openapi: bool = True
@@ -81,7 +83,7 @@ def create_app(spec: ServiceSpec) -> Starlette:
         metrics_route(spec.metrics),
         *docs_routes(document, title=spec.title),
         # /internal/* only exists where the service token guards it (never on the public gateway).
-        *(internal_routes(spec.config, spec.caches) if spec.service_secrets else []),
+        *(internal_routes(spec.config, spec.caches, spec.breakers) if spec.service_secrets else []),
         *api_routes(spec.api),
         *spec.routes,
     ]

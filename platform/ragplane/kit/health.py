@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ragplane import __version__
+from ragplane.kit.breakers import Breaker, Breakers
 from ragplane.kit.errors import ProblemResponse
 
 Check = Callable[[], Awaitable[Mapping[str, Any] | None]]
@@ -35,17 +36,36 @@ async def _nothing() -> Mapping[str, Any]:
     return {}
 
 
+def _breaker_check(breaker: Breaker) -> Check:
+    async def check() -> Mapping[str, Any]:
+        if breaker.blocking():
+            raise RuntimeError(f"circuit breaker open, next probe in {breaker.retry_after()} s")
+        return {"state": breaker.state}
+
+    return check
+
+
 @dataclass
 class Health:
+    """`breakers` are reported on both routes; an open one among `essential` makes the service not ready."""
+
     service: str
     checks: Mapping[str, Check] = field(default_factory=dict)
     describe: Describe = _nothing
+    breakers: Breakers | None = None
+    essential: tuple[str, ...] = ()
     timeout_s: float = 2.0
     started: float = field(default_factory=time.monotonic)
 
+    def _breakers(self) -> dict[str, dict[str, Any]]:
+        return self.breakers.describe() if self.breakers is not None else {}
+
     async def live(self, request: Request) -> Response:
         dependencies = dict(await self.describe())
-        degraded = any(isinstance(d, Mapping) and d.get("status") in DOWN_STATES for d in dependencies.values())
+        breakers = self._breakers()
+        degraded = any(isinstance(d, Mapping) and d.get("status") in DOWN_STATES for d in dependencies.values()) or any(
+            b["state"] != "closed" for b in breakers.values()
+        )
         return JSONResponse(
             {
                 "status": "degraded" if degraded else "ok",
@@ -53,14 +73,16 @@ class Health:
                 "version": __version__,
                 "uptime_seconds": round(time.monotonic() - self.started, 3),
                 "dependencies": dependencies,
+                "breakers": breakers,
             }
         )
 
     async def ready(self, request: Request) -> Response:
         results = await self.run_checks()
         failing = [f"{name}: {r.get('error', r['status'])}" for name, r in results.items() if r["status"] != "up"]
+        breakers = self._breakers()
         if not failing:
-            return JSONResponse({"status": "ready", "service": self.service, "checks": results})
+            return JSONResponse({"status": "ready", "service": self.service, "checks": results, "breakers": breakers})
         return ProblemResponse(
             503,
             f"{self.service} is not ready: " + "; ".join(failing),
@@ -68,11 +90,16 @@ class Health:
             instance=request.url.path,
             service=self.service,
             checks=results,
+            breakers=breakers,
         )
 
     async def run_checks(self) -> dict[str, dict[str, Any]]:
-        names = list(self.checks)
-        outcomes = await asyncio.gather(*(self._run(self.checks[n]) for n in names))
+        checks = dict(self.checks)
+        if self.breakers is not None:
+            for name in self.essential:
+                checks[f"breaker:{name}"] = _breaker_check(self.breakers[name])
+        names = list(checks)
+        outcomes = await asyncio.gather(*(self._run(checks[n]) for n in names))
         return dict(zip(names, outcomes, strict=True))
 
     async def _run(self, check: Check) -> dict[str, Any]:

@@ -1,7 +1,15 @@
-"""Operator routes under `/internal`: clear caches, show the running configuration.
+"""Operator routes under `/internal`: caches, configuration, circuit breakers, fault drills.
 
-They sit behind the service token like every non-health route, and every call is
-logged, so an operator action is always traceable.
+They sit behind the service token like every non-health route, and every action is
+logged, so an operator intervention is always traceable.
+
+    POST   /internal/cache/clear               empty every cache of the service
+    GET    /internal/config                    the running settings, secrets as ***
+    GET    /internal/breakers                  every breaker's state
+    POST   /internal/breakers/{name}/reset     force one closed
+    GET    /internal/faults                    active injected faults
+    POST   /internal/faults/{dependency}       {"seconds": 60, "mode": "error" | "hang"}
+    DELETE /internal/faults/{dependency}       end a drill early
 """
 
 from __future__ import annotations
@@ -14,25 +22,94 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ragplane.kit.breakers import Breaker, Breakers
+from ragplane.kit.errors import Forbidden, NotFound, ValidationFailed
+from ragplane.kit.faults import MODES, Faults
+from ragplane.kit.requests import read_json_object
+
+MAX_FAULT_SECONDS = 3600
+
 log = logging.getLogger("ragplane.internal")
 
 
 class Clearable(Protocol):
-    def clear(self) -> int:
+    async def clear(self) -> int:
         """Drop every entry; return how many there were."""
         ...
 
 
-def internal_routes(config: Callable[[], Mapping[str, Any]], caches: Mapping[str, Clearable]) -> list[Route]:
+def internal_routes(
+    config: Callable[[], Mapping[str, Any]],
+    caches: Mapping[str, Clearable],
+    breakers: Breakers | None = None,
+) -> list[Route]:
+    faults = breakers.faults if breakers is not None else None
+
     async def clear_caches(request: Request) -> Response:
-        cleared = {name: cache.clear() for name, cache in caches.items()}
+        cleared = {name: await cache.clear() for name, cache in caches.items()}
         log.info("caches cleared", extra={"fields": {"event": "cache_cleared", "cleared": cleared}})
         return JSONResponse({"cleared": cleared})
 
     async def show_config(request: Request) -> Response:
         return JSONResponse({"settings": dict(config())})
 
+    def breaker(request: Request) -> Breaker:
+        name = request.path_params["name"]
+        if breakers is None or name not in breakers:
+            raise NotFound(f"No circuit breaker named {name!r}.")
+        return breakers[name]
+
+    async def list_breakers(request: Request) -> Response:
+        return JSONResponse({"breakers": breakers.describe() if breakers is not None else {}})
+
+    async def reset_breaker(request: Request) -> Response:
+        target = breaker(request)
+        before = target.state
+        await target.reset()
+        log.warning(
+            "circuit breaker %s reset by an operator (was %s)",
+            target.name,
+            before,
+            extra={"fields": {"event": "circuit_breaker_reset", "breaker": target.name, "was": before}},
+        )
+        return JSONResponse({"breaker": target.name, **target.snapshot()})
+
+    def drills() -> Faults:
+        if faults is None or not faults.enabled:
+            raise Forbidden("Fault injection is disabled on this service (FAULT_INJECTION=false).")
+        return faults
+
+    async def list_faults(request: Request) -> Response:
+        return JSONResponse({"faults": drills().active()})
+
+    async def inject_fault(request: Request) -> Response:
+        target = drills()
+        dependency = request.path_params["dependency"]
+        if breakers is None or dependency not in breakers:
+            raise NotFound(f"No dependency named {dependency!r} on this service.")
+        body = await read_json_object(request, 4096)
+        seconds, mode = body.get("seconds", 60), body.get("mode", "error")
+        errors = []
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_FAULT_SECONDS:
+            errors.append(("seconds", f"must be a number in (0, {MAX_FAULT_SECONDS}]"))
+        if mode not in MODES:
+            errors.append(("mode", f"must be one of {', '.join(MODES)}"))
+        if errors:
+            raise ValidationFailed(errors)
+        target.inject(dependency, seconds=float(seconds), mode=mode)
+        return JSONResponse({"faults": target.active()})
+
+    async def clear_fault(request: Request) -> Response:
+        if not drills().clear(request.path_params["dependency"]):
+            raise NotFound(f"No active fault on {request.path_params['dependency']!r}.")
+        return Response(status_code=204)
+
     return [
         Route("/internal/cache/clear", clear_caches, methods=["POST"]),
         Route("/internal/config", show_config, methods=["GET"]),
+        Route("/internal/breakers", list_breakers, methods=["GET"]),
+        Route("/internal/breakers/{name}/reset", reset_breaker, methods=["POST"]),
+        Route("/internal/faults", list_faults, methods=["GET"]),
+        Route("/internal/faults/{dependency}", inject_fault, methods=["POST"]),
+        Route("/internal/faults/{dependency}", clear_fault, methods=["DELETE"]),
     ]

@@ -16,7 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyError, DependencyUnavailable
+from ragplane.adapters.errors import (
+    CircuitOpen,
+    CollectionExists,
+    CollectionNotFound,
+    DependencyError,
+    DependencyUnavailable,
+    SlotTimeout,
+)
 from ragplane.kit.errors import (
     BadGateway,
     Conflict,
@@ -69,6 +76,17 @@ def dependency_problem(exc: Exception) -> ProblemError:
         return NotFound(f"Collection {exc.name!r} does not exist.")
     if isinstance(exc, CollectionExists):
         return Conflict(f"Collection {exc.name!r} already exists.")
+    if isinstance(exc, CircuitOpen):
+        return ServiceUnavailable(
+            f"{exc.dependency} is unavailable: {exc.message}",
+            retry_after=exc.retry_after,
+            dependency=exc.dependency,
+            breaker=exc.dependency,
+        )
+    if isinstance(exc, SlotTimeout):
+        return ServiceUnavailable(
+            f"{exc.dependency}: {exc.message}", retry_after=exc.retry_after, dependency=exc.dependency
+        )
     if isinstance(exc, DependencyUnavailable):
         return ServiceUnavailable(
             f"{exc.dependency} is unavailable: {exc.message}",

@@ -46,6 +46,20 @@ SLOW_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 RESULT_COUNTS = (0, 1, 2, 3, 5, 10, 20, 50)
 
 API_VERSIONS = ("v1", "legacy", "v2")
+BREAKER_STATES = ("closed", "half_open", "open")
+DEPENDENCY_ERROR_KINDS = (
+    "timeout",
+    "unreachable",
+    "server_error",
+    "bad_response",
+    "unavailable",
+    "rejected",
+    "circuit_open",
+    "slot_timeout",
+)
+CACHE_RESULTS = ("hit", "miss", "error")
+GPU_KINDS = ("embed", "generate")
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
 SERVICE_AUTH_RESULTS = ("ok", "missing", "invalid")
 INGESTION_RESULTS = ("ingested", "skipped", "failed")
 
@@ -140,6 +154,67 @@ COLLECTION_VECTORS = Metric(
     "ragplane_collection_vectors", Kind.GAUGE, "Vectors (chunks) currently stored in Qdrant.", ("collection",)
 )
 
+# --- resilience ----------------------------------------------------------------------
+
+CIRCUIT_BREAKER_STATE = Metric(
+    "ragplane_circuit_breaker_state",
+    Kind.GAUGE,
+    "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+    ("service", "breaker"),
+)
+CIRCUIT_BREAKER_TRANSITIONS = Metric(
+    "ragplane_circuit_breaker_transitions_total",
+    Kind.COUNTER,
+    "Circuit breaker state changes, by the state entered.",
+    ("service", "breaker", "to"),
+    known=_known(to=BREAKER_STATES),
+)
+CIRCUIT_BREAKER_REJECTED = Metric(
+    "ragplane_circuit_breaker_rejected_total",
+    Kind.COUNTER,
+    "Calls refused without trying because the breaker was open (or its one probe was in flight).",
+    ("service", "breaker"),
+)
+DEPENDENCY_ERRORS = Metric(
+    "ragplane_dependency_errors_total",
+    Kind.COUNTER,
+    "Failed dependency calls by kind: timeout, unreachable, server_error, rejected, circuit_open, ...",
+    ("service", "dependency", "kind"),
+    known=_known(kind=DEPENDENCY_ERROR_KINDS),
+)
+GPU_WAIT = Metric(
+    "ragplane_gpu_wait_seconds",
+    Kind.HISTOGRAM,
+    "Time spent waiting for a GPU slot, by kind of work (embed, generate).",
+    ("service", "kind"),
+    buckets=DEPENDENCY_SECONDS,
+)
+GPU_SLOTS_IN_USE = Metric("ragplane_gpu_slots_in_use", Kind.GAUGE, "GPU slots held right now.", ("service",))
+GPU_QUEUE_DEPTH = Metric(
+    "ragplane_gpu_queue_depth", Kind.GAUGE, "Calls waiting for a GPU slot right now.", ("service",)
+)
+GPU_QUEUE_TIMEOUTS = Metric(
+    "ragplane_gpu_queue_timeouts_total",
+    Kind.COUNTER,
+    "Calls refused with 503 because no GPU slot came free within GPU_QUEUE_TIMEOUT_S.",
+    ("service",),
+)
+EMBEDDING_BATCH_SIZE = Metric(
+    "ragplane_embedding_batch_size",
+    Kind.HISTOGRAM,
+    "Texts per embedding call after micro-batching concurrent requests.",
+    ("embedder",),
+    buckets=BATCH_SIZES,
+)
+CACHE_REQUESTS = Metric(
+    "ragplane_cache_requests_total",
+    Kind.COUNTER,
+    "Cache lookups by cache and result: hit, miss or error (the cache backend failed and was bypassed).",
+    ("cache", "result"),
+    known=_known(result=CACHE_RESULTS),
+)
+CACHE_ENTRIES = Metric("ragplane_cache_entries", Kind.GAUGE, "Entries held by the cache.", ("cache",))
+
 # --- gateway ---------------------------------------------------------------------------
 
 GATEWAY_UPSTREAM_REQUESTS = Metric(
@@ -171,6 +246,17 @@ CATALOG: tuple[Metric, ...] = (
     INGESTION_CHUNKS,
     COLLECTION_DOCUMENTS,
     COLLECTION_VECTORS,
+    CIRCUIT_BREAKER_STATE,
+    CIRCUIT_BREAKER_TRANSITIONS,
+    CIRCUIT_BREAKER_REJECTED,
+    DEPENDENCY_ERRORS,
+    GPU_WAIT,
+    GPU_SLOTS_IN_USE,
+    GPU_QUEUE_DEPTH,
+    GPU_QUEUE_TIMEOUTS,
+    EMBEDDING_BATCH_SIZE,
+    CACHE_REQUESTS,
+    CACHE_ENTRIES,
     GATEWAY_UPSTREAM_REQUESTS,
     GATEWAY_UPSTREAM_DURATION,
 )

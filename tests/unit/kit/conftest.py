@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.testclient import TestClient
 
 from ragplane.kit.app import ServiceSpec, create_app
-from ragplane.kit.cache import LruCache
+from ragplane.kit.cache import Cache, MemoryBackend
 from ragplane.kit.errors import Conflict
 from ragplane.kit.health import Check, Health
 from ragplane.kit.tracing import create_tracer_provider
@@ -47,7 +47,7 @@ class Kit:
     def __init__(self, secrets: Sequence[str], checks: dict[str, Check]) -> None:
         self.metrics = ServiceMetrics("demo")
         self.spans = InMemorySpanExporter()
-        self.cache: LruCache[str, int] = LruCache(4)
+        self.cache: Cache[int] = Cache("things", MemoryBackend(4), self.metrics)
         spec = ServiceSpec(
             name="demo",
             title="demo",

@@ -1,5 +1,7 @@
 """The service shape every app gets from the kit: routes, errors, headers, metrics, docs."""
 
+import asyncio
+
 from ragplane.kit.errors import PROBLEM_JSON
 from tests.unit.kit.conftest import SECRET
 
@@ -84,10 +86,10 @@ def test_docs_page_and_assets_are_served_locally(make_kit) -> None:
 def test_internal_routes_exist_only_behind_a_token(make_kit) -> None:
     assert make_kit().client.get("/internal/config").status_code == 404
     kit = make_kit(secrets=[SECRET])
-    kit.cache.put("a", 1)
+    asyncio.run(kit.cache.put("a", 1))
     headers = {"X-Service-Token": SECRET}
     assert kit.client.post("/internal/cache/clear", headers=headers).json() == {"cleared": {"things": 1}}
-    assert len(kit.cache) == 0
+    assert asyncio.run(kit.cache.get("a")) is None
     assert kit.client.get("/internal/config", headers=headers).json() == {"settings": {"secret": "***", "port": 1}}
     assert kit.client.get("/internal/config").status_code == 403
 

@@ -11,8 +11,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 
 from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.gpu import GpuSlots, Priority
+from ragplane.adapters.guarded import GuardedEmbedder, watch_slots
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.app import ServiceSpec, create_app
+from ragplane.kit.breakers import service_breakers
 from ragplane.kit.health import Health
 from ragplane.services.collections.api import CollectionsApi
 from ragplane.services.collections.ingest import Ingestor
@@ -23,6 +26,7 @@ from ragplane.settings import Settings
 from ragplane.telemetry.metrics import ServiceMetrics
 
 NAME = "collections"
+BREAKERS = ("embedder", "qdrant")
 
 log = logging.getLogger("ragplane.collections")
 
@@ -32,17 +36,25 @@ def create_collections_app(
     *,
     embedder: Embedder,
     store: VectorStore,
+    slots: GpuSlots,
     tracer_provider: TracerProvider,
     registry: Registry | None = None,
     metrics: ServiceMetrics | None = None,
 ) -> Starlette:
     metrics = metrics or ServiceMetrics(NAME)
+    breakers = service_breakers(BREAKERS, settings, metrics)
+    watch_slots(slots, metrics)
+    raw_store = store
+    store = store.guarded(breakers["qdrant"])
+    guarded = GuardedEmbedder(
+        embedder, guard=breakers["embedder"], slots=slots, metrics=metrics, priority=Priority.BATCH
+    )
     registry = registry or JsonRegistry(settings.registry_path)
     stats = CollectionStats(registry, store, metrics)
     ingestor = Ingestor(
         registry=registry,
         store=store,
-        embedder=embedder,
+        embedder=guarded,
         metrics=metrics,
         tracer=tracer_provider.get_tracer("ragplane.collections"),
         stats=stats,
@@ -52,7 +64,7 @@ def create_collections_app(
     api = CollectionsApi(
         registry=registry,
         store=store,
-        embedder=embedder,
+        embedder=guarded,
         ingestor=ingestor,
         stats=stats,
         chunk_size=settings.chunk_size_chars,
@@ -63,7 +75,7 @@ def create_collections_app(
     async def describe() -> dict[str, Any]:
         return {
             "registry": {"backend": registry.backend},
-            "qdrant": store.describe(),
+            "qdrant": raw_store.describe(),
             "embedder": {"name": embedder.name, "status": "up" if embedder.loaded else "loading"},
         }
 
@@ -88,13 +100,16 @@ def create_collections_app(
         api=api.routes(),
         health=Health(
             NAME,
-            checks={"registry": registry.check, "qdrant": store.ping, "embedder": embedder.check},
+            checks={"registry": registry.check, "qdrant": raw_store.ping, "embedder": embedder.check},
             describe=describe,
+            breakers=breakers,
+            essential=BREAKERS,
         ),
         metrics=metrics,
         tracer_provider=tracer_provider,
         config=settings.redacted,
         service_secrets=settings.service_secrets,
+        breakers=breakers,
         schemas=SCHEMAS,
         lifespan=lifespan,
     )

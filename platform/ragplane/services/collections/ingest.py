@@ -74,7 +74,6 @@ class Ingestor:
         self._cancel_reasons: dict[str, str] = {}
         self.documents_total = metrics.counter(catalog.INGESTION_DOCUMENTS)
         self.chunks_total = metrics.counter(catalog.INGESTION_CHUNKS)
-        self.embedding_duration = metrics.histogram(catalog.EMBEDDING_DURATION).labels(embedder=embedder.name)
         self.stats = stats
 
     async def recover(self) -> int:
@@ -108,6 +107,11 @@ class Ingestor:
             self._cancel_reasons[task.get_name()] = COLLECTION_DELETED
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:  # a task cancelled before it first ran never recorded its end
+            reason = self._cancel_reasons.pop(task.get_name(), None)
+            job = await self.registry.get_job(task.get_name())
+            if reason and job is not None and not JobState(job.state).finished:
+                await self._save_finished(await self._fail(job, reason, []))
 
     async def wait_idle(self) -> None:
         """Wait until every submitted job has finished (used by tests and graceful shutdown)."""
@@ -207,6 +211,7 @@ class Ingestor:
             await self._store_chunks(collection.name, doc, content_hash, chunks[start : start + EMBED_BATCH])
         # Only now that every new chunk is stored do the previous version's chunks go.
         await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
+        await self.store.touch(collection.name)  # cached search results of the old content now miss
         return DocumentRecord(
             id=doc.id,
             title=doc.title,
@@ -219,7 +224,7 @@ class Ingestor:
 
     async def _store_chunks(self, collection: str, doc: DocumentIn, content_hash: str, chunks: list[Chunk]) -> None:
         texts = [c.embedding_text(doc.title) for c in chunks]
-        with stage(self.tracer, "embed", self.embedding_duration, embedder=self.embedder.name, texts=len(texts)):
+        with stage(self.tracer, "embed", embedder=self.embedder.name, texts=len(texts)):
             vectors = await self.embedder.embed(texts)
         points = [
             Point(

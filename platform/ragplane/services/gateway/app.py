@@ -8,7 +8,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import httpx
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.health import Health
 from ragplane.kit.tracing import instrument_client
 from ragplane.kit.versioning import ALL_METHODS, V1
-from ragplane.services.gateway.proxy import Proxy
+from ragplane.services.gateway.proxy import Proxy, Upstream
 from ragplane.services.gateway.upstreams import Upstreams
 from ragplane.settings import Settings
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -63,16 +62,16 @@ def create_gateway_app(
     metrics: ServiceMetrics | None = None,
 ) -> Starlette:
     metrics = metrics or ServiceMetrics(NAME)
-    token = settings.inter_service_secret or ""
-    client = instrument_client(
-        httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        ),
-        tracer_provider,
-    )
-    proxy = Proxy(upstreams=upstreams, client=client, token=token, metrics=metrics)
-    known = Upstreams(upstreams, client, token)
+    clients = {
+        name: Upstream(
+            name, url, token=lambda: settings.inter_service_secret or "", timeout_s=settings.upstream_timeout_s
+        )
+        for name, url in upstreams.items()
+    }
+    for upstream in clients.values():
+        instrument_client(upstream.client, tracer_provider)
+    proxy = Proxy(upstreams=clients, metrics=metrics)
+    known = Upstreams(clients)
     base_document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -95,7 +94,8 @@ def create_gateway_app(
         try:
             yield
         finally:
-            await client.aclose()
+            for upstream in clients.values():
+                await upstream.close()
 
     spec = ServiceSpec(
         name=NAME,

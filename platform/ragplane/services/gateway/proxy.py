@@ -1,16 +1,16 @@
 """Forwarding requests to upstream services.
 
 The gateway streams the request body up and the response body down (an upload is never
-buffered whole), strips hop-by-hop headers, adds `X-Service-Token` and
-`X-Forwarded-*`, and lets the instrumented HTTP client add `traceparent`, so the
-upstream's spans join the caller's trace. A client-supplied `X-Service-Token` is
-dropped: only the gateway vouches for a request.
+buffered whole), strips hop-by-hop headers, adds `X-Forwarded-*`, and sends through one
+client per upstream whose default headers carry `X-Service-Token` and whose
+instrumentation adds `traceparent`, so the upstream's spans join the caller's trace. A
+client-supplied `X-Service-Token` is dropped: only the gateway vouches for a request.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 from starlette.background import BackgroundTask
@@ -39,15 +39,45 @@ REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", SERVICE_TOKEN.lower()}
 RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
 
 
-def upstream_headers(request: Request, token: str) -> dict[str, str]:
-    """Headers to send upstream: the client's minus hop-by-hop ones, plus token and forwarding info."""
+class Upstream:
+    """One upstream service and the one HTTP client that talks to it.
+
+    The client, its connection pool and its default headers (the service token) are built
+    once, when the gateway starts, and reused by every request; `token` is asked once.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        token: Callable[[], str],
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={SERVICE_TOKEN: token()},
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=transport,
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The client's headers minus hop-by-hop ones and any X-Service-Token, plus forwarding info.
+    The upstream client adds the real token."""
     headers = {k: v for k, v in request.headers.items() if k.lower() not in REQUEST_DROP}
     client = request.client.host if request.client else ""
     previous = request.headers.get("x-forwarded-for")
     headers["x-forwarded-for"] = f"{previous}, {client}" if previous else client
     headers["x-forwarded-proto"] = request.url.scheme
     headers["x-forwarded-host"] = request.headers.get("host", "")
-    headers[SERVICE_TOKEN] = token
     return headers
 
 
@@ -64,12 +94,8 @@ def _has_body(request: Request) -> bool:
 class Proxy:
     """Forwards requests to named upstream services."""
 
-    def __init__(
-        self, *, upstreams: Mapping[str, str], client: httpx.AsyncClient, token: str, metrics: ServiceMetrics
-    ) -> None:
+    def __init__(self, *, upstreams: Mapping[str, Upstream], metrics: ServiceMetrics) -> None:
         self.upstreams = dict(upstreams)
-        self.client = client
-        self.token = token
         self.requests = metrics.counter(catalog.GATEWAY_UPSTREAM_REQUESTS)
         self.duration = metrics.histogram(catalog.GATEWAY_UPSTREAM_DURATION)
 
@@ -78,19 +104,20 @@ class Proxy:
             # HTTP clients normalise "a/../b" to "b": forwarded with our token, "/rag/search/../../internal"
             # would reach routes the gateway never exposes.
             raise NotFound(f"No route matches {request.method} {request.url.path}.")
+        client = self.upstreams[upstream].client
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        target = self.upstreams[upstream] + raw_path.decode("latin-1")
+        target = raw_path.decode("latin-1")
         if request.url.query:
             target += "?" + request.url.query
-        upstream_request = self.client.build_request(
+        upstream_request = client.build_request(
             request.method,
             target,
-            headers=upstream_headers(request, self.token),
+            headers=forwarded_headers(request),
             content=request.stream() if _has_body(request) else None,
         )
         started = time.perf_counter()
         try:
-            response = await self.client.send(upstream_request, stream=True)
+            response = await client.send(upstream_request, stream=True)
         except httpx.TimeoutException:
             self._count(upstream, "timeout", started)
             raise GatewayTimeout(f"The {upstream} service did not answer in time.", upstream=upstream) from None

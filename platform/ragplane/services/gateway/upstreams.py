@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
+from ragplane.services.gateway.proxy import Upstream
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -19,35 +19,35 @@ OPENAPI_TTL_S = 60.0
 
 
 class Upstreams:
-    def __init__(self, urls: Mapping[str, str], client: httpx.AsyncClient, token: str) -> None:
-        self.urls = dict(urls)
-        self.client = client
-        self.token = token
+    def __init__(self, upstreams: Mapping[str, Upstream]) -> None:
+        self.upstreams = dict(upstreams)
         self._openapi: tuple[float, dict[str, Any]] | None = None
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
-        """Each upstream's `/health/ready` verdict, asked concurrently with a short timeout."""
-        names = list(self.urls)
+        """Each upstream's `/health/ready` verdict and breakers, asked concurrently with a short timeout."""
+        names = list(self.upstreams)
         results = await asyncio.gather(*(self.ready_one(n) for n in names))
         return dict(zip(names, results, strict=True))
 
     async def ready_one(self, name: str) -> dict[str, Any]:
-        url = self.urls[name]
+        upstream = self.upstreams[name]
         started = time.perf_counter()
         try:
-            response = await self.client.get(f"{url}/health/ready", timeout=HEALTH_TIMEOUT_S)
+            response = await upstream.client.get("/health/ready", timeout=HEALTH_TIMEOUT_S)
         except httpx.HTTPError as exc:
             # /health is public: say what kind of failure, not where the upstream lives.
-            log.warning("upstream %s at %s is down: %r", name, url, exc)
+            log.warning("upstream %s at %s is down: %r", name, upstream.base_url, exc)
             return {"status": "down", "error": type(exc).__name__}
         latency = round((time.perf_counter() - started) * 1000, 2)
         status = "up" if response.status_code == 200 else "not_ready"
         result: dict[str, Any] = {"status": status, "latency_ms": latency}
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"detail": f"HTTP {response.status_code}"}
         if status != "up":
-            try:
-                result["detail"] = response.json().get("detail")
-            except ValueError:
-                result["detail"] = f"HTTP {response.status_code}"
+            result["detail"] = body.get("detail")
+        result["breakers"] = body.get("breakers", {})
         return result
 
     async def openapi(self, base: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,11 +56,9 @@ class Upstreams:
             return self._openapi[1]
         document = {**base, "paths": dict(base.get("paths", {})), "components": {"schemas": {}}}
         missing: list[str] = []
-        for name, url in self.urls.items():
+        for name, upstream in self.upstreams.items():
             try:
-                response = await self.client.get(
-                    f"{url}/openapi.json", headers={SERVICE_TOKEN: self.token}, timeout=HEALTH_TIMEOUT_S
-                )
+                response = await upstream.client.get("/openapi.json", timeout=HEALTH_TIMEOUT_S)
                 response.raise_for_status()
                 part = response.json()
             except (httpx.HTTPError, ValueError):

@@ -1,26 +1,29 @@
 """Search and Q&A handlers.
 
-Both run the same retrieval: embed the query (through a small LRU cache, since users
-repeat themselves), search Qdrant, and report each stage as a span and a histogram.
-Q&A then hands the numbered passages to the answerer and returns its cited sentences
-alongside the passages they cite.
+Both run the same retrieval. The collection's content version comes first (a missing
+collection is a 404 before any model work); a search-result cache keyed by collection,
+version, query and max_results answers repeated searches outright, and is invalidated by
+any change to the collection because the version changes. Otherwise the query is embedded
+(through the query-embedding cache, then the micro-batcher) and Qdrant searched; each
+stage is a span. Q&A hands the numbered passages to the answerer; when a generating
+answerer (the LLM) is unavailable or its breaker open, the extractive answer is returned
+instead, marked `degraded` with the reason.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.trace import Tracer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ragplane.adapters.answerers import Answerer, Passage
+from ragplane.adapters.answerers import Answer, Answerer, Passage
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionNotFound
+from ragplane.adapters.errors import CollectionNotFound, DependencyUnavailable
 from ragplane.adapters.vectors import Hit, VectorStore
-from ragplane.kit.cache import LruCache
+from ragplane.kit.cache import Cache
 from ragplane.kit.requests import read_json_object
 from ragplane.kit.tracing import stage
 from ragplane.kit.versioning import ApiRoute
@@ -53,19 +56,22 @@ class QueryApi:
         embedder: Embedder,
         store: VectorStore,
         answerer: Answerer,
+        fallback: Answerer,
+        embeddings: Cache[list[float]],
+        results: Cache[list[dict[str, Any]]],
         metrics: ServiceMetrics,
         tracer: Tracer,
         default_collection: str,
-        cache_size: int = 1024,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.answerer = answerer
+        self.fallback = fallback
+        self.embeddings = embeddings
+        self.results = results
         self.tracer = tracer
         self.default_collection = default_collection
-        self.embeddings: LruCache[str, list[float]] = LruCache(cache_size)
-        self.embedding_duration = metrics.histogram(catalog.EMBEDDING_DURATION).labels(embedder=embedder.name)
-        self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION).labels(answerer=answerer.name)
+        self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION)
         self.search_duration = metrics.histogram(catalog.VECTOR_SEARCH_DURATION)
         self.result_counts = metrics.histogram(catalog.SEARCH_RESULTS)
         self.collection_label = BoundedLabel(COLLECTION_LABELS)
@@ -81,13 +87,14 @@ class QueryApi:
     async def search(self, request: Request) -> Response:
         started = time.perf_counter()
         req = from_query_params(request.query_params, default_collection=self.default_collection)
-        _, hits = await self._retrieve(req)
+        hits, cached = await self._retrieve(req)
         return JSONResponse(
             {
                 "query": req.query,
                 "collection": req.collection,
                 "max_results": req.max_results,
                 "results": [_result(h) for h in hits],
+                "cached": cached,
                 "took_ms": _since(started),
             }
         )
@@ -96,7 +103,7 @@ class QueryApi:
         started = time.perf_counter()
         body = await read_json_object(request, QUERY_BODY_LIMIT)
         req = from_body(body, default_collection=self.default_collection)
-        vector, hits = await self._retrieve(req)
+        hits, _ = await self._retrieve(req)
         passages = [
             Passage(
                 number=i,
@@ -108,8 +115,7 @@ class QueryApi:
             )
             for i, h in enumerate(hits, start=1)
         ]
-        with stage(self.tracer, "answer", self.answer_duration, answerer=self.answerer.name):
-            answer = await self.answerer.answer(req.query, passages, vector)
+        answer, degraded = await self._answer(req.query, passages)
         return JSONResponse(
             {
                 "query": req.query,
@@ -119,36 +125,70 @@ class QueryApi:
                 "citations": [{"text": c.text, "sources": list(c.sources)} for c in answer.citations],
                 "sources": [{"id": p.number, **_result(h)} for p, h in zip(passages, hits, strict=True)],
                 "answerer": answer.answerer,
+                "degraded": degraded is not None,
+                **({"degraded_reason": degraded} if degraded else {}),
                 "max_results": req.max_results,
                 "took_ms": _since(started),
             }
         )
 
+    async def _answer(self, question: str, passages: list[Passage]) -> tuple[Answer, str | None]:
+        """The answerer's answer, or the extractive one and the reason when the LLM cannot answer."""
+        vector = await self._embed_query(question)
+        try:
+            return await self._compose(self.answerer, question, passages, vector), None
+        except DependencyUnavailable as exc:
+            if self.answerer is self.fallback:
+                raise
+            reason = f"{exc.dependency} unavailable ({exc.message}); answered extractively instead"
+            return await self._compose(self.fallback, question, passages, vector), reason
+
+    async def _compose(self, answerer: Answerer, question: str, passages: list[Passage], vector: list[float]) -> Answer:
+        histogram = self.answer_duration.labels(answerer=answerer.name)
+        with stage(self.tracer, "answer", histogram, answerer=answerer.name):
+            return await answerer.answer(question, passages, vector)
+
     async def _embed_query(self, text: str) -> list[float]:
-        cached = self.embeddings.get(text)
+        key = f"{self.embedder.name}\x00{text}"
+        cached = await self.embeddings.get(key)
         if cached is not None:
             return cached
-        with stage(self.tracer, "embed", self.embedding_duration, embedder=self.embedder.name, texts=1):
+        with stage(self.tracer, "embed", embedder=self.embedder.name, texts=1):
             vector = (await self.embedder.embed([text]))[0]
-        self.embeddings.put(text, vector)
+        await self.embeddings.put(key, vector)
         return vector
 
-    async def _retrieve(self, req: SearchRequest) -> tuple[Sequence[float], list[Hit]]:
+    async def _retrieve(self, req: SearchRequest) -> tuple[list[Hit], bool]:
+        """Hits for the request, and whether they came from the result cache."""
+        try:
+            version = await self.store.version(req.collection)
+        except CollectionNotFound:
+            self._forget(req.collection)
+            raise
+        key = f"{req.collection}\x00{version}\x00{req.max_results}\x00{req.query}"
+        cached = await self.results.get(key)
+        if cached is not None:
+            return [Hit(**hit) for hit in cached], True
         vector = await self._embed_query(req.query)
         started = time.perf_counter()
         try:
             with stage(self.tracer, "vector_search", collection=req.collection, limit=req.max_results):
                 hits = await self.store.search(req.collection, vector, req.max_results)
         except CollectionNotFound:
-            if self.collection_label.release(req.collection):  # deleted since: drop its series
-                for family in (self.search_duration, self.result_counts):
-                    family.forget(collection=req.collection)
+            self._forget(req.collection)
             raise
         # Labelled only after Qdrant knows the collection, so probing random names adds no series.
         label = self.collection_label(req.collection)
         self.search_duration.labels(collection=label).observe(time.perf_counter() - started)
         self.result_counts.labels(collection=label).observe(len(hits))
-        return vector, hits
+        await self.results.put(key, [{"id": h.id, "score": h.score, "payload": h.payload} for h in hits])
+        return hits, False
+
+    def _forget(self, collection: str) -> None:
+        """A collection deleted since it was last searched: drop its series."""
+        if self.collection_label.release(collection):
+            for family in (self.search_duration, self.result_counts):
+                family.forget(collection=collection)
 
 
 def _since(started: float) -> float:

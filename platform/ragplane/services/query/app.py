@@ -1,18 +1,24 @@
-"""The query service's composition: its API, health checks and telemetry in one app."""
+"""The query service's composition: its API, breakers, caches, health and telemetry in one app."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from ragplane.adapters.answerers import Answerer
+from ragplane.adapters.answerers import Answerer, ExtractiveAnswerer
 from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.gpu import GpuSlots, Priority
+from ragplane.adapters.guarded import GuardedAnswerer, GuardedEmbedder, watch_slots
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.app import ServiceSpec, create_app
+from ragplane.kit.breakers import service_breakers
+from ragplane.kit.cache import decode_json, decode_vector, encode_json, encode_vector, new_cache
 from ragplane.kit.health import Health
 from ragplane.services.query.api import QueryApi
 from ragplane.services.query.schemas import SCHEMAS
@@ -20,6 +26,8 @@ from ragplane.settings import Settings
 from ragplane.telemetry.metrics import ServiceMetrics
 
 NAME = "query"
+BREAKERS = ("embedder", "qdrant", "llm", "cache")
+ESSENTIAL = ("embedder", "qdrant")  # without these there is no search; without the LLM answers degrade
 
 
 def create_query_app(
@@ -27,15 +35,36 @@ def create_query_app(
     *,
     embedder: Embedder,
     store: VectorStore,
-    answerer: Answerer,
+    llm: Answerer | None,
+    slots: GpuSlots,
     tracer_provider: TracerProvider,
+    redis: Redis | None = None,
     metrics: ServiceMetrics | None = None,
 ) -> Starlette:
     metrics = metrics or ServiceMetrics(NAME)
+    breakers = service_breakers(BREAKERS, settings, metrics)
+    watch_slots(slots, metrics)
+    guarded = GuardedEmbedder(
+        embedder,
+        guard=breakers["embedder"],
+        slots=slots,
+        metrics=metrics,
+        priority=Priority.INTERACTIVE,
+        batch=(settings.embed_batch_max, settings.embed_batch_wait_ms / 1000),
+    )
+    extractive = ExtractiveAnswerer(guarded)
+    answerer = GuardedAnswerer(llm, guard=breakers["llm"], slots=slots, metrics=metrics) if llm else extractive
+    cache = functools.partial(new_cache, settings=settings, metrics=metrics, redis=redis, guard=breakers["cache"])
+    embeddings = cache("query_embeddings", encode=encode_vector, decode=decode_vector)
+    results = cache("search_results", encode=encode_json, decode=decode_json)
+    guarded_store = store.guarded(breakers["qdrant"])
     api = QueryApi(
-        embedder=embedder,
-        store=store,
+        embedder=guarded,
+        store=guarded_store,
         answerer=answerer,
+        fallback=extractive,
+        embeddings=embeddings,
+        results=results,
         metrics=metrics,
         tracer=tracer_provider.get_tracer("ragplane.query"),
         default_collection=settings.default_collection,
@@ -45,13 +74,18 @@ def create_query_app(
         return {
             "qdrant": store.describe(),
             "embedder": {"name": embedder.name, "status": "up" if embedder.loaded else "loading"},
-            "answerer": {"name": answerer.name},
+            "answerer": {"name": answerer.name, "fallback": extractive.name},
+            "caches": {c.name: c.describe() for c in (embeddings, results)},
+            "gpu_slots": {"slots": slots.slots, "in_use": slots.in_use, "queue_depth": slots.queue_depth},
         }
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await embedder.start()
-        yield
+        try:
+            yield
+        finally:
+            await guarded.close()
 
     spec = ServiceSpec(
         name=NAME,
@@ -60,14 +94,17 @@ def create_query_app(
         api=api.routes(),
         health=Health(
             NAME,
-            checks={"qdrant": store.ping, "embedder": embedder.check, "answerer": answerer.check},
+            checks={"qdrant": store.ping, "embedder": embedder.check},
             describe=describe,
+            breakers=breakers,
+            essential=ESSENTIAL,
         ),
         metrics=metrics,
         tracer_provider=tracer_provider,
         config=settings.redacted,
         service_secrets=settings.service_secrets,
-        caches={"query_embeddings": api.embeddings},
+        caches={c.name: c for c in (embeddings, results)},
+        breakers=breakers,
         schemas=SCHEMAS,
         lifespan=lifespan,
     )

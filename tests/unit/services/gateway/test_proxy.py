@@ -7,7 +7,7 @@ import pytest
 from starlette.requests import Request
 
 from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
-from ragplane.services.gateway.proxy import Proxy, has_dot_segments, upstream_headers
+from ragplane.services.gateway.proxy import Proxy, Upstream, forwarded_headers, has_dot_segments
 from ragplane.telemetry.metrics import ServiceMetrics
 
 TOKEN = "t" * 40
@@ -44,7 +44,7 @@ def request(
     return Request(scope, receive)
 
 
-def test_token_is_added_and_a_client_token_replaced() -> None:
+def test_forwarded_headers_drop_hop_by_hop_and_any_client_token() -> None:
     r = request(
         headers=[
             (b"host", b"gw"),
@@ -54,17 +54,34 @@ def test_token_is_added_and_a_client_token_replaced() -> None:
             (b"accept", b"application/json"),
         ]
     )
-    headers = upstream_headers(r, TOKEN)
-    assert headers["X-Service-Token"] == TOKEN
+    headers = forwarded_headers(r)
     assert "x-service-token" not in headers and "connection" not in headers and "host" not in headers
     assert headers["x-forwarded-for"] == "1.1.1.1, 10.1.2.3"
     assert headers["x-forwarded-host"] == "gw" and headers["accept"] == "application/json"
 
 
-def make_proxy(handler) -> tuple[Proxy, ServiceMetrics]:
+def make_proxy(handler, token=lambda: TOKEN) -> tuple[Proxy, ServiceMetrics]:
     metrics = ServiceMetrics("gateway")
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return Proxy(upstreams={"query": "http://query:8001"}, client=client, token=TOKEN, metrics=metrics), metrics
+    upstream = Upstream("query", "http://query:8001", token=token, timeout_s=5, transport=httpx.MockTransport(handler))
+    return Proxy(upstreams={"query": upstream}, metrics=metrics), metrics
+
+
+def test_the_token_is_built_once_and_reused_with_one_client_per_upstream() -> None:
+    asked = []
+    seen: list[httpx.Request] = []
+
+    def token() -> str:
+        asked.append(1)
+        return TOKEN
+
+    proxy, _ = make_proxy(lambda req: seen.append(req) or httpx.Response(200), token)
+    client = proxy.upstreams["query"].client
+    forged = [(b"x-service-token", b"forged")]
+    for _ in range(3):
+        asyncio.run(proxy.forward(request(headers=forged), "query"))
+    assert len(asked) == 1
+    assert proxy.upstreams["query"].client is client
+    assert [r.headers["x-service-token"] for r in seen] == [TOKEN] * 3
 
 
 def test_forward_streams_the_upstream_answer() -> None:

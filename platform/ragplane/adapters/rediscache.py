@@ -1,0 +1,112 @@
+"""A cache backend in Redis, shared by every replica of a service.
+
+Entries expire after a TTL and the cache holds at most `capacity` entries: an index
+sorted set records when each key was last used, and a Lua script evicts the least
+recently used keys on every write, so Redis never grows without bound even without a
+`maxmemory` policy. Socket timeouts are short (a cache that answers slowly is worse than
+none); every Redis failure becomes `DependencyUnavailable("cache", ...)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
+
+from ragplane.adapters.errors import DependencyUnavailable
+
+V = TypeVar("V")
+REDIS_TIMEOUT_S = 0.25
+
+PUT = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[2]))
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if extra > 0 then
+  local old = redis.call('ZRANGE', KEYS[2], 0, extra - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1)
+  for i = 1, #old, 500 do
+    redis.call('DEL', unpack(old, i, math.min(i + 499, #old)))
+  end
+end
+return redis.call('ZCARD', KEYS[2])
+"""
+
+CLEAR = """
+local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
+for i = 1, #keys, 500 do
+  redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
+end
+redis.call('DEL', KEYS[1])
+return #keys
+"""
+
+
+def connect(url: str) -> aioredis.Redis:
+    return aioredis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+
+
+class RedisBackend(Generic[V]):
+    kind = "redis"
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        namespace: str,
+        *,
+        capacity: int,
+        ttl_s: float,
+        encode: Callable[[V], bytes],
+        decode: Callable[[bytes], V],
+    ) -> None:
+        self.client = client
+        self.prefix = f"{{{namespace}}}:"  # a hash tag keeps a cache's keys in one cluster slot
+        self.index = self.prefix + "index"
+        self.capacity = capacity
+        self.ttl_s = max(1, int(ttl_s))
+        self.encode = encode
+        self.decode = decode
+        self._put = client.register_script(PUT)
+        self._clear = client.register_script(CLEAR)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + hashlib.sha256(key.encode()).hexdigest()
+
+    async def get(self, key: str) -> V | None:
+        name = self._key(key)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.get(name)
+                pipe.zadd(self.index, {name: time.time()}, xx=True)  # touch: recently used
+                raw, _ = await pipe.execute()
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return None if raw is None else self.decode(raw)
+
+    async def put(self, key: str, value: V) -> int:
+        try:
+            count: Any = await self._put(
+                keys=[self._key(key), self.index], args=[self.encode(value), self.ttl_s, time.time(), self.capacity]
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(count)
+
+    async def clear(self) -> int:
+        try:
+            return int(await self._clear(keys=[self.index]))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: RedisError) -> DependencyUnavailable:
+    timed_out = isinstance(exc, RedisTimeout)
+    return DependencyUnavailable(
+        "cache", f"Redis failed ({type(exc).__name__})", kind="timeout" if timed_out else "unreachable"
+    )

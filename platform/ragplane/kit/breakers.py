@@ -1,0 +1,251 @@
+"""Circuit breakers around dependencies, one per name (embedder, qdrant, llm, ...).
+
+The state machine is purgatory's (asyncio-native, per-breaker thresholds, state-change
+hooks); `circuitbreaker`, which the seed named, reports transitions through no hook, so
+transition metrics and logs could not be emitted without reaching into private methods.
+This module adds what neither library has: a call timeout, exactly one probe in
+half-open (other calls are refused while it runs), the 503-with-Retry-After contract,
+metrics, and a reset for operators.
+
+What counts as a failure: `DependencyUnavailable` (unreachable, timed out, 5xx, a bad
+answer). A refusal caused by the request (`DependencyRejected`, a missing collection) or
+a caller that went away (cancellation) never trips a breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.messages.events import ContextChanged
+from purgatory.domain.model import ClosedState, Context, OpenedState
+
+from ragplane.adapters.errors import (
+    CircuitOpen,
+    CollectionExists,
+    CollectionNotFound,
+    DependencyError,
+    DependencyRejected,
+    DependencyUnavailable,
+)
+from ragplane.kit.faults import Faults
+from ragplane.settings import BreakerSettings, Settings
+from ragplane.telemetry import catalog
+from ragplane.telemetry.metrics import ServiceMetrics
+
+T = TypeVar("T")
+
+STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+_STATES = {"closed": "closed", "opened": "open", "half-opened": "half_open"}
+NOT_FAILURES: list[type[BaseException]] = [
+    DependencyRejected,
+    CollectionNotFound,
+    CollectionExists,
+    asyncio.CancelledError,
+]
+PROBE_BUSY_RETRY_AFTER_S = 1
+
+log = logging.getLogger("ragplane.breakers")
+
+
+class _Metrics:
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.state = metrics.gauge(catalog.CIRCUIT_BREAKER_STATE)
+        self.transitions = metrics.counter(catalog.CIRCUIT_BREAKER_TRANSITIONS)
+        self.rejected = metrics.counter(catalog.CIRCUIT_BREAKER_REJECTED)
+        self.errors = metrics.counter(catalog.DEPENDENCY_ERRORS)
+
+
+class Breaker:
+    """One dependency's breaker. `call(fn)` runs `fn` under it."""
+
+    def __init__(
+        self,
+        name: str,
+        config: BreakerSettings,
+        factory: AsyncCircuitBreakerFactory,
+        *,
+        enabled: bool,
+        metrics: _Metrics,
+        faults: Faults | None = None,
+    ) -> None:
+        self.name = name
+        self._faults = faults
+        self.config = config
+        self.enabled = enabled
+        self._factory = factory
+        self._context: Context | None = None
+        self._probing = False
+        self._metrics = metrics
+        self.failures = 0  # consecutive; purgatory forgets its count once the breaker opens
+
+    @property
+    def state(self) -> str:
+        """closed, half_open or open (open stays open until the next call probes, however late)."""
+        return "closed" if self._context is None else _STATES[self._context.state]
+
+    def retry_after(self) -> int:
+        """Whole seconds until a probe may run; 0 when one may run now."""
+        context = self._context
+        if context is None or context.opened_at is None or self.state != "open":
+            return 0
+        return max(0, math.ceil(context.opened_at + self.config.recovery_s - time.time()))
+
+    def snapshot(self) -> dict[str, Any]:
+        context = self._context
+        opened_at = context.opened_at if context is not None and self.state != "closed" else None
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "opened_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opened_at)) if opened_at else None,
+            "retry_after_seconds": self.retry_after(),
+            "enabled": self.enabled,
+        }
+
+    def blocking(self) -> bool:
+        """Open and not yet due for a probe: calls would be refused right now."""
+        return self.enabled and self.state == "open" and self.retry_after() > 0
+
+    def check(self) -> None:
+        """Refuse now (CircuitOpen) if a call would be refused, without starting one: while open,
+        and while the one half-open probe is in flight (callers should not queue behind it)."""
+        if self.blocking():
+            self._reject(self.retry_after())
+        if self.enabled and self._probing:
+            self._reject(PROBE_BUSY_RETRY_AFTER_S)
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        if self._faults is not None:
+            fn = self._faults.wrap(self.name, fn)
+        try:
+            if not self.enabled:
+                return await fn()
+            return await self._guarded(fn)
+        except DependencyError as exc:
+            self._metrics.errors.labels(dependency=self.name, kind=exc.kind).inc()
+            raise
+
+    async def _guarded(self, fn: Callable[[], Awaitable[T]]) -> T:
+        self.check()
+        probe = self.state != "closed"  # half-open, or open and due: this call decides
+        if probe:
+            self._probing = True  # before any await, so a concurrent call sees it
+        try:
+            breaker = await self._factory.get_breaker(
+                self.name, self.config.failure_threshold, self.config.recovery_s, exclude=list(NOT_FAILURES)
+            )
+            self._context = breaker.context
+            async with breaker:
+                await self._publish(breaker.context)  # "half_open" now, not after the probe
+                try:
+                    async with asyncio.timeout(self.config.call_timeout_s):
+                        result = await fn()
+                except TimeoutError as exc:
+                    message = f"no answer within {self.config.call_timeout_s:g} s"
+                    raise DependencyUnavailable(self.name, message, kind="timeout") from exc
+        except OpenedState:  # opened by a concurrent call between our check and purgatory's
+            self._reject(self.retry_after())
+        except BaseException as exc:
+            if not isinstance(exc, tuple(NOT_FAILURES)):
+                self.failures += 1
+            raise
+        finally:
+            if probe:
+                self._probing = False
+        self.failures = 0
+        return result
+
+    def _reject(self, retry_after: int) -> None:
+        self._metrics.rejected.labels(breaker=self.name).inc()
+        raise CircuitOpen(self.name, failures=self.failures, retry_after=retry_after)
+
+    async def reset(self) -> None:
+        """Force the breaker closed (an operator knows the dependency is back)."""
+        breaker = await self._factory.get_breaker(self.name, self.config.failure_threshold, self.config.recovery_s)
+        self._context = breaker.context
+        self.failures = 0
+        breaker.context.set_state(ClosedState())
+        await self._publish(breaker.context)
+
+    async def _publish(self, context: Context) -> None:
+        """Deliver pending state changes to the hooks (purgatory does so only when a call ends)."""
+        while context.messages:
+            await self._factory.messagebus.handle(context.messages.pop(0), self._factory.uow)
+
+
+class Breakers:
+    """The breakers of one service. Adding one is one name in `names` (and its settings)."""
+
+    def __init__(
+        self,
+        names: Iterable[str],
+        *,
+        settings: Mapping[str, BreakerSettings],
+        enabled: bool,
+        metrics: ServiceMetrics,
+        faults: Faults | None = None,
+    ) -> None:
+        self.faults = faults
+        self._metrics = _Metrics(metrics)
+        self._factory = AsyncCircuitBreakerFactory()
+        self._factory.add_listener(self._changed)
+        self._breakers = {
+            name: Breaker(
+                name,
+                settings.get(name, BreakerSettings()),
+                self._factory,
+                enabled=enabled,
+                metrics=self._metrics,
+                faults=faults,
+            )
+            for name in names
+        }
+        for name in self._breakers:
+            self._metrics.state.labels(breaker=name).set(0)
+            self._metrics.transitions.prime(breaker=name)
+            self._metrics.rejected.labels(breaker=name)
+            self._metrics.errors.prime(dependency=name)
+
+    def __getitem__(self, name: str) -> Breaker:
+        return self._breakers[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._breakers
+
+    def __iter__(self) -> Iterator[Breaker]:
+        return iter(self._breakers.values())
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        return {name: breaker.snapshot() for name, breaker in self._breakers.items()}
+
+    def _changed(self, name: str, event_type: str, event: Any) -> None:
+        """purgatory's hook: publish every state change as metrics and a log line."""
+        if event_type != "state_changed" or not isinstance(event, ContextChanged):
+            return
+        state = _STATES[event.state]
+        self._metrics.state.labels(breaker=event.name).set(STATE_VALUES[state])
+        self._metrics.transitions.labels(breaker=event.name, to=state).inc()
+        level = logging.WARNING if state == "open" else logging.INFO
+        log.log(
+            level,
+            "circuit breaker %s is %s",
+            event.name,
+            state,
+            extra={"fields": {"event": "circuit_breaker", "breaker": event.name, "state": state}},
+        )
+
+
+def service_breakers(names: Iterable[str], settings: Settings, metrics: ServiceMetrics) -> Breakers:
+    """A service's breakers configured from settings, with fault injection for drills."""
+    return Breakers(
+        names,
+        settings=settings.circuit_breakers,
+        enabled=settings.circuit_breaker_enabled,
+        metrics=metrics,
+        faults=Faults(enabled=settings.fault_injection),
+    )
