@@ -20,7 +20,7 @@ def test_every_service_of_ragplane_is_in_compose() -> None:
     for name in ("gateway", "query", "collections"):
         assert services[name]["command"] == ["serve", name]
     assert services["gateway"]["ports"] == ["8000:8000"]
-    assert {"qdrant-1", "qdrant-2", "qdrant-3", "ollama", "prometheus"} <= set(services)
+    assert {"qdrant-1", "qdrant-2", "qdrant-3", "ollama", "prometheus", "redis"} <= set(services)
 
 
 def test_compose_only_sets_known_settings() -> None:
