@@ -65,7 +65,6 @@ def _parser() -> argparse.ArgumentParser:
     kinds = drill.add_subparsers(dest="drill", required=True, metavar="DRILL")
     breaker = kinds.add_parser("breaker", help="make a dependency fail until its circuit breaker opens")
     breaker.add_argument("--dependency", required=True, choices=("embedder", "qdrant", "llm"))
-    breaker.add_argument("--service", default="query", choices=("query", "collections"))
     breaker.add_argument("--seconds", type=float, default=60, help="how long the fault lasts (default 60)")
     breaker.add_argument("--mode", default="error", choices=("error", "hang"))
     breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
@@ -116,7 +115,7 @@ async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
 
 def _drill(settings: Settings, args: argparse.Namespace) -> int:
     drill = Drill(
-        service_url=settings.upstream_url(args.service),
+        service_url=settings.upstream_url("query"),
         gateway_url=f"http://{settings.host}:{settings.gateway_port}",
         token=settings.inter_service_secret or "",
         dependency=args.dependency,

@@ -82,6 +82,7 @@ class Settings:
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
     circuit_breaker_enabled: bool = True
+    circuit_breaker_defaults: BreakerSettings = BreakerSettings()
     circuit_breakers: Mapping[str, BreakerSettings] = field(
         default_factory=lambda: MappingProxyType({name: BreakerSettings() for name in BREAKER_NAMES})
     )
@@ -137,6 +138,8 @@ class Settings:
                 value = [_without_credentials(v) for v in value]
             elif isinstance(value, Mapping):
                 value = {k: asdict(v) for k, v in value.items()}
+            elif isinstance(value, BreakerSettings):
+                value = asdict(value)
             elif isinstance(value, str):
                 value = _without_credentials(value)
             out[f.name] = value
@@ -193,7 +196,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         embedder=read("EMBEDDER", _choice("local", "ollama"), "ollama" if ollama_url else "local"),
         answerer=read("ANSWERER", _choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
         circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", _bool, True),
-        circuit_breakers=_breakers(read),
+        circuit_breaker_defaults=(breaker_defaults := _breaker_defaults(read)),
+        circuit_breakers=_breakers(read, breaker_defaults),
         gpu_slots=read("GPU_SLOTS", _positive_int, None),
         gpu_queue_timeout_s=read("GPU_QUEUE_TIMEOUT_S", _positive_float, defaults.gpu_queue_timeout_s),
         embed_batch_max=read("EMBED_BATCH_MAX", _positive_int, defaults.embed_batch_max),
@@ -303,13 +307,17 @@ def _redis_url(raw: str) -> str:
     return raw.strip()
 
 
-def _breakers(read: _Reader) -> Mapping[str, BreakerSettings]:
-    """Defaults from CIRCUIT_BREAKER_*, each overridable per breaker (CIRCUIT_BREAKER_LLM_CALL_TIMEOUT_S)."""
-    base = BreakerSettings(
+def _breaker_defaults(read: _Reader) -> BreakerSettings:
+    """CIRCUIT_BREAKER_*: what every breaker uses unless overridden by name."""
+    return BreakerSettings(
         failure_threshold=read("CIRCUIT_BREAKER_FAILURE_THRESHOLD", _positive_int, BreakerSettings.failure_threshold),
         call_timeout_s=read("CIRCUIT_BREAKER_CALL_TIMEOUT_S", _positive_float, BreakerSettings.call_timeout_s),
         recovery_s=read("CIRCUIT_BREAKER_RECOVERY_S", _positive_float, BreakerSettings.recovery_s),
     )
+
+
+def _breakers(read: _Reader, base: BreakerSettings) -> Mapping[str, BreakerSettings]:
+    """Per-breaker overrides, e.g. CIRCUIT_BREAKER_LLM_CALL_TIMEOUT_S."""
     out = {}
     for name in BREAKER_NAMES:
         prefix = f"CIRCUIT_BREAKER_{name.upper()}_"

@@ -255,12 +255,10 @@ def test_the_drill_command_trips_and_resets_a_breaker(make_settings, tmp_path, c
         assert breaker_state(stack, "embedder") == ("closed", 0.0)
         with stack.client() as client:
             assert search(client, "docs").status_code == 200
-        assert (
-            cli.main(
-                ["--env-file", str(env), "drill", "breaker", "--dependency", "embedder", "--service", "collections"]
-            )
-            == 1
-        )  # no COLLECTIONS_URL: 127.0.0.1:8002 is not this stack
+        wrong = tmp_path / "wrong.env"
+        wrong.write_text(f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\nQUERY_URL=http://127.0.0.1:9\n")
+        assert cli.main(["--env-file", str(wrong), "drill", "breaker", "--dependency", "embedder"]) == 1
+        assert "drill failed" in capsys.readouterr().err
     finally:
         stack.stop()
 
@@ -291,3 +289,24 @@ def test_a_wait_for_a_busy_gpu_slot_ends_in_503_with_retry_after(make_settings) 
             assert breaker_state(stack, "embedder") == ("closed", 0.0), "overload is not a dependency failure"
         finally:
             stack.stop()
+
+
+def test_the_qdrant_breaker_recovers_after_an_outage(make_settings) -> None:
+    """Local storage made unavailable for a while (an injected fault), then back."""
+    stack = RunningStack(make_settings(CIRCUIT_BREAKER_RECOVERY_S=str(RECOVERY_S))).start()
+    try:
+        with stack.client() as client:
+            ingest(client, "r", [{"id": "a", "text": "Qdrant comes back."}])
+        with stack.client("query", token=True) as query:
+            assert query.post("/internal/faults/qdrant", json={"seconds": RECOVERY_S}).status_code == 200
+        with stack.client() as client:
+            for _ in range(5):
+                assert search(client).json()["dependency"] == "qdrant"
+            assert search(client).json()["breaker"] == "qdrant"
+            assert breaker_state(stack, "qdrant") == ("open", 2.0)
+            wait_for_probe(stack, "qdrant")
+            time.sleep(0.1)  # the fault, as long as the recovery time, has ended too
+            assert search(client).status_code == 200
+        assert breaker_state(stack, "qdrant") == ("closed", 0.0)
+    finally:
+        stack.stop()

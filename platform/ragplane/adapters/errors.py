@@ -65,6 +65,7 @@ class SlotTimeout(DependencyUnavailable):
 
     def __init__(self, dependency: str, *, waited_s: float, retry_after: int) -> None:
         super().__init__(dependency, f"all GPU slots stayed busy for {waited_s:g} s; the service is overloaded")
+        self.waited_s = waited_s
         self.retry_after = retry_after
 
 

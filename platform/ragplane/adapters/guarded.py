@@ -12,6 +12,7 @@ trips the breaker.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -40,8 +41,11 @@ class Guard(Protocol):
 class SlotUser:
     """Takes a GPU slot for one model call and records the wait (per service)."""
 
-    def __init__(self, slots: GpuSlots, metrics: ServiceMetrics, kind: str, priority: Priority) -> None:
+    def __init__(
+        self, slots: GpuSlots, metrics: ServiceMetrics, kind: str, priority: Priority, dependency: str
+    ) -> None:
         self.slots = slots
+        self.dependency = dependency
         self.priority = priority
         self.wait = metrics.histogram(catalog.GPU_WAIT).labels(kind=kind)
         self.timeouts = metrics.counter(catalog.GPU_QUEUE_TIMEOUTS).labels()
@@ -52,14 +56,27 @@ class SlotUser:
             async with self.slots.acquire(guard.name, self.priority) as waited:
                 self.wait.observe(waited)
                 return await guard.call(fn)
-        except SlotTimeout:
-            self.timeouts.inc()
-            self.errors.labels(dependency=guard.name, kind="slot_timeout").inc()
+        except SlotTimeout as exc:
+            self._count_timeout(exc.waited_s)
             raise
+
+    def timed_out(self, waited_s: float) -> SlotTimeout:
+        """A wait that ended before a slot (or a batch) came free: counted, and the error to raise."""
+        self._count_timeout(waited_s)
+        return SlotTimeout(self.dependency, waited_s=waited_s, retry_after=max(1, math.ceil(waited_s / 2)))
+
+    def _count_timeout(self, waited_s: float) -> None:
+        self.wait.observe(waited_s)
+        self.timeouts.inc()
+        self.errors.labels(dependency=self.dependency, kind="slot_timeout").inc()
 
 
 def watch_slots(slots: GpuSlots, metrics: ServiceMetrics) -> None:
-    """Publish the (process-wide) slot pool's occupancy in this service's registry."""
+    """Publish the slot pool's occupancy in this service's registry — once per pool, so the
+    services sharing a process do not report (and sum to) twice the same slots."""
+    if slots.watched:
+        return
+    slots.watched = True
     metrics.gauge(catalog.GPU_SLOTS_IN_USE).labels().set_function(lambda: slots.in_use)
     metrics.gauge(catalog.GPU_QUEUE_DEPTH).labels().set_function(lambda: slots.queue_depth)
 
@@ -80,10 +97,21 @@ class GuardedEmbedder:
         self.inner = inner
         self.name = inner.name
         self.guard = guard
-        self.slot = SlotUser(slots, metrics, "embed", priority)
+        self.slot = SlotUser(slots, metrics, "embed", priority, guard.name)
         self.duration = metrics.histogram(catalog.EMBEDDING_DURATION).labels(embedder=inner.name)
         self.batch_size = metrics.histogram(catalog.EMBEDDING_BATCH_SIZE).labels(embedder=inner.name)
-        self.batcher = MicroBatcher(self._encode, max_batch=batch[0], max_wait_s=batch[1]) if batch else None
+        self.batcher = (
+            MicroBatcher(
+                self._encode,
+                max_batch=batch[0],
+                max_wait_s=batch[1],
+                workers=slots.slots,
+                queue_timeout_s=slots.queue_timeout_s,
+                on_timeout=self.slot.timed_out,
+            )
+            if batch
+            else None
+        )
 
     @property
     def loaded(self) -> bool:
@@ -128,7 +156,7 @@ class GuardedAnswerer:
         self.inner = inner
         self.name = inner.name
         self.guard = guard
-        self.slot = SlotUser(slots, metrics, "generate", Priority.INTERACTIVE)
+        self.slot = SlotUser(slots, metrics, "generate", Priority.INTERACTIVE, guard.name)
 
     async def check(self) -> dict[str, Any]:
         return await self.inner.check()

@@ -38,6 +38,15 @@ end
 return redis.call('ZCARD', KEYS[2])
 """
 
+GET = """
+local value = redis.call('GET', KEYS[1])
+if value then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[1], KEYS[1])
+end
+return value
+"""
+
 CLEAR = """
 local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
 for i = 1, #keys, 500 do
@@ -72,6 +81,7 @@ class RedisBackend(Generic[V]):
         self.ttl_s = max(1, int(ttl_s))
         self.encode = encode
         self.decode = decode
+        self._get = client.register_script(GET)
         self._put = client.register_script(PUT)
         self._clear = client.register_script(CLEAR)
 
@@ -79,12 +89,8 @@ class RedisBackend(Generic[V]):
         return self.prefix + hashlib.sha256(key.encode()).hexdigest()
 
     async def get(self, key: str) -> V | None:
-        name = self._key(key)
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.get(name)
-                pipe.zadd(self.index, {name: time.time()}, xx=True)  # touch: recently used
-                raw, _ = await pipe.execute()
+        try:  # a hit is touched: recently used, and its TTL starts again
+            raw = await self._get(keys=[self._key(key), self.index], args=[time.time(), self.ttl_s])
         except RedisError as exc:
             raise _unavailable(exc) from exc
         return None if raw is None else self.decode(raw)

@@ -7,9 +7,11 @@ This module adds what neither library has: a call timeout, exactly one probe in
 half-open (other calls are refused while it runs), the 503-with-Retry-After contract,
 metrics, and a reset for operators.
 
-What counts as a failure: `DependencyUnavailable` (unreachable, timed out, 5xx, a bad
-answer). A refusal caused by the request (`DependencyRejected`, a missing collection) or
-a caller that went away (cancellation) never trips a breaker.
+Every call gets a verdict that drives purgatory's state model: a failure
+(`DependencyUnavailable`: unreachable, timed out, 5xx, a bad answer), answered (success,
+or a refusal caused by the request: `DependencyRejected`, a missing collection), or none —
+a caller that went away, a bug of ours, or a call that began before the state changed says
+nothing about the dependency and changes nothing.
 """
 
 from __future__ import annotations
@@ -42,13 +44,10 @@ T = TypeVar("T")
 
 STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _STATES = {"closed": "closed", "opened": "open", "half-opened": "half_open"}
-NOT_FAILURES: list[type[BaseException]] = [
-    DependencyRejected,
-    CollectionNotFound,
-    CollectionExists,
-    asyncio.CancelledError,
-]
+# The dependency answered, even if it said no: that is not a failure of the dependency.
+ANSWERED = (DependencyRejected, CollectionNotFound, CollectionExists)
 PROBE_BUSY_RETRY_AFTER_S = 1
+DEFAULT_SETTINGS = BreakerSettings()
 
 log = logging.getLogger("ragplane.breakers")
 
@@ -122,55 +121,83 @@ class Breaker:
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         if self._faults is not None:
             fn = self._faults.wrap(self.name, fn)
-        try:
-            if not self.enabled:
+        if not self.enabled:
+            try:
                 return await fn()
-            return await self._guarded(fn)
-        except DependencyError as exc:
-            self._metrics.errors.labels(dependency=self.name, kind=exc.kind).inc()
-            raise
+            except DependencyError as exc:
+                self._metrics.errors.labels(dependency=self.name, kind=exc.kind).inc()
+                raise
+        return await self._guarded(fn)
 
     async def _guarded(self, fn: Callable[[], Awaitable[T]]) -> T:
+        context = self._context or await self._create()
         self.check()
         probe = self.state != "closed"  # half-open, or open and due: this call decides
         if probe:
-            self._probing = True  # before any await, so a concurrent call sees it
+            self._probing = True
         try:
-            breaker = await self._factory.get_breaker(
-                self.name, self.config.failure_threshold, self.config.recovery_s, exclude=list(NOT_FAILURES)
-            )
-            self._context = breaker.context
-            async with breaker:
-                await self._publish(breaker.context)  # "half_open" now, not after the probe
-                try:
-                    async with asyncio.timeout(self.config.call_timeout_s):
-                        result = await fn()
-                except TimeoutError as exc:
-                    message = f"no answer within {self.config.call_timeout_s:g} s"
-                    raise DependencyUnavailable(self.name, message, kind="timeout") from exc
-        except OpenedState:  # opened by a concurrent call between our check and purgatory's
-            self._reject(self.retry_after())
-        except BaseException as exc:
-            if not isinstance(exc, tuple(NOT_FAILURES)):
-                self.failures += 1
+            try:
+                context.handle_new_request()  # open and due: now half-open
+            except OpenedState:  # a concurrent failure opened it after our check
+                self._reject(self.retry_after())
+            await self._publish(context)
+            epoch = (context.state, context.opened_at)
+            verdict: BaseException | bool | None = None  # a failure, True for "answered", None for no verdict
+            try:
+                async with asyncio.timeout(self.config.call_timeout_s):
+                    result = await fn()
+                verdict = True
+                return result
+            except TimeoutError as exc:
+                message = f"no answer within {self.config.call_timeout_s:g} s"
+                verdict = DependencyUnavailable(self.name, message, kind="timeout")
+                raise verdict from exc
+            except DependencyUnavailable as exc:
+                verdict = exc
+                raise
+            except ANSWERED:
+                verdict = True
+                raise
+            finally:
+                # A call that began before the state changed says nothing about the new state;
+                # a cancelled call or a bug of ours says nothing about the dependency.
+                if verdict is not None and (context.state, context.opened_at) == epoch:
+                    await self._record(context, verdict)
+        except DependencyError as exc:
+            if not isinstance(exc, CircuitOpen):  # _reject counted it
+                self._metrics.errors.labels(dependency=self.name, kind=exc.kind).inc()
             raise
         finally:
             if probe:
                 self._probing = False
-        self.failures = 0
-        return result
+
+    async def _record(self, context: Context, verdict: BaseException | bool) -> None:
+        if verdict is True:
+            self.failures = 0
+            context.handle_end_request()
+        else:
+            assert isinstance(verdict, BaseException)
+            self.failures += 1
+            context.handle_exception(verdict)
+        await self._publish(context)
+
+    async def _create(self) -> Context:
+        breaker = await self._factory.get_breaker(self.name, self.config.failure_threshold, self.config.recovery_s)
+        self._context = breaker.context
+        return breaker.context
 
     def _reject(self, retry_after: int) -> None:
         self._metrics.rejected.labels(breaker=self.name).inc()
+        self._metrics.errors.labels(dependency=self.name, kind="circuit_open").inc()
         raise CircuitOpen(self.name, failures=self.failures, retry_after=retry_after)
 
     async def reset(self) -> None:
         """Force the breaker closed (an operator knows the dependency is back)."""
-        breaker = await self._factory.get_breaker(self.name, self.config.failure_threshold, self.config.recovery_s)
-        self._context = breaker.context
+        context = self._context or await self._create()
         self.failures = 0
-        breaker.context.set_state(ClosedState())
-        await self._publish(breaker.context)
+        if self.state != "closed":
+            context.set_state(ClosedState())
+            await self._publish(context)
 
     async def _publish(self, context: Context) -> None:
         """Deliver pending state changes to the hooks (purgatory does so only when a call ends)."""
@@ -186,6 +213,7 @@ class Breakers:
         names: Iterable[str],
         *,
         settings: Mapping[str, BreakerSettings],
+        defaults: BreakerSettings = DEFAULT_SETTINGS,
         enabled: bool,
         metrics: ServiceMetrics,
         faults: Faults | None = None,
@@ -197,7 +225,7 @@ class Breakers:
         self._breakers = {
             name: Breaker(
                 name,
-                settings.get(name, BreakerSettings()),
+                settings.get(name, defaults),
                 self._factory,
                 enabled=enabled,
                 metrics=self._metrics,
@@ -245,6 +273,7 @@ def service_breakers(names: Iterable[str], settings: Settings, metrics: ServiceM
     return Breakers(
         names,
         settings=settings.circuit_breakers,
+        defaults=settings.circuit_breaker_defaults,
         enabled=settings.circuit_breaker_enabled,
         metrics=metrics,
         faults=Faults(enabled=settings.fault_injection),

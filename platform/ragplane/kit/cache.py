@@ -1,5 +1,8 @@
 """Caches: a bounded in-process LRU, or a shared Redis backend, behind one metered front.
 
+Both expire entries after `CACHE_TTL_S`, a bound on staleness should a collection change
+ever fail to reach the cache key (see `touch` in the collections service).
+
 `Cache` is what services use. It counts every lookup (`hit`, `miss`, `error`) and keeps
 `ragplane_cache_entries` current; calls to a remote backend go through the service's
 `cache` circuit breaker, and any failure is logged, counted as `error` and treated as a
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -17,6 +21,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
+from ragplane.adapters.errors import CircuitOpen
+from ragplane.adapters.guarded import Guard
 from ragplane.adapters.rediscache import RedisBackend
 from ragplane.settings import Settings
 from ragplane.telemetry import catalog
@@ -73,30 +79,32 @@ class Backend(Protocol[V]):
 
 
 class MemoryBackend(Generic[V]):
+    """The in-process LRU; entries also expire after `ttl_s`, as they do in Redis."""
+
     kind = "memory"
 
-    def __init__(self, capacity: int) -> None:
-        self.lru: LruCache[str, V] = LruCache(capacity)
+    def __init__(self, capacity: int, ttl_s: float = float("inf")) -> None:
+        self.lru: LruCache[str, tuple[float, V]] = LruCache(capacity)
+        self.ttl_s = ttl_s
 
     async def get(self, key: str) -> V | None:
-        return self.lru.get(key)
+        entry = self.lru.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
 
     async def put(self, key: str, value: V) -> int:
-        self.lru.put(key, value)
+        self.lru.put(key, (time.monotonic() + self.ttl_s, value))
         return len(self.lru)
 
     async def clear(self) -> int:
         return self.lru.clear()
 
 
-class _Guard(Protocol):
-    async def call(self, fn: Callable[[], Awaitable[T]]) -> T: ...
-
-
 class Cache(Generic[V]):
     """A named, metered cache over a backend; remote backends are guarded and may fail safely."""
 
-    def __init__(self, name: str, backend: Backend[V], metrics: ServiceMetrics, guard: _Guard | None = None) -> None:
+    def __init__(self, name: str, backend: Backend[V], metrics: ServiceMetrics, guard: Guard | None = None) -> None:
         self.name = name
         self.backend = backend
         self.guard = guard
@@ -134,7 +142,9 @@ class Cache(Generic[V]):
     def _failed(self, operation: str, exc: Exception) -> None:
         self.errors += 1
         self.requests.labels(cache=self.name, result="error").inc()
-        log.warning(
+        # While the breaker is open every lookup fails the same way; the breaker logs that once.
+        log.log(
+            logging.DEBUG if isinstance(exc, CircuitOpen) else logging.WARNING,
             "cache %s %s failed, bypassed: %s",
             self.name,
             operation,
@@ -165,13 +175,13 @@ def new_cache(
     settings: Settings,
     metrics: ServiceMetrics,
     redis: Redis | None,
-    guard: _Guard,
+    guard: Guard,
     encode: Callable[[V], bytes],
     decode: Callable[[bytes], V],
 ) -> Cache[V]:
     """The in-process LRU, or Redis (shared by replicas, guarded by the `cache` breaker) when configured."""
     if redis is None:
-        return Cache(name, MemoryBackend[V](settings.cache_entries), metrics)
+        return Cache(name, MemoryBackend[V](settings.cache_entries, settings.cache_ttl_s), metrics)
     backend = RedisBackend(
         redis,
         f"{settings.redis_key_prefix}:cache:{name}",

@@ -1,8 +1,9 @@
 """Injected faults for drills: make a dependency fail on purpose, for a while.
 
 `POST /internal/faults/{dependency}` (service token required) makes every call to that
-dependency fail (`mode: error`) or hang until its breaker's call timeout (`mode: hang`)
-for `seconds`, then the fault expires by itself. The failure happens inside the
+dependency fail (`mode: error`) or hang (`mode: hang`: abandoned at the breaker's call
+timeout, or, with breakers disabled, when the fault ends) for `seconds`, then the fault
+expires by itself. The failure happens inside the
 breaker-guarded call, so the breaker, the metrics, the alerts and the runbooks see exactly
 what a real outage produces. `FAULT_INJECTION=false` turns the routes off.
 """

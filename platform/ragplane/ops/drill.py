@@ -1,9 +1,11 @@
 """`ragplane drill breaker --dependency embedder`: trip a circuit breaker on purpose.
 
-For demos, game days and the alert drill. The drill asks a running service to fail every
-call to one dependency for a while (`POST /internal/faults/{dependency}`), sends requests
-through the gateway until the breaker opens, and prints what a user and an operator see
-at each step. The fault expires by itself; `--end` removes it and resets the breaker.
+For demos, game days and the alert drill. The drill asks the running query service to
+fail every call to one dependency for a while (`POST /internal/faults/{dependency}`), sends
+questions through the gateway until the breaker opens, and prints what a user and an
+operator see at each step. The fault expires by itself; `--end` removes it and resets the
+breaker. (The collections service has breakers and fault routes too; drive those with the
+routes directly, since only ingestion exercises them.)
 """
 
 from __future__ import annotations

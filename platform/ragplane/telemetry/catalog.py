@@ -202,7 +202,7 @@ GPU_QUEUE_TIMEOUTS = Metric(
 EMBEDDING_BATCH_SIZE = Metric(
     "ragplane_embedding_batch_size",
     Kind.HISTOGRAM,
-    "Texts per embedding call after micro-batching concurrent requests.",
+    "Texts per embedding model call (query calls are micro-batched; ingestion calls carry a document's chunks).",
     ("embedder",),
     buckets=BATCH_SIZES,
 )

@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 import pytest
 
@@ -102,3 +103,46 @@ def test_close_cancels_what_is_still_queued() -> None:
                 await task
 
     asyncio.run(scenario())
+
+
+def test_several_workers_encode_in_parallel_and_a_long_wait_times_out() -> None:
+    async def scenario() -> tuple[list, float]:
+        model = Model(delay=0.2)
+        batcher = MicroBatcher(
+            model.encode,
+            max_batch=1,
+            max_wait_s=0.0,
+            workers=2,
+            queue_timeout_s=0.1,
+            on_timeout=lambda waited: RuntimeError(f"busy for {waited} s"),
+        )
+        started = time.monotonic()
+        out = await asyncio.gather(*(batcher.embed([str(i)]) for i in range(3)), return_exceptions=True)
+        elapsed = time.monotonic() - started
+        await batcher.close()
+        return out, elapsed
+
+    out, elapsed = asyncio.run(scenario())
+    assert out[:2] == [[[1.0]], [[1.0]]]  # two workers: both encoded at once
+    assert isinstance(out[2], RuntimeError) and str(out[2]) == "busy for 0.1 s"
+    assert elapsed < 0.35
+
+
+def test_workers_carry_no_request_trace() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    seen = []
+
+    async def encode(texts: list[str]) -> list[list[float]]:
+        seen.append(trace.get_current_span().get_span_context().is_valid)
+        return [[0.0] for _ in texts]
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(encode, max_batch=4, max_wait_s=0.0)
+        with TracerProvider().get_tracer("t").start_as_current_span("request"):
+            await batcher.embed(["x"])
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert seen == [False]

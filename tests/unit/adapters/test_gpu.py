@@ -136,7 +136,7 @@ def test_metrics_follow_the_pool() -> None:
     async def scenario(metrics: ServiceMetrics) -> None:
         slots = GpuSlots(1, 0.05)
         watch_slots(slots, metrics)
-        user = SlotUser(slots, metrics, "embed", Priority.INTERACTIVE)
+        user = SlotUser(slots, metrics, "embed", Priority.INTERACTIVE, "embedder")
 
         class Guard:
             name = "embedder"
@@ -163,7 +163,7 @@ def test_metrics_follow_the_pool() -> None:
         return metrics.registry.get_sample_value(name, {"service": "query", **labels})
 
     run(scenario(metrics))
-    assert sample("ragplane_gpu_wait_seconds_count", kind="embed") == 1
+    assert sample("ragplane_gpu_wait_seconds_count", kind="embed") == 2  # the timed-out wait too
     assert sample("ragplane_gpu_queue_timeouts_total") == 1
     assert sample("ragplane_dependency_errors_total", dependency="embedder", kind="slot_timeout") == 1
     assert sample("ragplane_gpu_slots_in_use") == 0 and sample("ragplane_gpu_queue_depth") == 0
@@ -191,3 +191,17 @@ def test_many_tasks_never_exceed_the_slots() -> None:
 def test_at_least_one_slot() -> None:
     with pytest.raises(ValueError):
         GpuSlots(0, 1)
+
+
+def test_a_batch_call_that_waited_too_long_goes_before_queries() -> None:
+    async def scenario() -> list:
+        slots, log = GpuSlots(1, 5, batch_max_wait_s=0.05), []
+        async with slots.acquire("embedder"):
+            batch = asyncio.create_task(hold(slots, log, "batch", Priority.BATCH))
+            await asyncio.sleep(0.06)  # the batch call is now overdue
+            query = asyncio.create_task(hold(slots, log, "query"))
+            await asyncio.sleep(0)
+        await asyncio.gather(batch, query)
+        return log
+
+    assert run(scenario()) == ["batch", "query"]

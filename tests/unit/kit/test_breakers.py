@@ -186,3 +186,71 @@ def test_known_series_exist_at_zero() -> None:
     for state in ("closed", "half_open", "open"):
         assert sample(metrics, "ragplane_circuit_breaker_transitions_total", breaker="embedder", to=state) == 0
     assert sample(metrics, "ragplane_dependency_errors_total", dependency="embedder", kind="timeout") == 0
+
+
+def test_a_cancelled_probe_decides_nothing() -> None:
+    async def scenario() -> None:
+        breakers, _ = make()
+        breaker, dependency = breakers["embedder"], Dependency()
+        await fail_times(breaker, dependency, 3)
+        await asyncio.sleep(FAST.recovery_s + 0.05)
+        dependency.fail, dependency.delay = None, 5
+        probe = asyncio.create_task(breaker.call(dependency))
+        await asyncio.sleep(0.01)
+        probe.cancel()  # the client hung up mid-probe
+        await asyncio.gather(probe, return_exceptions=True)
+        assert breaker.state == "half_open" and not breaker.blocking()
+        dependency.delay = 0
+        assert await breaker.call(dependency) == "ok"  # the next call is the probe
+        assert breaker.state == "closed"
+
+    asyncio.run(scenario())
+
+
+def test_answers_reset_the_count_and_our_own_bugs_do_not_count() -> None:
+    async def scenario() -> None:
+        breakers, _ = make()
+        breaker, dependency = breakers["embedder"], Dependency()
+        await fail_times(breaker, dependency, 2)
+        dependency.fail = CollectionNotFound("x")  # the dependency answered
+        with pytest.raises(CollectionNotFound):
+            await breaker.call(dependency)
+        assert breaker.failures == 0
+        dependency.fail = KeyError("a bug of ours")
+        for _ in range(5):
+            with pytest.raises(KeyError):
+                await breaker.call(dependency)
+        assert breaker.state == "closed" and breaker.failures == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_call_that_began_before_the_breaker_opened_cannot_close_it() -> None:
+    async def scenario() -> None:
+        breakers, _ = make()
+        breaker = breakers["embedder"]
+        slow = Dependency()
+        slow.fail, slow.delay = None, 0.1
+        late = asyncio.create_task(breaker.call(slow))
+        await asyncio.sleep(0.01)
+        await fail_times(breaker, Dependency(), 3)
+        assert await late == "ok"
+        assert breaker.state == "open" and breaker.failures == 3
+
+    asyncio.run(scenario())
+
+
+def test_resetting_a_closed_breaker_is_not_a_transition() -> None:
+    async def scenario() -> ServiceMetrics:
+        breakers, metrics = make()
+        await breakers["embedder"].reset()
+        return metrics
+
+    metrics = asyncio.run(scenario())
+    assert sample(metrics, "ragplane_circuit_breaker_transitions_total", breaker="embedder", to="closed") == 0
+
+
+def test_unknown_breakers_take_the_configured_defaults() -> None:
+    defaults = BreakerSettings(failure_threshold=2, call_timeout_s=1, recovery_s=1)
+    breakers = Breakers(["new"], settings={}, defaults=defaults, enabled=True, metrics=ServiceMetrics("query"))
+    assert breakers["new"].config == defaults

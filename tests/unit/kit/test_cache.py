@@ -93,3 +93,14 @@ def test_codecs_round_trip() -> None:
     assert len(encode_vector(vector)) == 12
     value = [{"id": "x", "score": 0.5, "payload": {"t": "é"}}]
     assert decode_json(encode_json(value)) == value
+
+
+def test_memory_entries_expire() -> None:
+    async def scenario() -> tuple:
+        backend: MemoryBackend[int] = MemoryBackend(10, ttl_s=0.05)
+        await backend.put("a", 1)
+        fresh = await backend.get("a")
+        await asyncio.sleep(0.06)
+        return fresh, await backend.get("a")
+
+    assert asyncio.run(scenario()) == (1, None)

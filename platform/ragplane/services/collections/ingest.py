@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from opentelemetry.trace import Tracer
 
 from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.errors import CollectionNotFound
 from ragplane.adapters.vectors import Point, VectorStore
 from ragplane.kit.errors import ServiceUnavailable
 from ragplane.kit.tracing import stage
@@ -144,6 +145,7 @@ class Ingestor:
     async def _ingest(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> JobRecord:
         pending: list[DocumentRecord] = []
         name = collection.name
+        changed = False  # points were written since the collection's version was last bumped
         try:
             known = await self.registry.documents(name)
             for doc in documents:
@@ -152,6 +154,7 @@ class Ingestor:
                     job = dataclasses.replace(job, documents_skipped=job.documents_skipped + 1)
                     self.documents_total.labels(collection=name, result="skipped").inc()
                     continue
+                changed = True
                 record = await self._ingest_one(collection, doc)
                 pending.append(record)
                 job = dataclasses.replace(
@@ -162,7 +165,8 @@ class Ingestor:
                 if len(pending) >= RECORD_EVERY:
                     await self.registry.put_documents(name, pending)
                     await self.registry.save_job(job)
-                    pending = []
+                    await self.store.touch(name)  # cached search results of the old content now miss
+                    pending, changed = [], False
             if pending:
                 await self.registry.put_documents(name, pending)
             job = dataclasses.replace(job, state=JobState.COMPLETED, finished_at=now())
@@ -173,8 +177,18 @@ class Ingestor:
             log.exception("ingestion job %s failed", job.id)
             job = await self._fail(job, str(exc) or type(exc).__name__, pending)
         finally:
+            if changed:  # also after a failure: some points may have changed
+                await self._touch(name)
             await self._save_finished(job)
         return job
+
+    async def _touch(self, collection: str) -> None:
+        try:
+            await self.store.touch(collection)
+        except CollectionNotFound:  # deleted meanwhile: nothing left to cache
+            pass
+        except Exception:  # the caches' TTL bounds the staleness instead
+            log.exception("could not bump the content version of %s", collection)
 
     async def _fail(self, job: JobRecord, reason: str, pending: list[DocumentRecord]) -> JobRecord:
         if pending:  # fully written to Qdrant: record them so the registry matches the vectors
@@ -211,7 +225,6 @@ class Ingestor:
             await self._store_chunks(collection.name, doc, content_hash, chunks[start : start + EMBED_BATCH])
         # Only now that every new chunk is stored do the previous version's chunks go.
         await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
-        await self.store.touch(collection.name)  # cached search results of the old content now miss
         return DocumentRecord(
             id=doc.id,
             title=doc.title,

@@ -133,14 +133,15 @@ class QueryApi:
         )
 
     async def _answer(self, question: str, passages: list[Passage]) -> tuple[Answer, str | None]:
-        """The answerer's answer, or the extractive one and the reason when the LLM cannot answer."""
-        vector = await self._embed_query(question)
+        """The answerer's answer, or the extractive one and the reason when the LLM cannot answer.
+        Only the extractive answerer needs the question's vector, so only it waits for one."""
+        if self.answerer is self.fallback:
+            return await self._compose(self.fallback, question, passages, await self._embed_query(question)), None
         try:
-            return await self._compose(self.answerer, question, passages, vector), None
+            return await self._compose(self.answerer, question, passages, []), None
         except DependencyUnavailable as exc:
-            if self.answerer is self.fallback:
-                raise
             reason = f"{exc.dependency} unavailable ({exc.message}); answered extractively instead"
+            vector = await self._embed_query(question)
             return await self._compose(self.fallback, question, passages, vector), reason
 
     async def _compose(self, answerer: Answerer, question: str, passages: list[Passage], vector: list[float]) -> Answer:
