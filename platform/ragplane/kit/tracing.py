@@ -29,8 +29,6 @@ from starlette.types import Scope
 from ragplane import __version__
 from ragplane.kit.access import route_template
 
-TRACER_NAME = "ragplane"
-
 
 def create_tracer_provider(
     service: str, *, otlp_endpoint: str | None = None, processors: tuple[SpanProcessor, ...] = ()

@@ -188,6 +188,7 @@ GPU_WAIT = Metric(
     "Time spent waiting for a GPU slot, by kind of work (embed, generate).",
     ("service", "kind"),
     buckets=DEPENDENCY_SECONDS,
+    known=_known(kind=GPU_KINDS),
 )
 GPU_SLOTS_IN_USE = Metric("ragplane_gpu_slots_in_use", Kind.GAUGE, "GPU slots held right now.", ("service",))
 GPU_QUEUE_DEPTH = Metric(
