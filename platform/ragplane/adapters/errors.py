@@ -15,6 +15,7 @@ Each failure has a `kind` (the `kind` label of `ragplane_dependency_errors_total
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 Kind = Literal[
@@ -63,10 +64,10 @@ class SlotTimeout(DependencyUnavailable):
 
     default_kind = "slot_timeout"
 
-    def __init__(self, dependency: str, *, waited_s: float, retry_after: int) -> None:
+    def __init__(self, dependency: str, *, waited_s: float) -> None:
         super().__init__(dependency, f"all GPU slots stayed busy for {waited_s:g} s; the service is overloaded")
         self.waited_s = waited_s
-        self.retry_after = retry_after
+        self.retry_after = max(1, math.ceil(waited_s / 2))  # half the wait: the queue has moved on by then
 
 
 class DependencyRejected(DependencyError):

@@ -15,7 +15,6 @@ it; separate processes (docker compose) each have their own.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -70,9 +69,7 @@ class GpuSlots:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # handed a slot at the last moment: pass it on
             if isinstance(exc, TimeoutError):
-                raise SlotTimeout(
-                    dependency, waited_s=self.queue_timeout_s, retry_after=max(1, math.ceil(self.queue_timeout_s / 2))
-                ) from exc
+                raise SlotTimeout(dependency, waited_s=self.queue_timeout_s) from exc
             raise
 
     def _next(self) -> asyncio.Future[None] | None:

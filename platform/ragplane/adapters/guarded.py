@@ -12,7 +12,6 @@ trips the breaker.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -63,7 +62,7 @@ class SlotUser:
     def timed_out(self, waited_s: float) -> SlotTimeout:
         """A wait that ended before a slot (or a batch) came free: counted, and the error to raise."""
         self._count_timeout(waited_s)
-        return SlotTimeout(self.dependency, waited_s=waited_s, retry_after=max(1, math.ceil(waited_s / 2)))
+        return SlotTimeout(self.dependency, waited_s=waited_s)
 
     def _count_timeout(self, waited_s: float) -> None:
         self.wait.observe(waited_s)
