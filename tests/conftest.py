@@ -15,6 +15,7 @@ import pytest
 from ragplane.adapters.embedders import load_local_model
 from ragplane.kit.logs import configure_logging
 from ragplane.settings import Settings, load_settings
+from tests.pg import temporary_database
 
 SettingsFactory = Callable[..., Settings]
 
@@ -75,3 +76,10 @@ def json_logs() -> LogCapture:
     capture = LogCapture()
     configure_logging("INFO", stream=capture.stream)
     return capture
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test."""
+    with temporary_database() as url:
+        yield url

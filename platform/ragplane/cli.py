@@ -5,6 +5,8 @@
     ragplane ingest PATH... --collection NAME
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
+    ragplane migrate [--check]            apply (or check) the database schema migrations
+    ragplane migrate-json [--dry-run] [--registry PATH]   move the JSON registry into PostgreSQL
 
 Human-facing messages (URLs, progress) go to stderr; stdout carries the JSON logs.
 """
@@ -18,13 +20,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from ragplane import __version__
 from ragplane.kit.logs import configure_logging
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
-from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
+from ragplane.services.collections import migrate as migrations
+from ragplane.services.collections import transfer
+from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings, redacted_url
 from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
 
 DEMO_COLLECTION = "docs"
@@ -69,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("--mode", default="error", choices=("error", "hang"))
     breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     breaker.add_argument("--end", action="store_true", help="remove the fault and reset the breaker instead")
+    migrate = commands.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
+    migrate.add_argument(
+        "--check", action="store_true", help="apply nothing; exit 1 when migrations are pending, 0 when current"
+    )
+    move = commands.add_parser(
+        "migrate-json",
+        help="copy the JSON registry into PostgreSQL (DATABASE_URL) and verify it arrived intact",
+    )
+    move.add_argument("--dry-run", action="store_true", help="write nothing; show what would be copied and checked")
+    move.add_argument("--registry", type=Path, help="the JSON registry (default: RAGPLANE_DATA_DIR/collections.json)")
     return parser
 
 
@@ -89,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(asyncio.run(_seed(settings)))
     if args.command == "drill":
         return _drill(settings, args)
+    if args.command == "migrate":
+        return _migrate(settings, check=args.check)
+    if args.command == "migrate-json":
+        return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say)
     url = args.url or settings.upstream_url("collections")
     return _report(asyncio.run(_ingest(settings, url, args.paths, args.collection, args.description)))
 
@@ -130,6 +149,20 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
         _say(f"ragplane: drill failed: {exc}")
         return 1
     return 0
+
+
+def _migrate(settings: Settings, *, check: bool) -> int:
+    if not settings.database_url:
+        _say("ragplane: DATABASE_URL is not set: there is no database to migrate")
+        return 2
+    try:
+        return asyncio.run(migrations.run(settings.database_url, check=check, say=_say))
+    except migrations.MigrationError as exc:
+        _say(f"ragplane: {exc}")
+        return 1
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _say(f"ragplane: cannot migrate {redacted_url(settings.database_url)}: {exc}")
+        return 1
 
 
 def _report(result: Summary | str) -> int:

@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 from starlette.config import Config
 
+from ragplane import parsing
+
 T = TypeVar("T")
 
-MIN_SECRET_LENGTH = 32
 REDACTED = "***"
 
 EmbedderChoice = Literal["local", "ollama"]
@@ -95,6 +96,17 @@ class Settings:
     cache_ttl_s: float = 300.0
     cache_entries: int = 1024
     fault_injection: bool = True
+    database_url: str | None = None
+    database_pool_size: int = 10
+    database_timeout_s: float = 5.0
+    database_migrate_on_start: bool = True
+    database_retry_s: float = 2.0
+    database_maintenance_s: float = 60.0
+    query_log_retention_days: int = 30
+    job_retention_days: int = 90
+    query_log_batch_size: int = 200
+    query_log_flush_s: float = 1.0
+    query_log_buffer: int = 10_000
 
     @property
     def effective_gpu_slots(self) -> int:
@@ -111,6 +123,14 @@ class Settings:
     @property
     def registry_path(self) -> Path:
         return self.data_dir / "collections.json"
+
+    @property
+    def registry_snapshot_path(self) -> Path:
+        """The JSON copy of the PostgreSQL registry, served while the database is down.
+
+        Not `registry_path`: that file stays the source `ragplane migrate-json` reads.
+        """
+        return self.data_dir / "registry-snapshot.json"
 
     @property
     def service_secrets(self) -> tuple[str, ...]:
@@ -146,6 +166,11 @@ class Settings:
         return out
 
 
+def redacted_url(value: str) -> str:
+    """A URL fit for messages and logs: any user:password replaced by `***`."""
+    return _without_credentials(value)
+
+
 def _without_credentials(value: str) -> str:
     """A URL with any user:password replaced by `***`; other strings unchanged."""
     parts = urlsplit(value)
@@ -166,47 +191,62 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     )
     read = _Reader(config)
     defaults = Settings()
-    ollama_url = read("OLLAMA_URL", _http_url, None)
+    ollama_url = read("OLLAMA_URL", parsing.http_url, None)
     settings = Settings(
         host=read("RAGPLANE_HOST", str, defaults.host),
-        gateway_port=read("GATEWAY_PORT", _port, defaults.gateway_port),
-        query_port=read("QUERY_PORT", _port, defaults.query_port),
-        collections_port=read("COLLECTIONS_PORT", _port, defaults.collections_port),
+        gateway_port=read("GATEWAY_PORT", parsing.port, defaults.gateway_port),
+        query_port=read("QUERY_PORT", parsing.port, defaults.query_port),
+        collections_port=read("COLLECTIONS_PORT", parsing.port, defaults.collections_port),
         data_dir=read("RAGPLANE_DATA_DIR", Path, defaults.data_dir),
-        inter_service_secret=read("INTER_SERVICE_SECRET", _service_secret, None),
-        inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", _service_secret, None),
-        query_url=read("QUERY_URL", _http_url, None),
-        collections_url=read("COLLECTIONS_URL", _http_url, None),
-        upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", _positive_float, defaults.upstream_timeout_s),
+        inter_service_secret=read("INTER_SERVICE_SECRET", parsing.service_secret, None),
+        inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", parsing.service_secret, None),
+        query_url=read("QUERY_URL", parsing.http_url, None),
+        collections_url=read("COLLECTIONS_URL", parsing.http_url, None),
+        upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", parsing.positive_float, defaults.upstream_timeout_s),
         qdrant_urls=_qdrant_urls(read),
         qdrant_api_key=read("QDRANT_API_KEY", str, None),
         ollama_url=ollama_url,
-        ollama_embed_model=read("OLLAMA_EMBED_MODEL", _non_empty, defaults.ollama_embed_model),
-        ollama_llm_model=read("OLLAMA_LLM_MODEL", _non_empty, defaults.ollama_llm_model),
-        ollama_timeout_s=read("OLLAMA_TIMEOUT_S", _positive_float, defaults.ollama_timeout_s),
-        embedder_threads=read("EMBEDDER_THREADS", _positive_int, defaults.embedder_threads),
-        default_collection=read("RAGPLANE_DEFAULT_COLLECTION", _non_empty, defaults.default_collection),
-        ingest_concurrency=read("INGEST_CONCURRENCY", _positive_int, defaults.ingest_concurrency),
-        ingest_max_jobs=read("INGEST_MAX_JOBS", _positive_int, defaults.ingest_max_jobs),
-        max_upload_bytes=read("MAX_UPLOAD_BYTES", _positive_int, defaults.max_upload_bytes),
-        chunk_size_chars=read("CHUNK_SIZE_CHARS", _positive_int, defaults.chunk_size_chars),
-        chunk_overlap_chars=read("CHUNK_OVERLAP_CHARS", _non_negative_int, defaults.chunk_overlap_chars),
-        otel_exporter_otlp_endpoint=read("OTEL_EXPORTER_OTLP_ENDPOINT", _http_url, None),
-        log_level=read("LOG_LEVEL", _log_level, defaults.log_level),
-        embedder=read("EMBEDDER", _choice("local", "ollama"), "ollama" if ollama_url else "local"),
-        answerer=read("ANSWERER", _choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
-        circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", _bool, True),
+        ollama_embed_model=read("OLLAMA_EMBED_MODEL", parsing.non_empty, defaults.ollama_embed_model),
+        ollama_llm_model=read("OLLAMA_LLM_MODEL", parsing.non_empty, defaults.ollama_llm_model),
+        ollama_timeout_s=read("OLLAMA_TIMEOUT_S", parsing.positive_float, defaults.ollama_timeout_s),
+        embedder_threads=read("EMBEDDER_THREADS", parsing.positive_int, defaults.embedder_threads),
+        default_collection=read("RAGPLANE_DEFAULT_COLLECTION", parsing.non_empty, defaults.default_collection),
+        ingest_concurrency=read("INGEST_CONCURRENCY", parsing.positive_int, defaults.ingest_concurrency),
+        ingest_max_jobs=read("INGEST_MAX_JOBS", parsing.positive_int, defaults.ingest_max_jobs),
+        max_upload_bytes=read("MAX_UPLOAD_BYTES", parsing.positive_int, defaults.max_upload_bytes),
+        chunk_size_chars=read("CHUNK_SIZE_CHARS", parsing.positive_int, defaults.chunk_size_chars),
+        chunk_overlap_chars=read("CHUNK_OVERLAP_CHARS", parsing.non_negative_int, defaults.chunk_overlap_chars),
+        otel_exporter_otlp_endpoint=read("OTEL_EXPORTER_OTLP_ENDPOINT", parsing.http_url, None),
+        log_level=read("LOG_LEVEL", parsing.log_level, defaults.log_level),
+        embedder=read("EMBEDDER", parsing.choice("local", "ollama"), "ollama" if ollama_url else "local"),
+        answerer=read("ANSWERER", parsing.choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
+        circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", parsing.boolean, True),
         circuit_breaker_defaults=(breaker_defaults := _breaker_defaults(read)),
         circuit_breakers=_breakers(read, breaker_defaults),
-        gpu_slots=read("GPU_SLOTS", _positive_int, None),
-        gpu_queue_timeout_s=read("GPU_QUEUE_TIMEOUT_S", _positive_float, defaults.gpu_queue_timeout_s),
-        embed_batch_max=read("EMBED_BATCH_MAX", _positive_int, defaults.embed_batch_max),
-        embed_batch_wait_ms=read("EMBED_BATCH_WAIT_MS", _non_negative_float, defaults.embed_batch_wait_ms),
-        redis_url=read("REDIS_URL", _redis_url, None),
-        redis_key_prefix=read("REDIS_KEY_PREFIX", _non_empty, defaults.redis_key_prefix),
-        cache_ttl_s=read("CACHE_TTL_S", _positive_float, defaults.cache_ttl_s),
-        cache_entries=read("CACHE_ENTRIES", _positive_int, defaults.cache_entries),
-        fault_injection=read("FAULT_INJECTION", _bool, True),
+        gpu_slots=read("GPU_SLOTS", parsing.positive_int, None),
+        gpu_queue_timeout_s=read("GPU_QUEUE_TIMEOUT_S", parsing.positive_float, defaults.gpu_queue_timeout_s),
+        embed_batch_max=read("EMBED_BATCH_MAX", parsing.positive_int, defaults.embed_batch_max),
+        embed_batch_wait_ms=read("EMBED_BATCH_WAIT_MS", parsing.non_negative_float, defaults.embed_batch_wait_ms),
+        redis_url=read("REDIS_URL", parsing.redis_url, None),
+        redis_key_prefix=read("REDIS_KEY_PREFIX", parsing.non_empty, defaults.redis_key_prefix),
+        cache_ttl_s=read("CACHE_TTL_S", parsing.positive_float, defaults.cache_ttl_s),
+        cache_entries=read("CACHE_ENTRIES", parsing.positive_int, defaults.cache_entries),
+        fault_injection=read("FAULT_INJECTION", parsing.boolean, True),
+        database_url=read("DATABASE_URL", parsing.postgres_url, None),
+        database_pool_size=read("DATABASE_POOL_SIZE", parsing.positive_int, defaults.database_pool_size),
+        database_timeout_s=read("DATABASE_TIMEOUT_S", parsing.positive_float, defaults.database_timeout_s),
+        database_migrate_on_start=read(
+            "DATABASE_MIGRATE_ON_START", parsing.boolean, defaults.database_migrate_on_start
+        ),
+        database_retry_s=read("DATABASE_RETRY_S", parsing.positive_float, defaults.database_retry_s),
+        database_maintenance_s=read("DATABASE_MAINTENANCE_S", parsing.positive_float, defaults.database_maintenance_s),
+        query_log_retention_days=read(
+            "QUERY_LOG_RETENTION_DAYS", parsing.positive_int, defaults.query_log_retention_days
+        ),
+        job_retention_days=read("JOB_RETENTION_DAYS", parsing.positive_int, defaults.job_retention_days),
+        query_log_batch_size=read("QUERY_LOG_BATCH_SIZE", parsing.positive_int, defaults.query_log_batch_size),
+        query_log_flush_s=read("QUERY_LOG_FLUSH_S", parsing.positive_float, defaults.query_log_flush_s),
+        query_log_buffer=read("QUERY_LOG_BUFFER", parsing.positive_int, defaults.query_log_buffer),
     )
     _check_consistency(settings)
     return settings
@@ -256,63 +296,14 @@ class _Reader:
             raise SettingsError(f"{key}={raw!r} is not valid: {exc}") from None
 
 
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 65535:
-        raise ValueError("expected a TCP port 0..65535 (0 picks a free port)")
-    return value
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def cast(raw: str) -> int:
-        value = int(raw)
-        if value < minimum:
-            raise ValueError(f"expected an integer >= {minimum}")
-        return value
-
-    return cast
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-
-
-def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("expected a number > 0")
-    return value
-
-
-def _non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if value < 0:
-        raise ValueError("expected a number >= 0")
-    return value
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _redis_url(raw: str) -> str:
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
-        raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
-    return raw.strip()
-
-
 def _breaker_defaults(read: _Reader) -> BreakerSettings:
     """CIRCUIT_BREAKER_*: what every breaker uses unless overridden by name."""
     return BreakerSettings(
-        failure_threshold=read("CIRCUIT_BREAKER_FAILURE_THRESHOLD", _positive_int, BreakerSettings.failure_threshold),
-        call_timeout_s=read("CIRCUIT_BREAKER_CALL_TIMEOUT_S", _positive_float, BreakerSettings.call_timeout_s),
-        recovery_s=read("CIRCUIT_BREAKER_RECOVERY_S", _positive_float, BreakerSettings.recovery_s),
+        failure_threshold=read(
+            "CIRCUIT_BREAKER_FAILURE_THRESHOLD", parsing.positive_int, BreakerSettings.failure_threshold
+        ),
+        call_timeout_s=read("CIRCUIT_BREAKER_CALL_TIMEOUT_S", parsing.positive_float, BreakerSettings.call_timeout_s),
+        recovery_s=read("CIRCUIT_BREAKER_RECOVERY_S", parsing.positive_float, BreakerSettings.recovery_s),
     )
 
 
@@ -322,52 +313,16 @@ def _breakers(read: _Reader, base: BreakerSettings) -> Mapping[str, BreakerSetti
     for name in BREAKER_NAMES:
         prefix = f"CIRCUIT_BREAKER_{name.upper()}_"
         out[name] = BreakerSettings(
-            failure_threshold=read(prefix + "FAILURE_THRESHOLD", _positive_int, base.failure_threshold),
-            call_timeout_s=read(prefix + "CALL_TIMEOUT_S", _positive_float, base.call_timeout_s),
-            recovery_s=read(prefix + "RECOVERY_S", _positive_float, base.recovery_s),
+            failure_threshold=read(prefix + "FAILURE_THRESHOLD", parsing.positive_int, base.failure_threshold),
+            call_timeout_s=read(prefix + "CALL_TIMEOUT_S", parsing.positive_float, base.call_timeout_s),
+            recovery_s=read(prefix + "RECOVERY_S", parsing.positive_float, base.recovery_s),
         )
     return MappingProxyType(out)
 
 
-def _non_empty(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be blank")
-    return raw.strip()
-
-
-def _service_secret(raw: str) -> str:
-    if len(raw) < MIN_SECRET_LENGTH:
-        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
-    return raw
-
-
-def _http_url(raw: str) -> str:
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("expected an http(s) URL such as http://127.0.0.1:11434")
-    return raw.strip().rstrip("/")
-
-
-def _log_level(raw: str) -> str:
-    level = raw.strip().upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
-    return level
-
-
-def _choice(*allowed: str) -> Callable[[str], Any]:
-    def cast(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return value
-
-    return cast
-
-
 def _qdrant_urls(read: _Reader) -> tuple[str, ...]:
     def urls(raw: str) -> tuple[str, ...]:
-        return tuple(_http_url(part) for part in raw.split(",") if part.strip())
+        return tuple(parsing.http_url(part) for part in raw.split(",") if part.strip())
 
     return read("QDRANT_URLS", urls, ()) or read("QDRANT_URL", urls, ())
 

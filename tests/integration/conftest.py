@@ -11,17 +11,16 @@ import httpx
 import pytest
 
 from ragplane.ops.ingest import IngestClient, find_files, ingest, read_documents
-from ragplane.settings import load_settings
+from ragplane.settings import Settings, load_settings
+from tests.pg import temporary_database
 from tests.running import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = "docs"
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[RunningStack]:
-    data = tmp_path_factory.mktemp("stack")
-    settings = load_settings(
+def stack_settings(data: Path, **env: str) -> Settings:
+    return load_settings(
         environ={
             "RAGPLANE_DATA_DIR": str(data),
             "GATEWAY_PORT": "0",
@@ -29,9 +28,33 @@ def stack(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> 
             "COLLECTIONS_PORT": "0",
             "INTER_SERVICE_SECRET": secrets.token_urlsafe(40),
             "INTER_SERVICE_SECRET_PREVIOUS": secrets.token_urlsafe(40),
+            **env,
         },
         env_file=None,
     )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[RunningStack]:
+    running = RunningStack(stack_settings(tmp_path_factory.mktemp("stack"))).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def session_database() -> Iterator[str]:
+    """One PostgreSQL database for the test session (unique name, dropped at the end), unmigrated:
+    the collections service migrates it at start, as in production."""
+    with temporary_database(migrated=False, prefix="rp_session") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_stack(
+    tmp_path_factory: pytest.TempPathFactory, embedding_model: object, session_database: str
+) -> Iterator[RunningStack]:
+    """The same stack with its registry, jobs and query logs in PostgreSQL."""
+    settings = stack_settings(tmp_path_factory.mktemp("pg-stack"), DATABASE_URL=session_database)
     running = RunningStack(settings).start()
     yield running
     running.stop()

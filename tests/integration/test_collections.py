@@ -10,6 +10,12 @@ from tests.running import RunningStack, ingest, wait_for_job
 API = "/api/v1/rag"
 
 
+@pytest.fixture(params=["json", "postgres"])
+def stack(request: pytest.FixtureRequest, stack: RunningStack) -> RunningStack:
+    """Every test here runs against both registries: the JSON file and PostgreSQL."""
+    return stack if request.param == "json" else request.getfixturevalue("pg_stack")
+
+
 def create(client, name, **body):
     return client.post(f"{API}/collections", json={"name": name, **body})
 
@@ -150,7 +156,7 @@ def test_unsupported_uploads_are_refused(gateway, unique) -> None:
     assert empty.status_code == 422
 
 
-def test_oversized_uploads_are_refused_and_change_nothing(stack: RunningStack, make_settings, unique) -> None:
+def test_oversized_uploads_are_refused_and_change_nothing(make_settings, unique) -> None:
     settings = make_settings(MAX_UPLOAD_BYTES="2000")
     small = RunningStack(settings, services=("collections",)).start()
     try:

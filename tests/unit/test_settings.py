@@ -51,6 +51,9 @@ def test_values_are_read_and_typed() -> None:
         ({"OLLAMA_LLM_MODEL": "  "}, "OLLAMA_LLM_MODEL"),
         ({"CHUNK_OVERLAP_CHARS": "900"}, "CHUNK_OVERLAP_CHARS"),
         ({"ANSWERER": "ollama"}, "OLLAMA_URL"),
+        ({"DATABASE_URL": "mysql://root@db/x"}, "DATABASE_URL"),
+        ({"DATABASE_MIGRATE_ON_START": "maybe"}, "DATABASE_MIGRATE_ON_START"),
+        ({"QUERY_LOG_BUFFER": "0"}, "QUERY_LOG_BUFFER"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(env: dict[str, str], name: str) -> None:
@@ -126,6 +129,14 @@ def test_credentials_in_urls_are_redacted() -> None:
     shown = load(OLLAMA_URL="http://user:pw@ollama:11434", QDRANT_URLS="https://k@q1:6333,http://q2:6333").redacted()
     assert shown["ollama_url"] == "http://***@ollama:11434"
     assert shown["qdrant_urls"] == ["https://***@q1:6333", "http://q2:6333"]
+
+
+def test_database_url_selects_postgres_and_its_password_is_never_shown() -> None:
+    s = load(DATABASE_URL="postgresql://ragplane:s3cret@db:5432/ragplane")
+    assert s.database_url == "postgresql://ragplane:s3cret@db:5432/ragplane"
+    assert s.redacted()["database_url"] == "postgresql://***@db:5432/ragplane"
+    assert load().database_url is None
+    assert s.registry_snapshot_path != s.registry_path  # migrate-json's source is never overwritten
 
 
 def test_two_services_cannot_share_a_port() -> None:

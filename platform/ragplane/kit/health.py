@@ -45,6 +45,14 @@ def _breaker_check(breaker: Breaker) -> Check:
     return check
 
 
+def _impaired(dependency: object) -> bool:
+    """Down, or serving in a reduced way (a status such as `degraded (json)`)."""
+    if not isinstance(dependency, Mapping):
+        return False
+    status = str(dependency.get("status", ""))
+    return status in DOWN_STATES or status.startswith("degraded")
+
+
 @dataclass
 class Health:
     """`breakers` are reported on both routes; an open one among `essential` makes the service not ready."""
@@ -63,7 +71,7 @@ class Health:
     async def live(self, request: Request) -> Response:
         dependencies = dict(await self.describe())
         breakers = self._breakers()
-        degraded = any(isinstance(d, Mapping) and d.get("status") in DOWN_STATES for d in dependencies.values()) or any(
+        degraded = any(_impaired(d) for d in dependencies.values()) or any(
             b["state"] != "closed" for b in breakers.values()
         )
         return JSONResponse(

@@ -62,6 +62,10 @@ GPU_KINDS = ("embed", "generate")
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
 SERVICE_AUTH_RESULTS = ("ok", "missing", "invalid")
 INGESTION_RESULTS = ("ingested", "skipped", "failed")
+JOB_STATES = ("queued", "running", "completed", "failed")
+JOB_END_STATES = ("completed", "failed")
+INGESTION_FAILURE_REASONS = ("embedder", "qdrant", "registry", "deleted", "interrupted", "internal")
+REGISTRY_BACKENDS = ("postgres", "json")
 
 
 def _known(**values: tuple[str, ...]) -> Mapping[str, tuple[str, ...]]:
@@ -147,6 +151,28 @@ INGESTION_DOCUMENTS = Metric(
 INGESTION_CHUNKS = Metric(
     "ragplane_ingestion_chunks_total", Kind.COUNTER, "Chunks embedded and written to Qdrant.", ("collection",)
 )
+INGESTION_JOBS = Metric(
+    "ragplane_ingestion_jobs",
+    Kind.GAUGE,
+    "Ingestion jobs in the registry by state (finished ones: those of the last 24 hours).",
+    ("state",),
+    known=_known(state=JOB_STATES),
+)
+INGESTION_JOB_DURATION = Metric(
+    "ragplane_ingestion_job_duration_seconds",
+    Kind.HISTOGRAM,
+    "Time from a job's start to its end, by the state it ended in (completed or failed).",
+    ("state",),
+    buckets=SLOW_SECONDS,
+    known=_known(state=JOB_END_STATES),
+)
+INGESTION_FAILURES = Metric(
+    "ragplane_ingestion_failures_total",
+    Kind.COUNTER,
+    "Ingestion jobs that failed, by collection and reason: embedder, qdrant, registry, deleted, interrupted, internal.",
+    ("collection", "reason"),
+    known=_known(reason=INGESTION_FAILURE_REASONS),
+)
 COLLECTION_DOCUMENTS = Metric(
     "ragplane_collection_documents", Kind.GAUGE, "Documents currently in the collection.", ("collection",)
 )
@@ -216,6 +242,30 @@ CACHE_REQUESTS = Metric(
 )
 CACHE_ENTRIES = Metric("ragplane_cache_entries", Kind.GAUGE, "Entries held by the cache.", ("cache",))
 
+# --- registry and query logs ---------------------------------------------------------
+
+REGISTRY_BACKEND = Metric(
+    "ragplane_registry_backend",
+    Kind.GAUGE,
+    "1 for the registry backend serving reads now (postgres, or json when PostgreSQL is unavailable), else 0.",
+    ("backend",),
+    known=_known(backend=REGISTRY_BACKENDS),
+)
+REGISTRY_FALLBACK = Metric(
+    "ragplane_registry_fallback_total",
+    Kind.COUNTER,
+    "Times the registry lost PostgreSQL and fell back to serving its JSON snapshot.",
+)
+QUERY_LOG_WRITTEN = Metric("ragplane_query_log_written_total", Kind.COUNTER, "Query log entries written to PostgreSQL.")
+QUERY_LOG_DROPPED = Metric(
+    "ragplane_query_log_dropped_total",
+    Kind.COUNTER,
+    "Query log entries dropped because the buffer was full while PostgreSQL was slow or down.",
+)
+QUERY_LOG_BUFFERED = Metric(
+    "ragplane_query_log_buffered_entries", Kind.GAUGE, "Query log entries waiting to be written."
+)
+
 # --- gateway ---------------------------------------------------------------------------
 
 GATEWAY_UPSTREAM_REQUESTS = Metric(
@@ -245,6 +295,9 @@ CATALOG: tuple[Metric, ...] = (
     ANSWER_DURATION,
     INGESTION_DOCUMENTS,
     INGESTION_CHUNKS,
+    INGESTION_JOBS,
+    INGESTION_JOB_DURATION,
+    INGESTION_FAILURES,
     COLLECTION_DOCUMENTS,
     COLLECTION_VECTORS,
     CIRCUIT_BREAKER_STATE,
@@ -258,6 +311,11 @@ CATALOG: tuple[Metric, ...] = (
     EMBEDDING_BATCH_SIZE,
     CACHE_REQUESTS,
     CACHE_ENTRIES,
+    REGISTRY_BACKEND,
+    REGISTRY_FALLBACK,
+    QUERY_LOG_WRITTEN,
+    QUERY_LOG_DROPPED,
+    QUERY_LOG_BUFFERED,
     GATEWAY_UPSTREAM_REQUESTS,
     GATEWAY_UPSTREAM_DURATION,
 )

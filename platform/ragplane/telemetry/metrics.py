@@ -35,6 +35,8 @@ class Family(Generic[M]):
         self._bound = bound
 
     def labels(self, **values: str) -> M:
+        if not self.spec.labels and not values:
+            return self._parent  # a family without labels is its own single series
         return self._parent.labels(**self._bound, **values)
 
     def prime(self, **fixed: str) -> None:

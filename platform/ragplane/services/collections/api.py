@@ -19,11 +19,13 @@ from ragplane.kit.requests import media_type, read_body, read_json_object
 from ragplane.kit.versioning import V1, ApiRoute
 from ragplane.services.collections import documents, schemas
 from ragplane.services.collections.ingest import Ingestor
-from ragplane.services.collections.models import CollectionRecord, JobRecord
+from ragplane.services.collections.models import CollectionRecord, JobRecord, JobState
 from ragplane.services.collections.registry import Registry
 from ragplane.services.collections.stats import CollectionStats, iso
 
 COLLECTION_BODY_LIMIT = 64 * 1024
+JOB_FILTERS = frozenset({"state", "collection", "limit"})
+MAX_JOBS_LISTED = 1000
 CREATE_FIELDS = frozenset({"name", "description", "chunk_size", "chunk_overlap"})
 MIN_CHUNK, MAX_CHUNK = 200, 4000
 
@@ -122,6 +124,7 @@ class CollectionsApi:
                 "Ingest documents (JSON or multipart files); returns a job",
                 schemas.ADD_DOCUMENTS,
             ),
+            ApiRoute("GET", "/rag/jobs", self.jobs, "List ingestion jobs, newest first", schemas.JOBS),
             ApiRoute("GET", "/rag/jobs/{job_id}", self.job, "Show an ingestion job", schemas.JOB),
         ]
 
@@ -245,3 +248,20 @@ class CollectionsApi:
         if job is None:
             raise NotFound(f"Job {request.path_params['job_id']!r} does not exist.")
         return JSONResponse(job_json(job))
+
+    async def jobs(self, request: Request) -> Response:
+        params = request.query_params
+        errors = [(k, "is not a known filter") for k in sorted(set(params) - JOB_FILTERS)]
+        state = params.get("state") or None
+        if state is not None and state not in set(JobState):
+            errors.append(("state", f"must be one of {', '.join(JobState)}"))
+        collection = params.get("collection") or None
+        if collection is not None and not COLLECTION_NAME.fullmatch(collection):
+            errors.append(("collection", COLLECTION_NAME_RULE))
+        limit = params.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_JOBS_LISTED:
+            errors.append(("limit", f"must be an integer in 1..{MAX_JOBS_LISTED}"))
+        if errors:
+            raise ValidationFailed(errors)
+        jobs = await self.registry.list_jobs(state=state, collection=collection, limit=int(limit))
+        return JSONResponse({"jobs": [job_json(j) for j in jobs]})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,7 +20,9 @@ from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.breakers import service_breakers
 from ragplane.kit.health import Health
 from ragplane.services.collections.api import CollectionsApi
+from ragplane.services.collections.hybrid import HybridRegistry
 from ragplane.services.collections.ingest import Ingestor
+from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, Registry
 from ragplane.services.collections.schemas import SCHEMAS
 from ragplane.services.collections.stats import CollectionStats
@@ -29,6 +33,39 @@ NAME = "collections"
 BREAKERS = ("embedder", "qdrant")
 
 log = logging.getLogger("ragplane.collections")
+
+
+def build_registry(settings: Settings, metrics: ServiceMetrics) -> Registry:
+    """PostgreSQL with a JSON snapshot when DATABASE_URL is set, else the JSON registry."""
+    if not settings.database_url:
+        return JsonRegistry(settings.registry_path)
+    db = PostgresRegistry(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        timeout_s=settings.database_timeout_s,
+        migrate_on_start=settings.database_migrate_on_start,
+    )
+    return HybridRegistry(
+        db,
+        JsonRegistry(settings.registry_snapshot_path),
+        metrics=metrics,
+        retry_s=settings.database_retry_s,
+        maintenance_s=settings.database_maintenance_s,
+        retention_days=(settings.query_log_retention_days, settings.job_retention_days),
+    )
+
+
+async def _warn_if_unmigrated(registry: Registry, json_path: Path) -> None:
+    """A JSON registry beside an empty database usually means `ragplane migrate-json` was not run."""
+    if registry.backend != "postgres" or await registry.list_collections():
+        return
+    if not await asyncio.to_thread(json_path.exists):
+        return
+    log.warning(
+        "the database has no collections but %s exists: run `ragplane migrate-json` to move them",
+        json_path,
+        extra={"fields": {"event": "registry_not_migrated"}},
+    )
 
 
 def create_collections_app(
@@ -49,7 +86,7 @@ def create_collections_app(
     guarded = GuardedEmbedder(
         embedder, guard=breakers["embedder"], slots=slots, metrics=metrics, priority=Priority.BATCH
     )
-    registry = registry or JsonRegistry(settings.registry_path)
+    registry = registry or build_registry(settings, metrics)
     stats = CollectionStats(registry, store, metrics)
     ingestor = Ingestor(
         registry=registry,
@@ -74,7 +111,7 @@ def create_collections_app(
 
     async def describe() -> dict[str, Any]:
         return {
-            "registry": {"backend": registry.backend},
+            "registry": registry.describe(),
             "qdrant": raw_store.describe(),
             "embedder": {"name": embedder.name, "status": "up" if embedder.loaded else "loading"},
         }
@@ -82,6 +119,9 @@ def create_collections_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await registry.open()
+        if isinstance(registry, HybridRegistry):
+            registry.on_recover.append(ingestor.flush_unsaved)
+            await _warn_if_unmigrated(registry, settings.registry_path)
         interrupted = await ingestor.recover()
         if interrupted:
             log.warning("%d ingestion jobs were interrupted by the last stop and are marked failed", interrupted)
@@ -92,6 +132,7 @@ def create_collections_app(
             yield
         finally:
             await ingestor.shutdown()
+            await registry.close()
 
     spec = ServiceSpec(
         name=NAME,

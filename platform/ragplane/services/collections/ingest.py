@@ -9,6 +9,8 @@ derived from collection, document, content hash and chunk number.
 
 A job whose process stopped before it finished is marked `failed` with that reason at
 the next start; re-submitting the same documents completes it (unchanged ones skip).
+When the registry cannot record a job's end (PostgreSQL down), the end is kept in memory
+and written when the registry recovers, so no job stays `running` forever.
 """
 
 from __future__ import annotations
@@ -22,14 +24,21 @@ from collections.abc import Sequence
 from opentelemetry.trace import Tracer
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionNotFound
+from ragplane.adapters.errors import CollectionNotFound, DependencyError
 from ragplane.adapters.vectors import Point, VectorStore
 from ragplane.kit.errors import ServiceUnavailable
 from ragplane.kit.tracing import stage
 from ragplane.services.collections.chunking import Chunk, chunk_markdown
 from ragplane.services.collections.documents import DocumentIn
-from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState, now
-from ragplane.services.collections.registry import Registry
+from ragplane.services.collections.models import (
+    ChunkRecord,
+    CollectionRecord,
+    DocumentRecord,
+    JobRecord,
+    JobState,
+    now,
+)
+from ragplane.services.collections.registry import Registry, RegistryError
 from ragplane.services.collections.stats import CollectionStats
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -44,6 +53,22 @@ INTERRUPTED = "interrupted: the service stopped before the job finished; submit 
 COLLECTION_DELETED = "the collection was deleted"
 
 log = logging.getLogger("ragplane.ingest")
+
+Ingested = tuple[DocumentRecord, list[ChunkRecord]]
+
+
+def failure_reason(exc: BaseException | None, message: str) -> str:
+    """The `reason` label of ragplane_ingestion_failures_total for a job that failed."""
+    if message == COLLECTION_DELETED:
+        return "deleted"
+    if message == INTERRUPTED:
+        return "interrupted"
+    if isinstance(exc, DependencyError):
+        dependency = "registry" if exc.dependency in ("postgres", "registry") else exc.dependency
+        return dependency if dependency in catalog.INGESTION_FAILURE_REASONS else "internal"
+    if isinstance(exc, RegistryError):
+        return "registry"
+    return "internal"
 
 
 def point_id(collection: str, document_id: str, content_hash: str, index: int) -> str:
@@ -75,16 +100,52 @@ class Ingestor:
         self._cancel_reasons: dict[str, str] = {}
         self.documents_total = metrics.counter(catalog.INGESTION_DOCUMENTS)
         self.chunks_total = metrics.counter(catalog.INGESTION_CHUNKS)
+        self.jobs_gauge = metrics.gauge(catalog.INGESTION_JOBS)
+        self.jobs_gauge.prime()
+        self.durations = metrics.histogram(catalog.INGESTION_JOB_DURATION)
+        self.durations.prime()
+        self.failures = metrics.counter(catalog.INGESTION_FAILURES)
         self.stats = stats
+        self._unsaved: dict[str, JobRecord] = {}  # ended jobs the registry could not record yet
 
     async def recover(self) -> int:
-        """Mark jobs left unfinished by a previous process as failed; returns how many."""
-        stale = await self.registry.unfinished_jobs()
+        """Mark jobs left unfinished by a previous process as failed; returns how many.
+
+        One collections replica runs ingestion (docs/database.md): another replica's running
+        jobs would look unfinished here too.
+        """
+        stale = [j for j in await self.registry.unfinished_jobs() if not self._owns(j.id)]
         for job in stale:
+            self.failures.labels(collection=job.collection, reason="interrupted").inc()
             await self.registry.save_job(
                 dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED, finished_at=now())
             )
+        await self.count_jobs()
         return len(stale)
+
+    def _owns(self, job_id: str) -> bool:
+        return job_id in self._unsaved or any(t.get_name() == job_id for t in self._tasks)
+
+    async def flush_unsaved(self) -> None:
+        """Record the ends of jobs that finished while the registry was down (called on its recovery)."""
+        for job_id, job in list(self._unsaved.items()):
+            try:
+                await self.registry.save_job(job)
+            except Exception:
+                log.exception("could not record the end of job %s yet", job_id)
+                return
+            self._unsaved.pop(job_id, None)
+        await self.count_jobs()
+
+    async def count_jobs(self) -> None:
+        """Publish ragplane_ingestion_jobs from the registry (all replicas' jobs, finished ones of 24 h)."""
+        try:
+            counts = await self.registry.job_counts()
+        except Exception as exc:
+            log.warning("cannot count ingestion jobs: %s", exc)
+            return
+        for state in JobState:
+            self.jobs_gauge.labels(state=state.value).set(counts.get(state.value, 0))
 
     async def submit(self, collection: CollectionRecord, documents: Sequence[DocumentIn]) -> JobRecord:
         """Queue a job, or refuse with 503 when `max_jobs` are already waiting or running:
@@ -99,6 +160,7 @@ class Ingestor:
         task = asyncio.create_task(self._run(job, collection, list(documents)), name=job.id)
         self._tasks[task] = collection.name
         task.add_done_callback(lambda t: self._tasks.pop(t, None))
+        await self.count_jobs()
         return job
 
     async def cancel_collection(self, name: str) -> None:
@@ -113,6 +175,7 @@ class Ingestor:
             job = await self.registry.get_job(task.get_name())
             if reason and job is not None and not JobState(job.state).finished:
                 await self._save_finished(await self._fail(job, reason, []))
+        await self.count_jobs()
 
     async def wait_idle(self) -> None:
         """Wait until every submitted job has finished (used by tests and graceful shutdown)."""
@@ -129,6 +192,7 @@ class Ingestor:
             async with self._slots:
                 job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
                 await self.registry.save_job(job)
+                await self.count_jobs()
                 attributes: dict[str, str | int] = {"collection": collection.name, "documents": len(documents)}
                 with self.tracer.start_as_current_span("ingest", attributes=attributes):
                     job = await self._ingest(job, collection, documents)
@@ -137,13 +201,18 @@ class Ingestor:
                 reason = self._cancel_reasons.pop(job.id, INTERRUPTED)
                 await self._save_finished(await self._fail(job, reason, []))
             raise
+        except Exception as exc:  # the registry could not record the start: the job ends here
+            log.exception("ingestion job %s could not start", job.id)
+            job = await self._fail(job, str(exc) or type(exc).__name__, [], cause=exc)
+            await self._save_finished(job)
+        await self.count_jobs()
         await self.stats.refresh(collection.name)
         log.info(
             "ingestion job %s %s", job.id, job.state, extra={"fields": {"event": "ingestion_job", **job.to_json()}}
         )
 
     async def _ingest(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> JobRecord:
-        pending: list[DocumentRecord] = []
+        pending: list[Ingested] = []
         name = collection.name
         changed = False  # points were written since the collection's version was last bumped
         try:
@@ -155,27 +224,28 @@ class Ingestor:
                     self.documents_total.labels(collection=name, result="skipped").inc()
                     continue
                 changed = True
-                record = await self._ingest_one(collection, doc)
-                pending.append(record)
+                record, chunks = await self._ingest_one(collection, doc)
+                pending.append((record, chunks))
                 job = dataclasses.replace(
                     job, documents_ingested=job.documents_ingested + 1, chunks=job.chunks + record.chunks
                 )
                 self.documents_total.labels(collection=name, result="ingested").inc()
                 self.chunks_total.labels(collection=name).inc(record.chunks)
                 if len(pending) >= RECORD_EVERY:
-                    await self.registry.put_documents(name, pending)
+                    await self._record(name, pending)
                     await self.registry.save_job(job)
                     await self.store.touch(name)  # cached search results of the old content now miss
                     pending, changed = [], False
             if pending:
-                await self.registry.put_documents(name, pending)
+                await self._record(name, pending)
+                pending = []
             job = dataclasses.replace(job, state=JobState.COMPLETED, finished_at=now())
         except asyncio.CancelledError:
             job = await self._fail(job, self._cancel_reasons.pop(job.id, INTERRUPTED), pending)
             raise
         except Exception as exc:
             log.exception("ingestion job %s failed", job.id)
-            job = await self._fail(job, str(exc) or type(exc).__name__, pending)
+            job = await self._fail(job, str(exc) or type(exc).__name__, pending, cause=exc)
         finally:
             if changed:  # also after a failure: some points may have changed
                 await self._touch(name)
@@ -190,15 +260,23 @@ class Ingestor:
         except Exception:  # the caches' TTL bounds the staleness instead
             log.exception("could not bump the content version of %s", collection)
 
-    async def _fail(self, job: JobRecord, reason: str, pending: list[DocumentRecord]) -> JobRecord:
+    async def _record(self, collection: str, pending: list[Ingested]) -> None:
+        await self.registry.put_documents(
+            collection, [record for record, _ in pending], {record.id: chunks for record, chunks in pending}
+        )
+
+    async def _fail(
+        self, job: JobRecord, reason: str, pending: list[Ingested], *, cause: BaseException | None = None
+    ) -> JobRecord:
         if pending:  # fully written to Qdrant: record them so the registry matches the vectors
             try:
-                await self.registry.put_documents(job.collection, pending)
+                await self._record(job.collection, pending)
             except Exception:
                 log.exception("could not record %d ingested documents of job %s", len(pending), job.id)
         done = job.documents_ingested + job.documents_skipped
         failed = job.documents_total - done
         self.documents_total.labels(collection=job.collection, result="failed").inc(failed)
+        self.failures.labels(collection=job.collection, reason=failure_reason(cause, reason)).inc()
         return dataclasses.replace(
             job,
             state=JobState.FAILED,
@@ -208,12 +286,15 @@ class Ingestor:
         )
 
     async def _save_finished(self, job: JobRecord) -> None:
+        if job.started_at is not None and job.finished_at is not None:
+            self.durations.labels(state=job.state).observe(max(0.0, job.finished_at - job.started_at))
         try:
             await self.registry.save_job(job)
         except Exception:
-            log.exception("could not record the end of job %s", job.id)
+            log.exception("could not record the end of job %s; it is kept until the registry recovers", job.id)
+            self._unsaved[job.id] = job
 
-    async def _ingest_one(self, collection: CollectionRecord, doc: DocumentIn) -> DocumentRecord:
+    async def _ingest_one(self, collection: CollectionRecord, doc: DocumentIn) -> Ingested:
         # Chunking a large document takes a while (~0.1 s per MB): off the event loop.
         chunks = await asyncio.to_thread(
             chunk_markdown, doc.text, size=collection.chunk_size, overlap=collection.chunk_overlap
@@ -225,7 +306,7 @@ class Ingestor:
             await self._store_chunks(collection.name, doc, content_hash, chunks[start : start + EMBED_BATCH])
         # Only now that every new chunk is stored do the previous version's chunks go.
         await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
-        return DocumentRecord(
+        record = DocumentRecord(
             id=doc.id,
             title=doc.title,
             content_hash=content_hash,
@@ -234,6 +315,11 @@ class Ingestor:
             source=doc.source,
             metadata=dict(doc.metadata),
         )
+        rows = [
+            ChunkRecord(doc.id, c.index, point_id(collection.name, doc.id, content_hash, c.index), c.section, c.text)
+            for c in chunks
+        ]
+        return record, rows
 
     async def _store_chunks(self, collection: str, doc: DocumentIn, content_hash: str, chunks: list[Chunk]) -> None:
         texts = [c.embedding_text(doc.title) for c in chunks]

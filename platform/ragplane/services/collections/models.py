@@ -1,7 +1,8 @@
-"""What the registry stores: collections, their documents, and ingestion jobs.
+"""What the registry stores: collections, their documents and chunks, and ingestion jobs.
 
-Plain dataclasses with explicit JSON conversion, so the JSON file and (later) the
-PostgreSQL rows hold exactly the same fields.
+Plain dataclasses with explicit JSON conversion, so the JSON file and the PostgreSQL
+rows hold exactly the same fields (timestamps are epoch seconds here, `timestamptz`
+in PostgreSQL).
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ class DocumentRecord(_Record):
     source: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     ingested_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class ChunkRecord(_Record):
+    """One chunk of a document as stored in Qdrant (PostgreSQL keeps these; the JSON file does not)."""
+
+    document_id: str
+    index: int
+    point_id: str
+    section: str
+    text: str
 
 
 class JobState(StrEnum):

@@ -1,8 +1,8 @@
 """The collections registry and its JSON-file implementation.
 
 `Registry` is the interface the service uses; `JsonRegistry` keeps everything in one
-JSON file under the data dir (the embedded default; the PostgreSQL registry will
-implement the same interface). Every change is computed on a copy, written to a temporary file, fsynced and
+JSON file under the data dir: the embedded default, and the snapshot the PostgreSQL
+registry falls back to (`hybrid.py`). Every change is computed on a copy, written to a temporary file, fsynced and
 renamed over the old file, and only then made visible in memory: a failed write (full
 disk, permissions) leaves both the file and the served state exactly as they were.
 """
@@ -13,15 +13,17 @@ import asyncio
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from ragplane.adapters.errors import CollectionExists
-from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState
+from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord, JobState
 
 FORMAT_VERSION = 1
 KEEP_FINISHED_JOBS = 500
+RECENT_S = 24 * 3600  # finished jobs counted in ragplane_ingestion_jobs
 
 
 class RegistryError(Exception):
@@ -29,7 +31,9 @@ class RegistryError(Exception):
 
 
 class Registry(Protocol):
-    backend: str
+    @property
+    def backend(self) -> str:
+        """Which store serves reads right now: json or postgres."""
 
     async def open(self) -> None: ...
 
@@ -45,7 +49,12 @@ class Registry(Protocol):
 
     async def documents(self, collection: str) -> dict[str, DocumentRecord]: ...
 
-    async def put_documents(self, collection: str, records: Sequence[DocumentRecord]) -> None: ...
+    async def put_documents(
+        self,
+        collection: str,
+        records: Sequence[DocumentRecord],
+        chunks: Mapping[str, Sequence[ChunkRecord]] | None = None,
+    ) -> None: ...
 
     async def save_job(self, job: JobRecord) -> None: ...
 
@@ -53,8 +62,18 @@ class Registry(Protocol):
 
     async def unfinished_jobs(self) -> list[JobRecord]: ...
 
+    async def list_jobs(
+        self, *, state: str | None = None, collection: str | None = None, limit: int = 100
+    ) -> list[JobRecord]: ...
 
-class _State:
+    async def job_counts(self) -> dict[str, int]: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class Snapshot:
     """The whole registry in memory; replaced wholesale, never mutated in place."""
 
     def __init__(
@@ -68,11 +87,11 @@ class _State:
         self.jobs = jobs
 
     @classmethod
-    def empty(cls) -> _State:
+    def empty(cls) -> Snapshot:
         return cls({}, {}, {})
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> _State:
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
         collections: dict[str, CollectionRecord] = {}
         documents: dict[str, dict[str, DocumentRecord]] = {}
         for name, entry in data.get("collections", {}).items():
@@ -94,8 +113,8 @@ class _State:
             "jobs": {j: job.to_json() for j, job in self.jobs.items()},
         }
 
-    def copy(self) -> _State:
-        return _State(dict(self.collections), dict(self.documents), dict(self.jobs))
+    def copy(self) -> Snapshot:
+        return Snapshot(dict(self.collections), dict(self.documents), dict(self.jobs))
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -125,25 +144,25 @@ class JsonRegistry:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._state = _State.empty()
+        self._state = Snapshot.empty()
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         self._state = await asyncio.to_thread(self._load)
 
-    def _load(self) -> _State:
+    def _load(self) -> Snapshot:
         if not self.path.exists():
-            return _State.empty()
+            return Snapshot.empty()
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return _State.from_json(data)
+            return Snapshot.from_json(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RegistryError(
                 f"cannot read the registry {self.path}: {exc}. It was left untouched; "
                 "restore it from a backup or move it aside to start empty."
             ) from exc
 
-    async def _commit(self, state: _State) -> None:
+    async def _commit(self, state: Snapshot) -> None:
         finished = sorted((j for j in state.jobs.values() if JobState(j.state).finished), key=lambda j: j.created_at)
         for job in finished[:-KEEP_FINISHED_JOBS]:
             del state.jobs[job.id]
@@ -190,7 +209,13 @@ class JsonRegistry:
     async def documents(self, collection: str) -> dict[str, DocumentRecord]:
         return dict(self._state.documents.get(collection, {}))
 
-    async def put_documents(self, collection: str, records: Sequence[DocumentRecord]) -> None:
+    async def put_documents(
+        self,
+        collection: str,
+        records: Sequence[DocumentRecord],
+        chunks: Mapping[str, Sequence[ChunkRecord]] | None = None,
+    ) -> None:
+        """Chunk rows are not kept in the file: Qdrant's payloads hold the same text."""
         async with self._lock:
             if collection not in self._state.collections:
                 raise RegistryError(f"collection {collection!r} was deleted while its documents were ingested")
@@ -209,3 +234,32 @@ class JsonRegistry:
 
     async def unfinished_jobs(self) -> list[JobRecord]:
         return [j for j in self._state.jobs.values() if not JobState(j.state).finished]
+
+    async def list_jobs(
+        self, *, state: str | None = None, collection: str | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        jobs = [
+            j
+            for j in self._state.jobs.values()
+            if (state is None or j.state == state) and (collection is None or j.collection == collection)
+        ]
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
+
+    async def job_counts(self) -> dict[str, int]:
+        since = time.time() - RECENT_S
+        counts: dict[str, int] = {}
+        for job in self._state.jobs.values():
+            if not JobState(job.state).finished or job.created_at > since:
+                counts[job.state] = counts.get(job.state, 0) + 1
+        return counts
+
+    async def replace(self, snapshot: Snapshot) -> None:
+        """Make `snapshot` the whole registry (the hybrid registry's copy of the database)."""
+        async with self._lock:
+            await self._commit(snapshot)
+
+    async def close(self) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "status": "up", "path": str(self.path)}

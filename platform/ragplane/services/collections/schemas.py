@@ -132,3 +132,20 @@ ADD_DOCUMENTS = {
     "responses": {"202": _json(_ref("Job"), "Accepted; poll the job for progress.")},
 }
 JOB = {"responses": {"200": _json(_ref("Job"), "The job.")}}
+JOBS = {
+    "parameters": [
+        {
+            "name": "state",
+            "in": "query",
+            "schema": {"type": "string", "enum": ["queued", "running", "completed", "failed"]},
+        },
+        {"name": "collection", "in": "query", "schema": {"type": "string", "pattern": NAME_PATTERN}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+    ],
+    "responses": {
+        "200": _json(
+            {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")}}},
+            "Jobs, newest first.",
+        )
+    },
+}

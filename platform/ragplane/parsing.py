@@ -1,0 +1,107 @@
+"""How a raw environment value becomes a typed setting.
+
+Each parser takes the string and returns the value or raises `ValueError` saying what
+was expected; `settings.load_settings` adds the variable's name to the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+MIN_SECRET_LENGTH = 32
+
+
+def port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a TCP port 0..65535 (0 picks a free port)")
+    return value
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    def cast(raw: str) -> int:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError(f"expected an integer >= {minimum}")
+        return value
+
+    return cast
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
+def positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("expected a number > 0")
+    return value
+
+
+def non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+def boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def redis_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ValueError("expected a Redis URL such as redis://127.0.0.1:6379/0")
+    return raw.strip()
+
+
+def postgres_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("postgres", "postgresql") or not (parts.netloc or parts.query):
+        raise ValueError("expected a PostgreSQL URL such as postgresql://postgres@127.0.0.1:5432/ragplane")
+    return raw.strip()
+
+
+def non_empty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be blank")
+    return raw.strip()
+
+
+def service_secret(raw: str) -> str:
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)})")
+    return raw
+
+
+def http_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL such as http://127.0.0.1:11434")
+    return raw.strip().rstrip("/")
+
+
+def log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def choice(*allowed: str) -> Callable[[str], Any]:
+    def cast(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+
+    return cast

@@ -1,0 +1,78 @@
+-- Three rollups the dashboards and reports read instead of scanning raw rows:
+--   query_stats_1m      query volume, latency, cache hits and degraded answers per collection per minute
+--   ingestion_stats_1h  ingestion jobs, documents, chunks, failures and job time per collection per hour
+--   query_gaps_1d       per collection per day: distinct questions and those that found nothing
+--                       (content gaps: what users ask that the corpus cannot answer)
+-- TimescaleDB: continuous aggregates refreshed by policies. Plain PostgreSQL: materialized
+-- views that ragplane_maintain() refreshes concurrently (readers never block).
+
+DO $$
+DECLARE
+    ts constant boolean := ragplane_timescale();
+    options constant text := CASE WHEN ts THEN 'WITH (timescaledb.continuous)' ELSE '' END;
+    rollup record;
+BEGIN
+    FOR rollup IN
+        SELECT * FROM (VALUES
+            ('query_stats_1m', 'minute', 'time', 'query_logs', 'collection, kind',
+             $q$count(*) AS queries,
+                sum(latency_s) AS latency_sum_s,
+                max(latency_s) AS latency_max_s,
+                count(*) FILTER (WHERE latency_s > 1) AS slow_queries,
+                count(*) FILTER (WHERE cache_hit) AS cache_hits,
+                count(*) FILTER (WHERE degraded) AS degraded,
+                count(*) FILTER (WHERE status >= 500) AS errors$q$,
+             '1 hour', '1 minute'),
+            ('ingestion_stats_1h', 'hour', 'created_at', 'ingestion_jobs', 'collection',
+             $q$count(*) AS jobs,
+                count(*) FILTER (WHERE state = 'completed') AS completed,
+                count(*) FILTER (WHERE state = 'failed') AS failed,
+                sum(documents_ingested) AS documents_ingested,
+                sum(documents_failed) AS documents_failed,
+                sum(chunks) AS chunks,
+                sum(extract(epoch FROM finished_at - started_at)) AS job_seconds$q$,
+             '3 days', '5 minutes'),
+            ('query_gaps_1d', 'day', 'time', 'query_logs', 'collection',
+             $q$count(*) AS queries,
+                count(DISTINCT query_hash) AS distinct_queries,
+                count(*) FILTER (WHERE results = 0) AS empty_results,
+                count(DISTINCT query_hash) FILTER (WHERE results = 0) AS distinct_empty$q$,
+             '3 days', '1 hour')
+        ) AS r (name, unit, time_column, source, keys, aggregates, lookback, every)
+    LOOP
+        CONTINUE WHEN to_regclass(rollup.name) IS NOT NULL;
+        EXECUTE format(
+            'CREATE MATERIALIZED VIEW %I %s AS SELECT %s AS bucket, %s, %s FROM %I GROUP BY 1, %s',
+            rollup.name, options,
+            CASE WHEN ts THEN format('time_bucket(%L::interval, %I)', '1 ' || rollup.unit, rollup.time_column)
+                 ELSE format('date_trunc(%L, %I, ''UTC'')', rollup.unit, rollup.time_column) END,
+            rollup.keys, rollup.aggregates, rollup.source, rollup.keys);
+        IF ts THEN
+            PERFORM add_continuous_aggregate_policy(rollup.name, start_offset => rollup.lookback::interval,
+                                                    end_offset => NULL, schedule_interval => rollup.every::interval);
+        ELSE
+            -- REFRESH ... CONCURRENTLY needs a unique index.
+            EXECUTE format('CREATE UNIQUE INDEX %I ON %I (bucket, %s)', rollup.name || '_key', rollup.name, rollup.keys);
+        END IF;
+    END LOOP;
+END $$;
+
+-- Periodic upkeep, called by the collections service every DATABASE_MAINTENANCE_S.
+-- Plain PostgreSQL: partitions a week (days) or two months ahead, expired partitions
+-- dropped, rollups refreshed. TimescaleDB: its policies do all of this; nothing to do.
+CREATE OR REPLACE FUNCTION ragplane_maintain(query_log_retention interval, job_retention interval)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF ragplane_timescale() THEN
+        RETURN;
+    END IF;
+    PERFORM ragplane_ensure_partitions('query_logs', 'day', 7);
+    PERFORM ragplane_ensure_partitions('ingestion_jobs', 'month', 2);
+    PERFORM ragplane_drop_partitions('query_logs', 'time', query_log_retention);
+    PERFORM ragplane_drop_partitions('ingestion_jobs', 'created_at', job_retention);
+    REFRESH MATERIALIZED VIEW CONCURRENTLY query_stats_1m;
+    REFRESH MATERIALIZED VIEW CONCURRENTLY ingestion_stats_1h;
+    REFRESH MATERIALIZED VIEW CONCURRENTLY query_gaps_1d;
+END $$;
+
+SELECT ragplane_maintain(interval '30 days', interval '90 days');

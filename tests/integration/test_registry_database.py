@@ -1,0 +1,153 @@
+"""The collections service on PostgreSQL: rows, the jobs API, and losing the database mid-run (seed 2.4.9-10)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import stack_settings
+from tests.pg import fetch, temporary_database
+from tests.proxy import Proxy, proxy_to
+from tests.running import RunningStack, ingest, wait_for_job
+
+API = "/api/v1/rag"
+DOCS = [
+    {"id": "alpha.md", "text": "# Alpha\n\nAlpha particles are helium nuclei."},
+    {"id": "beta.md", "text": "# Beta\n\nBeta decay emits an electron."},
+    {"id": "gamma.md", "text": "# Gamma\n\nGamma rays are photons of high energy."},
+]
+
+
+def rows(url: str, sql: str, *args: object) -> list[dict]:
+    import asyncio
+
+    return [dict(r) for r in asyncio.run(fetch(url, sql, *args))]
+
+
+def test_collections_documents_chunks_and_jobs_are_rows(pg_stack: RunningStack, session_database: str, unique) -> None:
+    name = unique("pg")
+    with pg_stack.client() as gateway:
+        job = ingest(gateway, name, DOCS)
+        assert job["state"] == "completed"
+        again = ingest(gateway, name, DOCS, create=False)
+
+    assert again["documents"]["skipped"] == 3
+    docs = rows(session_database, "SELECT id, chunks FROM documents WHERE collection = $1 ORDER BY id", name)
+    assert [d["id"] for d in docs] == ["alpha.md", "beta.md", "gamma.md"]
+    chunks = rows(session_database, "SELECT document_id, text FROM chunks WHERE collection = $1", name)
+    assert len(chunks) == sum(d["chunks"] for d in docs)  # re-ingesting added none
+    jobs = rows(session_database, "SELECT id, state FROM ingestion_jobs WHERE collection = $1", name)
+    assert {(j["id"], j["state"]) for j in jobs} == {(job["id"], "completed"), (again["id"], "completed")}
+
+
+def test_jobs_are_listed_and_filtered(pg_stack: RunningStack, unique) -> None:
+    name = unique("jobs")
+    with pg_stack.client() as gateway:
+        first = ingest(gateway, name, DOCS[:1])
+        second = ingest(gateway, name, DOCS[1:], create=False)
+
+        listed = gateway.get(f"{API}/jobs", params={"collection": name}).json()["jobs"]
+        completed = gateway.get(f"{API}/jobs", params={"collection": name, "state": "completed", "limit": 1})
+        failed = gateway.get(f"{API}/jobs", params={"collection": name, "state": "failed"})
+        wrong = gateway.get(f"{API}/jobs", params={"state": "done", "limit": "0", "color": "red"})
+
+    assert [j["id"] for j in listed] == [second["id"], first["id"]]
+    assert [j["id"] for j in completed.json()["jobs"]] == [second["id"]]
+    assert failed.json() == {"jobs": []}
+    assert wrong.status_code == 422 and wrong.headers["content-type"] == "application/problem+json"
+    assert {e["field"] for e in wrong.json()["errors"]} == {"state", "limit", "color"}
+
+
+def test_job_metrics(pg_stack: RunningStack, unique) -> None:
+    with pg_stack.client() as gateway:
+        ingest(gateway, unique("m"), DOCS[:1])
+    value = pg_stack.stack.apps["collections"].state.spec.metrics.registry.get_sample_value
+    # the gauge is recounted just after the job's end is recorded: wait for that recount
+    wait_until(lambda: value("ragplane_ingestion_jobs", {"state": "running"}) == 0)
+    assert value("ragplane_ingestion_jobs", {"state": "completed"}) >= 1
+    assert value("ragplane_ingestion_job_duration_seconds_count", {"state": "completed"}) >= 1
+    assert value("ragplane_registry_backend", {"backend": "postgres"}) == 1
+
+
+@pytest.fixture
+def cut_stack(tmp_path: Path, embedding_model: object) -> Iterator[tuple[RunningStack, Proxy, str]]:
+    """A stack whose PostgreSQL goes through a proxy the test can cut."""
+    with temporary_database() as url, proxy_to() as proxy:
+        database = url.rsplit("/", 1)[1]
+        settings = stack_settings(
+            tmp_path / "data", DATABASE_URL=proxy.url(database), DATABASE_RETRY_S="0.1", DATABASE_TIMEOUT_S="2"
+        )
+        running = RunningStack(settings).start()
+        try:
+            yield running, proxy, url
+        finally:
+            running.stop()
+
+
+def wait_until(check, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def registry_status(client: httpx.Client) -> str:
+    return client.get("/health").json()["dependencies"]["registry"]["status"]
+
+
+def test_with_the_database_down_search_and_reads_go_on_and_no_acknowledged_write_is_lost(
+    cut_stack: tuple[RunningStack, Proxy, str],
+) -> None:
+    running, proxy, url = cut_stack
+    acknowledged: list[str] = []
+    with running.client() as gateway, running.client("collections", token=True) as collections:
+        for name in ("before-a", "before-b"):
+            job = ingest(gateway, name, DOCS)
+            assert job["state"] == "completed"
+            acknowledged.append(name)
+
+        proxy.cut()
+
+        search = gateway.get(f"{API}/search", params={"query": "helium nuclei", "collection": "before-a"})
+        assert search.status_code == 200 and search.json()["results"][0]["document_id"] == "alpha.md"
+        listed = gateway.get(f"{API}/collections")
+        assert listed.status_code == 200
+        assert sorted(c["name"] for c in listed.json()["collections"]) == acknowledged
+        assert gateway.get(f"{API}/collections/before-a/documents").json()["documents"][0]["id"] == "alpha.md"
+        assert registry_status(collections) == "degraded (json)"
+        health = collections.get("/health").json()
+        assert health["status"] == "degraded" and health["dependencies"]["registry"]["backend"] == "json"
+        assert collections.get("/health/ready").status_code == 200  # reads still work: stay in rotation
+
+        refused = gateway.post(f"{API}/collections", json={"name": "during"})
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) > 0
+        assert "PostgreSQL is unavailable" in refused.json()["detail"]
+        upload = gateway.post(f"{API}/collections/before-a/documents", json={"documents": [{"text": "new"}]})
+        assert upload.status_code == 503
+
+        proxy.restore()
+        wait_until(lambda: registry_status(collections) == "up")
+
+        created = gateway.post(f"{API}/collections", json={"name": "after"})
+        assert created.status_code == 201
+        acknowledged.append("after")
+        job = gateway.post(f"{API}/collections/after/documents", json={"documents": DOCS[:1]})
+        assert wait_for_job(gateway, job.json()["id"])["state"] == "completed"
+
+    names = [r["name"] for r in rows(url, "SELECT name FROM collections ORDER BY name")]
+    assert names == sorted(acknowledged)  # every acknowledged write, and none of the refused ones
+    counts = rows(url, "SELECT collection, count(*) AS n FROM documents GROUP BY 1 ORDER BY 1")
+    assert counts == [
+        {"collection": "after", "n": 1},
+        {"collection": "before-a", "n": 3},
+        {"collection": "before-b", "n": 3},
+    ]
+    metrics = running.stack.apps["collections"].state.spec.metrics.registry
+    assert metrics.get_sample_value("ragplane_registry_fallback_total") == 1
+    assert metrics.get_sample_value("ragplane_registry_backend", {"backend": "postgres"}) == 1
