@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint services bench clean
 
 # A venv with the project and its test tools. torch is pinned in pyproject.toml to the CPU
 # wheel that lies on these machines' disk; pip picks it up from there.
@@ -24,7 +24,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check platform tests loadtests
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# Real dependencies the tests talk to (PostgreSQL), started when installed but stopped.
+services:
+	scripts/test-services
+
+test: $(STAMP) lint services
 	rm -rf reports .coverage .coverage.*
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=html --cov-report=json tests
 

@@ -34,3 +34,12 @@ def test_prometheus_scrapes_every_service() -> None:
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for group in job["static_configs"] for t in group["targets"]}
     assert targets == {"gateway:8000", "query:8001", "collections:8002"}
+
+
+def test_the_registry_runs_on_timescaledb_with_its_password_from_env() -> None:
+    services = compose()["services"]
+    assert services["postgres"]["image"].startswith("timescale/timescaledb:")
+    for name in ("query", "collections"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql://ragplane:${POSTGRES_PASSWORD")
+        assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert "${POSTGRES_PASSWORD" in services["postgres"]["environment"]["POSTGRES_PASSWORD"]
