@@ -229,7 +229,7 @@ def test_concurrent_creates_give_one_201_and_409s(stack: RunningStack, unique) -
     assert statuses == [201, 409, 409, 409, 409, 409]
 
 
-def test_deleting_a_collection_cancels_its_running_job(gateway, unique) -> None:
+def test_deleting_a_collection_cancels_its_running_job(gateway, stack, unique) -> None:
     name = unique("c")
     assert create(gateway, name).status_code == 201
     accepted = gateway.post(f"{API}/collections/{name}/documents", json={"documents": [big_document(300)]})
@@ -237,6 +237,8 @@ def test_deleting_a_collection_cancels_its_running_job(gateway, unique) -> None:
     assert gateway.delete(f"{API}/collections/{name}").status_code == 204
     job = gateway.get(f"{API}/jobs/{accepted.json()['id']}").json()
     assert job["state"] == "failed" and job["error"].endswith("the collection was deleted")
+    failures = stack.stack.apps["collections"].state.spec.metrics.registry.get_sample_value
+    assert failures("ragplane_ingestion_failures_total", {"collection": name, "reason": "deleted"}) == 1
     assert create(gateway, name).status_code == 201
     assert gateway.get(f"{API}/collections/{name}/stats").json()["vectors"] == 0
 

@@ -1,6 +1,10 @@
 import asyncio
 
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
 from ragplane import __version__
+from ragplane.kit.health import Health
 
 
 async def ok() -> dict:
@@ -40,3 +44,14 @@ def test_not_ready_is_a_503_problem_naming_the_failures(make_kit) -> None:
     assert "disk: disk on fire" in body["detail"]
     assert "slow: no answer within 0.2s" in body["detail"]
     assert body["checks"]["a"]["status"] == "up"
+
+
+def test_a_dependency_serving_reduced_marks_liveness_degraded_but_not_readiness() -> None:
+    async def describe() -> dict:
+        return {"registry": {"backend": "json", "status": "degraded (json)"}, "cache": {"status": "up"}}
+
+    health = Health("demo", checks={"a": ok}, describe=describe)
+    client = TestClient(Starlette(routes=health.routes()))
+
+    assert client.get("/health").json()["status"] == "degraded"
+    assert client.get("/health/ready").status_code == 200

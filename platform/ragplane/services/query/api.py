@@ -8,11 +8,20 @@ any change to the collection because the version changes. Otherwise the query is
 stage is a span. Q&A hands the numbered passages to the answerer; when a generating
 answerer (the LLM) is unavailable or its breaker open, the extractive answer is returned
 instead, marked `degraded` with the reason.
+
+With a query log, each valid request leaves one entry (collection, query, result count,
+latency, cache hit, degraded, the status the client got, trace id); `record()` only
+appends to a buffer, so logging adds no I/O to the request. Requests refused by
+validation are not logged: they asked nothing of a collection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.trace import Tracer
@@ -21,11 +30,14 @@ from starlette.responses import JSONResponse, Response
 
 from ragplane.adapters.answerers import Answer, Answerer, Passage
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionNotFound, DependencyUnavailable
+from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyError, DependencyUnavailable
+from ragplane.adapters.querylog import Kind, QueryLog, QueryLogEntry
 from ragplane.adapters.vectors import Hit, VectorStore
 from ragplane.kit.cache import Cache
+from ragplane.kit.errors import ProblemError
+from ragplane.kit.problems import dependency_problem
 from ragplane.kit.requests import read_json_object
-from ragplane.kit.tracing import stage
+from ragplane.kit.tracing import current_trace_id, stage
 from ragplane.kit.versioning import ApiRoute
 from ragplane.services.query import schemas
 from ragplane.services.query.validation import SearchRequest, from_body, from_query_params
@@ -34,6 +46,7 @@ from ragplane.telemetry.metrics import BoundedLabel, ServiceMetrics
 
 QUERY_BODY_LIMIT = 64 * 1024
 COLLECTION_LABELS = 500
+CLIENT_CLOSED = 499  # the client went away before the answer (nginx's convention); logged, never sent
 
 
 def _result(hit: Hit) -> dict[str, Any]:
@@ -49,6 +62,27 @@ def _result(hit: Hit) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Outcome:
+    """What a handler learnt, for its query log entry."""
+
+    results: int = 0
+    cache_hit: bool = False
+    degraded: bool = False
+    status: int = 200
+
+
+def _status_of(exc: BaseException) -> int:
+    """The status the client gets for `exc`, as the exception handlers will map it."""
+    if isinstance(exc, ProblemError):
+        return exc.status
+    if isinstance(exc, DependencyError | CollectionNotFound | CollectionExists):
+        return dependency_problem(exc).status
+    if isinstance(exc, asyncio.CancelledError):
+        return CLIENT_CLOSED
+    return 500
+
+
 class QueryApi:
     def __init__(
         self,
@@ -62,6 +96,7 @@ class QueryApi:
         metrics: ServiceMetrics,
         tracer: Tracer,
         default_collection: str,
+        query_log: QueryLog | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -71,6 +106,7 @@ class QueryApi:
         self.results = results
         self.tracer = tracer
         self.default_collection = default_collection
+        self.query_log = query_log
         self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION)
         self.search_duration = metrics.histogram(catalog.VECTOR_SEARCH_DURATION)
         self.result_counts = metrics.histogram(catalog.SEARCH_RESULTS)
@@ -87,7 +123,9 @@ class QueryApi:
     async def search(self, request: Request) -> Response:
         started = time.perf_counter()
         req = from_query_params(request.query_params, default_collection=self.default_collection)
-        hits, cached = await self._retrieve(req)
+        with self._logged("search", req, started) as outcome:
+            hits, cached = await self._retrieve(req)
+            outcome.results, outcome.cache_hit = len(hits), cached
         return JSONResponse(
             {
                 "query": req.query,
@@ -103,19 +141,11 @@ class QueryApi:
         started = time.perf_counter()
         body = await read_json_object(request, QUERY_BODY_LIMIT)
         req = from_body(body, default_collection=self.default_collection)
-        hits, _ = await self._retrieve(req)
-        passages = [
-            Passage(
-                number=i,
-                document_id=str(h.payload.get("document_id", "")),
-                title=str(h.payload.get("title", "")),
-                text=str(h.payload.get("text", "")),
-                score=h.score,
-                section=str(h.payload.get("section", "")),
-            )
-            for i, h in enumerate(hits, start=1)
-        ]
-        answer, degraded = await self._answer(req.query, passages)
+        with self._logged("query", req, started) as outcome:
+            hits, outcome.cache_hit = await self._retrieve(req)
+            outcome.results = len(hits)
+            answer, degraded, passages = await self._answer_hits(req.query, hits)
+            outcome.degraded = degraded is not None
         return JSONResponse(
             {
                 "query": req.query,
@@ -131,6 +161,48 @@ class QueryApi:
                 "took_ms": _since(started),
             }
         )
+
+    @contextmanager
+    def _logged(self, kind: Kind, req: SearchRequest, started: float) -> Iterator[_Outcome]:
+        """Record the request in the query log when the block ends, however it ends."""
+        outcome = _Outcome()
+        if self.query_log is None:
+            yield outcome
+            return
+        try:
+            yield outcome
+        except BaseException as exc:
+            outcome.status = _status_of(exc)
+            raise
+        finally:
+            entry = QueryLogEntry.of(
+                kind,
+                req.collection,
+                req.query,
+                results=outcome.results,
+                latency_s=time.perf_counter() - started,
+                cache_hit=outcome.cache_hit,
+                degraded=outcome.degraded,
+                status=outcome.status,
+                trace_id=current_trace_id(),
+            )
+            self.query_log.record(entry)
+
+    async def _answer_hits(self, question: str, hits: list[Hit]) -> tuple[Answer, str | None, list[Passage]]:
+        """The hits numbered as passages (the numbers citations use), and the answer over them."""
+        passages = [
+            Passage(
+                number=i,
+                document_id=str(h.payload.get("document_id", "")),
+                title=str(h.payload.get("title", "")),
+                text=str(h.payload.get("text", "")),
+                score=h.score,
+                section=str(h.payload.get("section", "")),
+            )
+            for i, h in enumerate(hits, start=1)
+        ]
+        answer, degraded = await self._answer(question, passages)
+        return answer, degraded, passages
 
     async def _answer(self, question: str, passages: list[Passage]) -> tuple[Answer, str | None]:
         """The answerer's answer, or the extractive one and the reason when the LLM cannot answer.

@@ -1,4 +1,9 @@
-"""The query service's composition: its API, breakers, caches, health and telemetry in one app."""
+"""The query service's composition: its API, breakers, caches, query log, health and telemetry in one app.
+
+The query log exists only with `DATABASE_URL`. Its pool is made when the app starts (it
+connects on first write), and its state shows on `/health` — `down` while writes fail,
+which marks the service degraded — but never in `/health/ready`: search works without it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from ragplane.adapters.answerers import Answerer, ExtractiveAnswerer
 from ragplane.adapters.embedders import Embedder
 from ragplane.adapters.gpu import GpuSlots, Priority
 from ragplane.adapters.guarded import GuardedAnswerer, GuardedEmbedder, watch_slots
+from ragplane.adapters.postgres import create_pool
+from ragplane.adapters.querylog import QueryLog
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.breakers import service_breakers
@@ -28,6 +35,25 @@ from ragplane.telemetry.metrics import ServiceMetrics
 NAME = "query"
 BREAKERS = ("embedder", "qdrant", "llm", "cache")
 ESSENTIAL = ("embedder", "qdrant")  # without these there is no search; without the LLM answers degrade
+QUERY_LOG_CONNECTIONS = 2  # the writer uses one at a time; a spare while one is torn down after a timeout
+
+
+def build_query_log(settings: Settings, metrics: ServiceMetrics) -> QueryLog | None:
+    """The query log writer when `DATABASE_URL` is set, else None (nothing is recorded, nothing is spent)."""
+    url = settings.database_url
+    if not url:
+        return None
+    timeout_s = settings.database_timeout_s
+    size = min(QUERY_LOG_CONNECTIONS, settings.database_pool_size)
+    return QueryLog(
+        lambda: create_pool(url, size=size, timeout_s=timeout_s, application=NAME),
+        metrics=metrics,
+        batch_size=settings.query_log_batch_size,
+        flush_s=settings.query_log_flush_s,
+        capacity=settings.query_log_buffer,
+        timeout_s=timeout_s,
+        owns_pool=True,
+    )
 
 
 def create_query_app(
@@ -58,6 +84,7 @@ def create_query_app(
     embeddings = cache("query_embeddings", encode=encode_vector, decode=decode_vector)
     results = cache("search_results", encode=encode_json, decode=decode_json)
     guarded_store = store.guarded(breakers["qdrant"])
+    query_log = build_query_log(settings, metrics)
     api = QueryApi(
         embedder=guarded,
         store=guarded_store,
@@ -68,6 +95,7 @@ def create_query_app(
         metrics=metrics,
         tracer=tracer_provider.get_tracer("ragplane.query"),
         default_collection=settings.default_collection,
+        query_log=query_log,
     )
 
     async def describe() -> dict[str, Any]:
@@ -77,14 +105,19 @@ def create_query_app(
             "answerer": {"name": answerer.name, "fallback": extractive.name},
             "caches": {c.name: c.describe() for c in (embeddings, results)},
             "gpu_slots": {"slots": slots.slots, "in_use": slots.in_use, "queue_depth": slots.queue_depth},
+            "query_log": query_log.describe() if query_log else {"status": "disabled"},
         }
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await embedder.start()
+        if query_log:
+            await query_log.start()
         try:
             yield
         finally:
+            if query_log:
+                await query_log.close()
             await guarded.close()
 
     spec = ServiceSpec(
@@ -108,4 +141,6 @@ def create_query_app(
         schemas=SCHEMAS,
         lifespan=lifespan,
     )
-    return create_app(spec)
+    app = create_app(spec)
+    app.state.query_log = query_log
+    return app
