@@ -47,6 +47,10 @@ def _sync(coro: Coroutine[Any, Any, None]) -> None:
         pool.submit(asyncio.run, coro).result()
 
 
+def drop_database(name: str) -> None:
+    _sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @contextlib.contextmanager
 def temporary_database(*, migrated: bool = True, prefix: str = "rp_test") -> Iterator[str]:
     """A new empty (or migrated) database; yields its URL and drops it afterwards."""
@@ -57,7 +61,7 @@ def temporary_database(*, migrated: bool = True, prefix: str = "rp_test") -> Ite
             _sync(_migrate(url_of(name)))
         yield url_of(name)
     finally:
-        _sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 async def fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:

@@ -12,7 +12,7 @@ import pytest
 
 from ragplane import cli
 from tests.integration.conftest import stack_settings
-from tests.pg import fetch, temporary_database
+from tests.pg import drop_database, fetch, temporary_database
 from tests.running import RunningStack, ingest
 
 COLLECTIONS = {
@@ -43,6 +43,20 @@ def test_migrate_on_an_empty_database_creates_the_schema(tmp_path: Path) -> None
         assert current.returncode == 0 and "schema is current" in current.stderr
         tables = asyncio.run(fetch(url, "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'"))
         assert tables[0]["n"] >= 6
+
+
+def test_migrate_creates_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with temporary_database(migrated=False) as existing:
+        missing = existing + "_new"
+        env_file = tmp_path / ".env"
+        env_file.write_text(f"DATABASE_URL={missing}\n")
+        try:
+            assert run_cli(env_file, "migrate", "--check") == 1  # checking creates nothing
+            assert run_cli(env_file, "migrate") == 0
+            assert f"created  database {missing.rsplit('/', 1)[1]}" in capsys.readouterr().err
+            assert run_cli(env_file, "migrate", "--check") == 0
+        finally:
+            drop_database(missing.rsplit("/", 1)[1])
 
 
 def test_migrate_without_a_database_url_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -151,3 +151,35 @@ def test_with_the_database_down_search_and_reads_go_on_and_no_acknowledged_write
     metrics = running.stack.apps["collections"].state.spec.metrics.registry
     assert metrics.get_sample_value("ragplane_registry_fallback_total") == 1
     assert metrics.get_sample_value("ragplane_registry_backend", {"backend": "postgres"}) == 1
+
+
+def test_a_job_that_ends_while_the_database_is_down_is_recorded_when_it_returns(
+    cut_stack: tuple[RunningStack, Proxy, str],
+) -> None:
+    running, proxy, url = cut_stack
+    paragraph = "This sentence is part of a long document used to keep a job busy for a while. " * 9
+    big = {"id": "big.md", "text": "# Big\n\n" + "\n\n".join(paragraph for _ in range(150))}
+    with running.client() as gateway, running.client("collections", token=True) as collections:
+        assert gateway.post(f"{API}/collections", json={"name": "busy"}).status_code == 201
+        job_id = gateway.post(f"{API}/collections/busy/documents", json={"documents": [big]}).json()["id"]
+        wait_until(lambda: gateway.get(f"{API}/jobs/{job_id}").json()["state"] == "running")
+
+        proxy.cut()  # the job cannot record its documents, nor its end
+        wait_until(lambda: registry_status(collections) == "degraded (json)")
+        ingestor = running.stack.apps["collections"].state.ingestor
+        running.call(ingestor.wait_idle())
+        assert rows_or_none(url) == "running"  # the database still has the last state it was told
+
+        proxy.restore()
+        wait_until(lambda: registry_status(collections) == "up")
+        wait_until(lambda: rows_or_none(url) == "failed")
+        job = gateway.get(f"{API}/jobs/{job_id}").json()
+
+    assert job["state"] == "failed" and "PostgreSQL is unavailable" in job["error"]
+    failures = running.stack.apps["collections"].state.spec.metrics.registry.get_sample_value
+    assert failures("ragplane_ingestion_failures_total", {"collection": "busy", "reason": "registry"}) == 1
+
+
+def rows_or_none(url: str) -> str | None:
+    found = rows(url, "SELECT state FROM ingestion_jobs")
+    return found[0]["state"] if found else None

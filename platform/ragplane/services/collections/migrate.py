@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -120,14 +121,37 @@ async def migrate(conn: Connection, migrations: list[Migration] | None = None) -
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
 
+async def create_database(url: str) -> str:
+    """Create the database `url` names, from the server's `postgres` database; returns its name."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"')
+    finally:
+        await admin.close()
+    return name
+
+
 async def run(url: str, *, check: bool, say: Callable[[str], None]) -> int:
-    """`ragplane migrate [--check]`: 0 when the schema is (now) current, 1 when --check finds it behind."""
-    conn = await asyncpg.connect(url, timeout=10)
+    """`ragplane migrate [--check]`: 0 when the schema is (now) current, 1 when --check finds it behind.
+
+    Without --check a missing database is created first, as `createdb` would.
+    """
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except asyncpg.InvalidCatalogNameError:
+        if check:
+            raise
+        say(f"  created  database {await create_database(url)}")
+        conn = await asyncpg.connect(url, timeout=10)
     try:
         if check:
-            current = await status(conn)
+            shipped = load_migrations()
+            names = {m.version: m.name for m in shipped}
+            current = await status(conn, shipped)
             for version, applied_at in current.applied.items():
-                say(f"  applied  {version:04d}  {applied_at:%Y-%m-%d %H:%M:%S %Z}")
+                say(f"  applied  {version:04d}_{names[version]}  at {applied_at:%Y-%m-%d %H:%M:%S %Z}")
             for migration in current.pending:
                 say(f"  pending  {migration.version:04d}_{migration.name}")
             say("schema is current" if current.current else f"schema is behind: {len(current.pending)} pending")
