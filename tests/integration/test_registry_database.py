@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ragplane.services.collections.models import CollectionRecord, JobRecord, JobState
+from ragplane.services.collections.registry import Snapshot
 from tests.integration.conftest import stack_settings
 from tests.pg import fetch, temporary_database
 from tests.proxy import Proxy, proxy_to
@@ -23,8 +27,6 @@ DOCS = [
 
 
 def rows(url: str, sql: str, *args: object) -> list[dict]:
-    import asyncio
-
     return [dict(r) for r in asyncio.run(fetch(url, sql, *args))]
 
 
@@ -183,3 +185,30 @@ def test_a_job_that_ends_while_the_database_is_down_is_recorded_when_it_returns(
 def rows_or_none(url: str) -> str | None:
     found = rows(url, "SELECT state FROM ingestion_jobs")
     return found[0]["state"] if found else None
+
+
+def test_the_service_starts_with_the_database_down_and_settles_on_its_return(
+    tmp_path: Path, embedding_model: object
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    stale = JobRecord(id="stale", collection="kept", state=JobState.RUNNING, started_at=1.0)
+    snapshot = Snapshot({"kept": CollectionRecord("kept", "local", 384)}, {"kept": {}}, {"stale": stale})
+    (data / "registry-snapshot.json").write_text(json.dumps(snapshot.to_json()))
+    with temporary_database() as url, proxy_to() as proxy:
+        proxy.cut()
+        settings = stack_settings(data, DATABASE_URL=proxy.url(url.rsplit("/", 1)[1]), DATABASE_RETRY_S="0.1")
+        running = RunningStack(settings, services=("collections",)).start()
+        try:
+            with running.client("collections", token=True) as client:
+                assert registry_status(client) == "degraded (json)"
+                assert [c["name"] for c in client.get(f"{API}/collections").json()["collections"]] == ["kept"]
+
+                proxy.restore()
+                wait_until(lambda: registry_status(client) == "up")
+                wait_until(lambda: rows_or_none(url) == "failed")  # the interrupted job's end, kept until now
+
+                assert client.get(f"{API}/collections").json()["collections"] == []  # the database is the record
+                assert "interrupted" in client.get(f"{API}/jobs/stale").json()["error"]
+        finally:
+            running.stop()

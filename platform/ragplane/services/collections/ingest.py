@@ -117,9 +117,8 @@ class Ingestor:
         stale = [j for j in await self.registry.unfinished_jobs() if not self._owns(j.id)]
         for job in stale:
             self.failures.labels(collection=job.collection, reason="interrupted").inc()
-            await self.registry.save_job(
-                dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED, finished_at=now())
-            )
+            ended = dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED, finished_at=now())
+            await self._save_finished(ended, timed=False)  # its time includes the outage: no duration
         await self.count_jobs()
         return len(stale)
 
@@ -285,8 +284,9 @@ class Ingestor:
             finished_at=now(),
         )
 
-    async def _save_finished(self, job: JobRecord) -> None:
-        if job.started_at is not None and job.finished_at is not None:
+    async def _save_finished(self, job: JobRecord, *, timed: bool = True) -> None:
+        """Record a job's end; when the registry cannot take it now, keep it for `flush_unsaved`."""
+        if timed and job.started_at is not None and job.finished_at is not None:
             self.durations.labels(state=job.state).observe(max(0.0, job.finished_at - job.started_at))
         try:
             await self.registry.save_job(job)
