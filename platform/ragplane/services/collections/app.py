@@ -23,7 +23,7 @@ from ragplane.services.collections.api import CollectionsApi
 from ragplane.services.collections.hybrid import HybridRegistry
 from ragplane.services.collections.ingest import Ingestor
 from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry, Registry
+from ragplane.services.collections.registry import SNAPSHOT_FLUSH_S, JsonRegistry, Registry
 from ragplane.services.collections.schemas import SCHEMAS
 from ragplane.services.collections.stats import CollectionStats
 from ragplane.settings import Settings
@@ -47,7 +47,7 @@ def build_registry(settings: Settings, metrics: ServiceMetrics) -> Registry:
     )
     return HybridRegistry(
         db,
-        JsonRegistry(settings.registry_snapshot_path),
+        JsonRegistry(settings.registry_snapshot_path, flush_delay_s=SNAPSHOT_FLUSH_S),
         metrics=metrics,
         retry_s=settings.database_retry_s,
         maintenance_s=settings.database_maintenance_s,

@@ -5,9 +5,10 @@ of the registry (`ragplane_registry_backend{backend="json"}` = 1, `/health` show
 `degraded (json)`). Writes always go to PostgreSQL first and are acknowledged only once
 committed there; while it is down they are refused with 503 and `Retry-After`, so an
 acknowledged write is never one the database lacks. After a committed write the same
-change is applied to the snapshot; the snapshot is also rebuilt from the database at
-start, on recovery and on every maintenance round (which picks up other replicas'
-writes), so it lags the database by at most `DATABASE_MAINTENANCE_S`.
+change is applied to the snapshot (in memory at once; its file follows within a second);
+the snapshot is also rebuilt from the database at start, on recovery and on every
+maintenance round (which picks up other replicas' writes), so it lags the database by at
+most `DATABASE_MAINTENANCE_S`.
 
 A watcher task retries the database every `DATABASE_RETRY_S` while it is down and runs
 `maintain()` (partitions, retention, rollups) every `DATABASE_MAINTENANCE_S` while it is up.
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 from ragplane.adapters.errors import DependencyUnavailable
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry, Registry
+from ragplane.services.collections.registry import JsonRegistry, Registry, RegistryError
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -102,6 +103,10 @@ class HybridRegistry:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.db.close()
+        try:
+            await self.snapshot.close()
+        except RegistryError as exc:  # the database has everything; only the copy is behind
+            log.warning("registry: %s", exc)
 
     async def _recover(self) -> None:
         """(Re)open the database, rebuild the snapshot from it, and leave fallback."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import tempfile
 import time
@@ -23,6 +24,9 @@ from ragplane.services.collections.models import ChunkRecord, CollectionRecord, 
 
 FORMAT_VERSION = 1
 KEEP_FINISHED_JOBS = 500
+SNAPSHOT_FLUSH_S = 1.0
+
+log = logging.getLogger("ragplane.registry")
 RECENT_S = 24 * 3600  # finished jobs counted in ragplane_ingestion_jobs
 
 
@@ -138,14 +142,24 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 class JsonRegistry:
-    """The registry as one JSON file, rewritten atomically on every change."""
+    """The registry as one JSON file, rewritten atomically on every change.
+
+    With `flush_delay_s` (the hybrid registry's snapshot) a change is visible in memory at
+    once and the file is rewritten at most once per `flush_delay_s`, off the caller's path:
+    rewriting the whole file costs ~50 ms per 3,000 documents, and PostgreSQL, not this
+    file, holds the acknowledged data. Without it (the JSON registry proper) a change is
+    acknowledged only once it is on disk.
+    """
 
     backend = "json"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, flush_delay_s: float | None = None) -> None:
         self.path = path
+        self.flush_delay_s = flush_delay_s
         self._state = Snapshot.empty()
         self._lock = asyncio.Lock()
+        self._unflushed = False
+        self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._state = await asyncio.to_thread(self._load)
@@ -166,6 +180,16 @@ class JsonRegistry:
         finished = sorted((j for j in state.jobs.values() if JobState(j.state).finished), key=lambda j: j.created_at)
         for job in finished[:-KEEP_FINISHED_JOBS]:
             del state.jobs[job.id]
+        if self.flush_delay_s is not None:
+            self._state = state
+            self._unflushed = True
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_later(self.flush_delay_s), name="registry-snapshot")
+            return
+        await self._write(state)
+        self._state = state
+
+    async def _write(self, state: Snapshot) -> None:
         data = state.to_json()  # a snapshot taken on the loop; serialised and written off it
         try:
             await asyncio.to_thread(
@@ -173,7 +197,26 @@ class JsonRegistry:
             )
         except OSError as exc:
             raise RegistryError(f"cannot write the registry {self.path}: {exc.strerror or exc}") from exc
-        self._state = state
+
+    async def _flush_later(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        while self._unflushed:
+            self._unflushed = False
+            try:
+                await self._write(self._state)
+            except RegistryError as exc:  # the next change (or close) tries again
+                self._unflushed = True
+                log.warning("%s", exc)
+                return
+
+    async def flush(self) -> None:
+        """Write pending changes to the file now (a deferred-flush registry at close, and tests)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._unflushed:
+            self._unflushed = False
+            await self._write(self._state)
 
     async def check(self) -> dict[str, Any]:
         """Ready when a file can really be written beside the registry (permissions, full disk)."""
@@ -259,7 +302,7 @@ class JsonRegistry:
             await self._commit(snapshot)
 
     async def close(self) -> None:
-        return None
+        await self.flush()
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, "status": "up", "path": str(self.path)}

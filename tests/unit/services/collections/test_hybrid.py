@@ -40,9 +40,8 @@ async def hybrid(
     database_url: str, proxy: Proxy, metrics: ServiceMetrics, tmp_path: Path
 ) -> AsyncIterator[HybridRegistry]:
     db = PostgresRegistry(proxy.url(_database(database_url)), pool_size=2, timeout_s=2)
-    registry = HybridRegistry(
-        db, JsonRegistry(tmp_path / "snapshot.json"), metrics=metrics, retry_s=0.05, maintenance_s=60
-    )
+    snapshot = JsonRegistry(tmp_path / "snapshot.json", flush_delay_s=60)  # only close() writes the file
+    registry = HybridRegistry(db, snapshot, metrics=metrics, retry_s=0.05, maintenance_s=60)
     await registry.open()
     try:
         yield registry
@@ -97,7 +96,10 @@ async def test_the_snapshot_follows_every_acknowledged_write(hybrid: HybridRegis
     await hybrid.put_documents("a", [DocumentRecord("x", "X", "h", 1, 3)])
     await hybrid.remove_collection("a")
     await hybrid.add_collection(CollectionRecord("b", "m", 3))
+    assert [c.name for c in await hybrid.snapshot.list_collections()] == ["b"]
+    assert not (tmp_path / "snapshot.json").exists()  # the file follows later, off the write path
 
+    await hybrid.snapshot.flush()
     on_disk = JsonRegistry(tmp_path / "snapshot.json")
     await on_disk.open()
 
@@ -112,9 +114,8 @@ async def test_starting_while_the_database_is_down_serves_the_last_snapshot(
     await snapshot.add_collection(CollectionRecord("kept", "m", 3))
     proxy.cut()
     db = PostgresRegistry(proxy.url(_database(database_url)), pool_size=2, timeout_s=2)
-    registry = HybridRegistry(
-        db, JsonRegistry(tmp_path / "snapshot.json"), metrics=metrics, retry_s=0.05, maintenance_s=60
-    )
+    snapshot = JsonRegistry(tmp_path / "snapshot.json", flush_delay_s=60)  # only close() writes the file
+    registry = HybridRegistry(db, snapshot, metrics=metrics, retry_s=0.05, maintenance_s=60)
     recovered: list[bool] = []
 
     async def on_recover() -> None:

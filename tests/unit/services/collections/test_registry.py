@@ -144,3 +144,25 @@ def test_check_fails_when_the_directory_cannot_be_used(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(OSError):
         run(JsonRegistry(blocker / "r.json").check())
+
+
+def test_a_deferred_registry_writes_its_file_after_the_delay_and_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json"
+
+    async def scenario() -> None:
+        r = JsonRegistry(path, flush_delay_s=0.05)
+        await r.open()
+        await r.add_collection(CollectionRecord("a", "m", 3))
+        await r.add_collection(CollectionRecord("b", "m", 3))
+        assert [c.name for c in await r.list_collections()] == ["a", "b"]  # visible at once
+        assert not path.exists()
+        for _ in range(200):
+            if path.exists():
+                break
+            await asyncio.sleep(0.01)
+        assert set(json.loads(path.read_text())["collections"]) == {"a", "b"}  # both, in one write
+        await r.add_collection(CollectionRecord("c", "m", 3))
+        await r.close()
+        assert set(json.loads(path.read_text())["collections"]) == {"a", "b", "c"}
+
+    run(scenario())
