@@ -32,8 +32,9 @@ test: $(STAMP) lint services
 	rm -rf reports .coverage .coverage.*
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=html --cov-report=json tests
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	$(BIN)/python loadtests/bench_search.py
+	$(BIN)/python loadtests/bench_database.py
 
 clean:
 	rm -rf $(VENV) reports .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ DECLARE
     ts constant boolean := ragplane_timescale();
     options constant text := CASE WHEN ts THEN 'WITH (timescaledb.continuous)' ELSE '' END;
     rollup record;
+    bucket text;
 BEGIN
     FOR rollup IN
         SELECT * FROM (VALUES
@@ -41,14 +42,17 @@ BEGIN
         ) AS r (name, unit, time_column, source, keys, aggregates, lookback, every)
     LOOP
         CONTINUE WHEN to_regclass(rollup.name) IS NOT NULL;
+        bucket := CASE WHEN ts THEN format('time_bucket(%L::interval, %I)', '1 ' || rollup.unit, rollup.time_column)
+                       ELSE format('date_trunc(%L, %I, ''UTC'')', rollup.unit, rollup.time_column) END;
+        -- A continuous aggregate cannot be filled inside a transaction (each migration is one):
+        -- it is created empty and its policy fills it. A materialized view is filled at once.
         EXECUTE format(
-            'CREATE MATERIALIZED VIEW %I %s AS SELECT %s AS bucket, %s, %s FROM %I GROUP BY 1, %s',
-            rollup.name, options,
-            CASE WHEN ts THEN format('time_bucket(%L::interval, %I)', '1 ' || rollup.unit, rollup.time_column)
-                 ELSE format('date_trunc(%L, %I, ''UTC'')', rollup.unit, rollup.time_column) END,
-            rollup.keys, rollup.aggregates, rollup.source, rollup.keys);
+            'CREATE MATERIALIZED VIEW %I %s AS SELECT %s AS bucket, %s, %s FROM %I GROUP BY %s, %s %s',
+            rollup.name, options, bucket, rollup.keys, rollup.aggregates, rollup.source, bucket, rollup.keys,
+            CASE WHEN ts THEN 'WITH NO DATA' ELSE '' END);
         IF ts THEN
-            PERFORM add_continuous_aggregate_policy(rollup.name, start_offset => rollup.lookback::interval,
+            PERFORM add_continuous_aggregate_policy(rollup.name::regclass,
+                                                    start_offset => rollup.lookback::interval,
                                                     end_offset => NULL, schedule_interval => rollup.every::interval);
         ELSE
             -- REFRESH ... CONCURRENTLY needs a unique index.
