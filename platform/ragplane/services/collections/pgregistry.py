@@ -237,6 +237,35 @@ class PostgresRegistry:
                 raise RegistryError(f"collection {collection!r} was deleted while documents were added") from None
         return len(rows)
 
+    async def insert_chunks(self, collection: str, chunks: Mapping[str, Sequence[ChunkRecord]]) -> int:
+        """Add chunk rows the database lacks (never replaces one); returns how many were new.
+
+        For `ragplane migrate-json`, which rebuilds the rows of migrated documents from Qdrant.
+        """
+        rows = [
+            (collection, c.document_id, c.index, uuid.UUID(c.point_id), c.section, c.text)
+            for doc_chunks in chunks.values()
+            for c in doc_chunks
+        ]
+        if not rows:
+            return 0
+        async with self._connection() as conn:
+            inserted = await conn.fetch(
+                "INSERT INTO chunks (collection, document_id, chunk_index, point_id, section, text) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[]) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                *(list(column) for column in zip(*rows, strict=True)),
+            )
+        return len(inserted)
+
+    async def chunk_counts(self, collection: str) -> dict[str, int]:
+        """Chunk rows per document of `collection` (documents without rows are absent)."""
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT document_id, count(*) AS n FROM chunks WHERE collection = $1 GROUP BY document_id", collection
+            )
+        return {r["document_id"]: r["n"] for r in rows}
+
     async def chunks(self, collection: str, document_id: str) -> list[ChunkRecord]:
         async with self._connection() as conn:
             rows = await conn.fetch(

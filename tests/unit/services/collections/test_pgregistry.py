@@ -95,3 +95,14 @@ async def test_a_schema_behind_is_refused_without_migrate_on_start() -> None:
         with pytest.raises(SchemaBehind, match="ragplane migrate"):
             await r.open()
         await r.close()
+
+
+async def test_insert_chunks_adds_only_missing_rows(registry: PostgresRegistry) -> None:
+    await registry.add_collection(CollectionRecord("a", "m", 3))
+    await registry.put_documents("a", [DocumentRecord("x", "X", "h", 2, 3), DocumentRecord("y", "Y", "h", 1, 3)])
+    first = chunks("x", 2, "v1")
+
+    assert await registry.insert_chunks("a", {"x": first[:1]}) == 1
+    assert await registry.insert_chunks("a", {"x": first, "y": chunks("y", 1, "v1")}) == 2
+    assert await registry.insert_chunks("a", {}) == 0
+    assert await registry.chunk_counts("a") == {"x": 2, "y": 1}
