@@ -259,3 +259,26 @@ def test_a_full_job_queue_answers_503(make_settings, unique) -> None:
             assert client.delete(f"{API}/collections/{name}").status_code == 204  # cancels the first
     finally:
         backend.stop()
+
+
+def test_an_empty_qdrant_collection_left_by_a_failed_create_is_adopted(stack: RunningStack, gateway, unique) -> None:
+    name = unique("orphan")
+    stack.call(stack.stack.store.create_collection(name, 384))
+
+    assert create(gateway, name).status_code == 201
+    assert ingest(gateway, name, [{"id": "a", "text": "adopted"}], create=False)["state"] == "completed"
+
+
+def test_input_postgresql_cannot_store_is_refused_not_a_500(gateway, unique) -> None:
+    name = unique("nul")
+    assert create(gateway, name).status_code == 201
+    nul = gateway.post(f"{API}/collections/{name}/documents", json={"documents": [{"text": "a\u0000b"}]})
+    meta = gateway.post(
+        f"{API}/collections/{name}/documents", json={"documents": [{"text": "ok", "metadata": {"k": ["\u0000"]}}]}
+    )
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "documents[0].text"
+    assert meta.status_code == 422 and meta.json()["errors"][0]["field"] == "documents[0].metadata"
+    for path in (f"{API}/collections/%00", f"{API}/collections/%00/documents", f"{API}/jobs/%00"):
+        missing = gateway.get(path)
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json", path
+    assert gateway.get(f"{API}/jobs", params={"limit": "²"}).status_code == 422

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,6 +133,10 @@ def test_with_the_database_down_search_and_reads_go_on_and_no_acknowledged_write
         assert "PostgreSQL is unavailable" in refused.json()["detail"]
         upload = gateway.post(f"{API}/collections/before-a/documents", json={"documents": [{"text": "new"}]})
         assert upload.status_code == 503
+        deleted = gateway.delete(f"{API}/collections/before-a")
+        assert deleted.status_code == 503  # refused before anything changed:
+        again = gateway.get(f"{API}/search", params={"query": "helium nuclei", "collection": "before-a"})
+        assert again.json()["results"]  # its vectors are still there
 
         proxy.restore()
         wait_until(lambda: registry_status(collections) == "up")
@@ -155,20 +160,41 @@ def test_with_the_database_down_search_and_reads_go_on_and_no_acknowledged_write
     assert metrics.get_sample_value("ragplane_registry_backend", {"backend": "postgres"}) == 1
 
 
+class GatedEmbedder:
+    """The real embedder behind a gate the test opens: a job waits, running, until then."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        await self.gate.wait()
+        return await self.inner.embed(texts)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def test_a_job_that_ends_while_the_database_is_down_is_recorded_when_it_returns(
     cut_stack: tuple[RunningStack, Proxy, str],
 ) -> None:
     running, proxy, url = cut_stack
-    paragraph = "This sentence is part of a long document used to keep a job busy for a while. " * 9
-    big = {"id": "big.md", "text": "# Big\n\n" + "\n\n".join(paragraph for _ in range(150))}
+    ingestor = running.stack.apps["collections"].state.ingestor
+
+    async def gate() -> GatedEmbedder:
+        ingestor.embedder = GatedEmbedder(ingestor.embedder)
+        return ingestor.embedder
+
+    gated = running.call(gate())
     with running.client() as gateway, running.client("collections", token=True) as collections:
         assert gateway.post(f"{API}/collections", json={"name": "busy"}).status_code == 201
-        job_id = gateway.post(f"{API}/collections/busy/documents", json={"documents": [big]}).json()["id"]
+        job_id = gateway.post(f"{API}/collections/busy/documents", json={"documents": DOCS}).json()["id"]
         wait_until(lambda: gateway.get(f"{API}/jobs/{job_id}").json()["state"] == "running")
 
-        proxy.cut()  # the job cannot record its documents, nor its end
-        wait_until(lambda: registry_status(collections) == "degraded (json)")
-        ingestor = running.stack.apps["collections"].state.ingestor
+        proxy.cut()  # the job will not be able to record its documents, nor its end
+        gateway.get(f"{API}/collections")  # a read notices the outage
+        assert registry_status(collections) == "degraded (json)"
+        running.loop.call_soon_threadsafe(gated.gate.set)
         running.call(ingestor.wait_idle())
         assert rows_or_none(url) == "running"  # the database still has the last state it was told
 

@@ -23,8 +23,10 @@ from ragplane.adapters.errors import DependencyUnavailable
 
 DEPENDENCY = "postgres"
 
-# SQLSTATE classes that mean "the server is not there for us right now".
-_UNAVAILABLE_CLASSES = ("08", "53", "57")  # connection exception, insufficient resources, operator intervention
+# SQLSTATE classes that mean "the server is not there for us right now" (connection
+# exception, insufficient resources, operator intervention), and a standby refusing writes.
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+_UNAVAILABLE_STATES = ("25006",)  # read_only_sql_transaction: we reached a replica after a failover
 
 Pool = asyncpg.Pool
 # A plain connection or one borrowed from a pool: both run the same queries.
@@ -61,9 +63,15 @@ def unavailable(exc: BaseException) -> DependencyUnavailable | None:
         return DependencyUnavailable(DEPENDENCY, "no answer in time", kind="timeout")
     if isinstance(exc, OSError | asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError):
         return DependencyUnavailable(DEPENDENCY, f"cannot reach the database: {_reason(exc)}", kind="unreachable")
-    if isinstance(exc, asyncpg.PostgresError) and str(getattr(exc, "sqlstate", "") or "")[:2] in _UNAVAILABLE_CLASSES:
+    state = str(getattr(exc, "sqlstate", "") or "")
+    if isinstance(exc, asyncpg.PostgresError) and (state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_STATES):
         return DependencyUnavailable(DEPENDENCY, f"the database refused service: {_reason(exc)}", kind="unavailable")
     return None
+
+
+def cannot_connect(exc: BaseException) -> DependencyUnavailable:
+    """Any failure to get a connection (revoked CONNECT, pg_hba, password, dropped database)."""
+    return DependencyUnavailable(DEPENDENCY, f"cannot connect to the database: {_reason(exc)}", kind="unreachable")
 
 
 def _reason(exc: BaseException) -> str:

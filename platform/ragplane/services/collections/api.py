@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionExists
+from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.errors import Conflict, NotFound, UnsupportedMediaType, ValidationFailed
 from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
@@ -129,7 +129,8 @@ class CollectionsApi:
         ]
 
     async def _record(self, name: str) -> CollectionRecord:
-        record = await self.registry.get_collection(name)
+        # A name no collection can have (e.g. a NUL byte) is not looked up: it does not exist.
+        record = await self.registry.get_collection(name) if COLLECTION_NAME.fullmatch(name) else None
         if record is None:
             raise NotFound(f"Collection {name!r} does not exist.")
         return record
@@ -167,6 +168,7 @@ class CollectionsApi:
         )
 
     async def _create(self, name: str, description: str, size: int, overlap: int) -> CollectionRecord:
+        await self.registry.ensure_writable()
         if await self.registry.get_collection(name) is not None:
             raise Conflict(f"Collection {name!r} already exists.")
         dimension = await self.embedder.dimension()
@@ -174,12 +176,18 @@ class CollectionsApi:
         try:
             await self.store.create_collection(name, dimension)
         except CollectionExists:
-            raise Conflict(
-                f"Qdrant already holds a collection named {name!r} that ragplane does not manage; "
-                "choose another name or remove it from Qdrant."
-            ) from None
+            # An empty one is what a create whose registry write failed leaves behind: adopt it.
+            if await self.store.count(name) != 0:
+                raise Conflict(
+                    f"Qdrant already holds a collection named {name!r} that ragplane does not manage; "
+                    "choose another name or remove it from Qdrant."
+                ) from None
         try:
             await self.registry.add_collection(record)
+        except DependencyUnavailable:
+            # The database may have committed before the connection broke: keep the (empty)
+            # Qdrant collection, so whatever the registry holds stays consistent; a retry adopts it.
+            raise
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.store.delete_collection(name)  # undo, so a retry starts clean
@@ -190,6 +198,7 @@ class CollectionsApi:
     async def delete(self, request: Request) -> Response:
         async with self._changes:
             record = await self._record(request.path_params["name"])
+            await self.registry.ensure_writable()  # before anything changes: all of it, or none
             # Running jobs would keep writing into the deleted (or a re-created) collection.
             await self.ingestor.cancel_collection(record.name)
             # Vectors first: if the registry write then fails, a retried DELETE finishes the job.
@@ -231,6 +240,7 @@ class CollectionsApi:
 
     async def add_documents(self, request: Request) -> Response:
         record = await self._record(request.path_params["name"])
+        await self.registry.ensure_writable()
         kind = media_type(request)
         if kind == "multipart/form-data":
             await read_body(request, self.upload_limit)
@@ -244,7 +254,8 @@ class CollectionsApi:
         return JSONResponse(job_json(job), status_code=202, headers={"Location": f"{V1}/rag/jobs/{job.id}"})
 
     async def job(self, request: Request) -> Response:
-        job = await self.registry.get_job(request.path_params["job_id"])
+        job_id = request.path_params["job_id"]
+        job = await self.registry.get_job(job_id) if job_id.isprintable() else None
         if job is None:
             raise NotFound(f"Job {request.path_params['job_id']!r} does not exist.")
         return JSONResponse(job_json(job))
@@ -259,7 +270,7 @@ class CollectionsApi:
         if collection is not None and not COLLECTION_NAME.fullmatch(collection):
             errors.append(("collection", COLLECTION_NAME_RULE))
         limit = params.get("limit", "100")
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_JOBS_LISTED:
+        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_JOBS_LISTED:
             errors.append(("limit", f"must be an integer in 1..{MAX_JOBS_LISTED}"))
         if errors:
             raise ValidationFailed(errors)

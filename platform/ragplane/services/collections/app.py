@@ -120,7 +120,7 @@ def create_collections_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await registry.open()
         if isinstance(registry, HybridRegistry):
-            registry.on_recover.append(ingestor.flush_unsaved)
+            registry.on_sync.append(ingestor.flush_unsaved)
             await _warn_if_unmigrated(registry, settings.registry_path)
         interrupted = await ingestor.recover()
         if interrupted:

@@ -41,6 +41,20 @@ def _title(text: str, fallback: str) -> str:
     return markdown_title(text) or fallback
 
 
+NUL_RULE = "must not contain NUL characters (U+0000): PostgreSQL text cannot hold them"
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL anywhere in a string or nested JSON value (PostgreSQL text and jsonb refuse it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _check_id(value: Any, where: str, errors: list[tuple[str, str]]) -> str | None:
     if not isinstance(value, str) or not value.strip():
         errors.append((where, "must be a non-empty string"))
@@ -69,6 +83,11 @@ def parse_json(body: Mapping[str, Any]) -> list[DocumentIn]:
         if not isinstance(text, str) or not text.strip():
             errors.append((f"{where}.text", "must be a non-empty string"))
             continue
+        errors.extend(
+            (f"{where}.{field}", NUL_RULE)
+            for field in ("text", "title", "source", "metadata")
+            if _has_nul(item.get(field))
+        )
         doc_id = (
             _check_id(item["id"], f"{where}.id", errors)
             if "id" in item
@@ -116,6 +135,9 @@ async def parse_files(form: FormData) -> list[DocumentIn]:
             continue
         if not text.strip():
             errors.append((name, "is empty"))
+            continue
+        if _has_nul(text):
+            errors.append((name, f"{NUL_RULE}; is it a text file?"))
             continue
         doc_id = _check_id(name, name, errors)
         if doc_id is not None:

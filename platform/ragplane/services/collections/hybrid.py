@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.adapters.errors import DependencyUnavailable, Kind
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, Registry, RegistryError
@@ -32,6 +32,9 @@ from ragplane.telemetry.metrics import ServiceMetrics
 T = TypeVar("T")
 DEPENDENCY = "registry"
 DEGRADED = "degraded (json)"
+REFUSED = "PostgreSQL is unavailable; changes are refused until it is back. Reads are served from the JSON snapshot."
+CHECK_TIMEOUT_S = 1.5  # under kit.health's 2 s probe timeout
+REBUILD_ATTEMPTS = 3
 
 log = logging.getLogger("ragplane.registry")
 
@@ -52,7 +55,9 @@ class HybridRegistry:
         self.retry_s = retry_s
         self.maintenance_s = maintenance_s
         self.retention_days = retention_days
-        self.on_recover: list[Callable[[], Awaitable[None]]] = []
+        self.on_sync: list[Callable[[], Awaitable[None]]] = []  # run after each recovery and upkeep
+        self._commits = 0  # writes PostgreSQL has committed, to tell whether an export is stale
+        self._snapshot_lock = asyncio.Lock()
         self._down: str | None = None  # why PostgreSQL is unavailable, while it is
         self._down_since = 0.0
         self._wake = asyncio.Event()
@@ -108,10 +113,34 @@ class HybridRegistry:
         except RegistryError as exc:  # the database has everything; only the copy is behind
             log.warning("registry: %s", exc)
 
+    async def _rebuild(self) -> None:
+        """Make the snapshot a copy of the database, without losing a write that lands meanwhile.
+
+        A write committed after the export read the tables, but applied to the snapshot
+        before the export is installed, would be overwritten by it: so the export is
+        installed only if no write committed since it began (checked under the lock that
+        applying writes holds), else it is read again.
+        """
+        for _ in range(REBUILD_ATTEMPTS):
+            commits = self._commits
+            exported = await self.db.export()
+            async with self._snapshot_lock:
+                if commits == self._commits:
+                    await self.snapshot.replace(exported)
+                    return
+        log.info("registry: writes kept landing while the snapshot was rebuilt; it is rebuilt at the next upkeep")
+
+    async def _sync(self) -> None:
+        for callback in self.on_sync:
+            try:
+                await callback()
+            except Exception:
+                log.exception("registry: a follow-up after syncing with PostgreSQL failed")
+
     async def _recover(self) -> None:
         """(Re)open the database, rebuild the snapshot from it, and leave fallback."""
         await self.db.open()
-        await self.snapshot.replace(await self.db.export())
+        await self._rebuild()
         if self._down is not None:
             log.info(
                 "registry: PostgreSQL is back after %.1f s; serving from it again",
@@ -120,8 +149,7 @@ class HybridRegistry:
             )
             self._down = None
             self._show("postgres")
-        for callback in self.on_recover:
-            await callback()
+        await self._sync()
 
     async def _watch(self) -> None:
         while True:
@@ -132,20 +160,24 @@ class HybridRegistry:
             except TimeoutError:
                 pass
             self._wake.clear()
-            try:
-                if self._down:
+            if self._down:
+                try:
                     await self._recover()
-                else:
-                    await self.maintain()
-            except DependencyUnavailable as exc:
-                self._fall_back(exc)
-            except Exception:
-                log.exception("registry upkeep failed")
+                except DependencyUnavailable as exc:
+                    self._fall_back(exc)
+                except Exception:
+                    log.exception("registry: reconnecting to PostgreSQL failed")
+                continue
+            try:  # upkeep failing is not an outage: requests decide that, with their own timeout
+                await self.maintain()
+            except Exception as exc:
+                log.warning("registry upkeep failed: %s", str(exc) or type(exc).__name__)
 
     async def maintain(self) -> None:
         queries, jobs = self.retention_days
         await self.db.maintain(query_log_retention_days=queries, job_retention_days=jobs)
-        await self.snapshot.replace(await self.db.export())
+        await self._rebuild()
+        await self._sync()
 
     async def _read(self, op: Callable[[Registry], Awaitable[T]]) -> T:
         if self._down is None:
@@ -155,31 +187,38 @@ class HybridRegistry:
                 self._fall_back(exc)
         return await op(self.snapshot)
 
+    def _refusal(self, kind: Kind = "unavailable") -> DependencyUnavailable:
+        # A fixed text: the driver's message (hosts, users) goes to the log and /health, not to clients.
+        return DependencyUnavailable(DEPENDENCY, REFUSED, kind=kind)
+
+    async def ensure_writable(self) -> None:
+        """Refuse a change up front while PostgreSQL is known to be down, before it touches Qdrant."""
+        if self._down is not None:
+            raise self._refusal()
+
     async def _write(self, op: Callable[[Registry], Awaitable[T]]) -> T:
         try:
             result = await op(self.db)
         except DependencyUnavailable as exc:
             self._fall_back(exc)
-            raise DependencyUnavailable(
-                DEPENDENCY,
-                f"PostgreSQL is unavailable ({exc.message}); changes are refused until it is back. "
-                "Reads are served from the JSON snapshot.",
-                kind=exc.kind,
-            ) from exc
+            raise self._refusal(exc.kind) from exc
+        self._commits += 1
         if self._down is not None:
-            self._wake.set()  # it answered: recover (and resync the snapshot) now
-            return result
-        try:
-            await op(self.snapshot)
-        except Exception as exc:  # the database has it; the next maintenance round resyncs the copy
-            log.warning("registry: the JSON snapshot missed a change (%s); it is rebuilt at the next upkeep", exc)
+            self._wake.set()  # it answered: recover (and rebuild the snapshot) now
+        async with self._snapshot_lock:
+            try:
+                await op(self.snapshot)
+            except Exception as exc:  # the database has it; the next upkeep rebuilds the copy
+                log.warning("registry: the JSON snapshot missed a change (%s); it is rebuilt at the next upkeep", exc)
         return result
 
     async def check(self) -> dict[str, Any]:
         """Ready either way: reads work from the snapshot. The details say which backend serves."""
         if self._down is None:
-            try:
-                return await self.db.check()
+            try:  # within the readiness probe's own timeout, so a hung database means fallback, not unready
+                return await asyncio.wait_for(self.db.check(), CHECK_TIMEOUT_S)
+            except TimeoutError:
+                self._fall_back(DependencyUnavailable("postgres", "no answer in time", kind="timeout"))
             except DependencyUnavailable as exc:
                 self._fall_back(exc)
         return {"backend": "json", "serving": DEGRADED, "database": self._down}

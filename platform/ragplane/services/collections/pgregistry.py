@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,6 +45,10 @@ JOB_COLUMNS = (
 )
 TIME_COLUMNS = frozenset({"created_at", "ingested_at", "started_at", "finished_at"})
 UNFINISHED = ("queued", "running")
+MAINTENANCE_TIMEOUT_S = 300.0
+# How often each rollup (a materialized view on plain PostgreSQL) is refreshed: at most
+# every upkeep round for the per-minute one, less often for the coarse ones.
+ROLLUP_PERIODS_S = {"query_stats_1m": 0.0, "ingestion_stats_1h": 300.0, "query_gaps_1d": 3600.0}
 
 
 def to_time(epoch: float | None) -> datetime | None:
@@ -119,6 +125,7 @@ class PostgresRegistry:
         self.migrate_on_start = migrate_on_start
         self.pool = postgres.create_pool(url, size=pool_size, timeout_s=timeout_s, application="collections")
         self._pool_ready = False
+        self._refreshed: dict[str, float] = {}  # rollup -> when this process last refreshed it (monotonic)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[postgres.Connection]:
@@ -126,13 +133,18 @@ class PostgresRegistry:
             if not self._pool_ready:
                 await self.pool
                 self._pool_ready = True
-            async with self.pool.acquire() as conn:
-                yield conn
+            conn = await self.pool.acquire()
+        except Exception as exc:  # refused, revoked, wrong password, no such database: unreachable for us
+            raise postgres.unavailable(exc) or postgres.cannot_connect(exc) from exc
+        try:
+            yield conn
         except Exception as exc:
             down = postgres.unavailable(exc)
             if down is not None and down is not exc:
                 raise down from exc
             raise
+        finally:
+            await self.pool.release(conn)
 
     async def open(self) -> None:
         """Bring the schema up to date (or check it is), so every later query can rely on it."""
@@ -151,6 +163,9 @@ class PostgresRegistry:
     async def close(self) -> None:
         if self._pool_ready:
             await self.pool.close()
+
+    async def ensure_writable(self) -> None:
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, "status": "up", **postgres.describe_url(self.url)}
@@ -335,11 +350,25 @@ class PostgresRegistry:
             jobs={r["id"]: JobRecord.from_json(_fields(r)) for r in jobs},
         )
 
-    async def maintain(self, *, query_log_retention_days: int, job_retention_days: int) -> None:
-        """Partitions, retention and rollup refresh (a no-op on TimescaleDB, whose policies do it)."""
+    async def maintain(self, *, query_log_retention_days: int, job_retention_days: int) -> str:
+        """Partitions and retention, then the rollups that are due, each in its own statement.
+
+        Returns what `ragplane_maintain()` said: `partitioned`, `timescale` (its policies do
+        all of it) or `busy` (another replica has this round). Upkeep may take long on big
+        tables, so it has its own timeout instead of the request timeout.
+        """
         async with self._connection() as conn:
-            await conn.execute(
+            mode: str = await conn.fetchval(
                 "SELECT ragplane_maintain(make_interval(days => $1), make_interval(days => $2))",
                 query_log_retention_days,
                 job_retention_days,
+                timeout=MAINTENANCE_TIMEOUT_S,
             )
+            if mode != "partitioned":
+                return mode
+            for name, period_s in ROLLUP_PERIODS_S.items():
+                if time.monotonic() - self._refreshed.get(name, -math.inf) < period_s:
+                    continue
+                await conn.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {name}", timeout=MAINTENANCE_TIMEOUT_S)
+                self._refreshed[name] = time.monotonic()
+        return mode

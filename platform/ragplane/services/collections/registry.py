@@ -74,6 +74,9 @@ class Registry(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ensure_writable(self) -> None:
+        """Raise `DependencyUnavailable` when a change would be refused, before the caller touches Qdrant."""
+
     def describe(self) -> dict[str, Any]: ...
 
 
@@ -303,6 +306,9 @@ class JsonRegistry:
 
     async def close(self) -> None:
         await self.flush()
+
+    async def ensure_writable(self) -> None:
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, "status": "up", "path": str(self.path)}

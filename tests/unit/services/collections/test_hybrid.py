@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from ragplane.adapters.errors import DependencyUnavailable
-from ragplane.services.collections.hybrid import HybridRegistry
+from ragplane.services.collections.hybrid import CHECK_TIMEOUT_S, HybridRegistry
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry
+from ragplane.services.collections.registry import JsonRegistry, Snapshot
 from ragplane.telemetry.metrics import ServiceMetrics
 from tests.pg import fetch
 from tests.proxy import Proxy, proxy_to
@@ -121,7 +121,7 @@ async def test_starting_while_the_database_is_down_serves_the_last_snapshot(
     async def on_recover() -> None:
         recovered.append(True)
 
-    registry.on_recover.append(on_recover)
+    registry.on_sync.append(on_recover)
     await registry.open()
     try:
         assert registry.degraded
@@ -134,3 +134,69 @@ async def test_starting_while_the_database_is_down_serves_the_last_snapshot(
         assert await registry.list_collections() == []  # the database is the record; the snapshot follows it
     finally:
         await registry.close()
+
+
+async def test_a_write_during_a_snapshot_rebuild_is_not_lost(hybrid: HybridRegistry) -> None:
+    export = hybrid.db.export
+    exported, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_export() -> Snapshot:
+        snapshot = await export()
+        exported.set()
+        await release.wait()
+        return snapshot
+
+    hybrid.db.export = slow_export  # type: ignore[method-assign]
+    upkeep = asyncio.create_task(hybrid.maintain())
+    await exported.wait()
+    await hybrid.add_collection(CollectionRecord("late", "m", 3))  # committed after the export read
+    release.set()
+    await upkeep
+
+    assert [c.name for c in await hybrid.snapshot.list_collections()] == ["late"]
+
+
+async def test_failing_upkeep_is_logged_not_a_fallback(
+    database_url: str, metrics: ServiceMetrics, tmp_path: Path
+) -> None:
+    db = PostgresRegistry(database_url, pool_size=2, timeout_s=2)
+    registry = HybridRegistry(db, JsonRegistry(tmp_path / "s.json"), metrics=metrics, retry_s=0.05, maintenance_s=0.02)
+    rounds = 0
+
+    async def slow_maintain(**_: int) -> str:
+        nonlocal rounds
+        rounds += 1
+        raise DependencyUnavailable("postgres", "no answer in time", kind="timeout")
+
+    db.maintain = slow_maintain  # type: ignore[method-assign]
+    await registry.open()
+    try:
+        await until(lambda: rounds >= 3)
+        assert not registry.degraded
+        assert metrics.registry.get_sample_value("ragplane_registry_fallback_total") == 0
+    finally:
+        await registry.close()
+
+
+async def test_a_hung_database_fails_the_readiness_check_over_to_the_snapshot(hybrid: HybridRegistry) -> None:
+    async def hang() -> dict[str, object]:
+        await asyncio.sleep(30)
+        return {}
+
+    hybrid.db.check = hang  # type: ignore[method-assign]
+
+    async with asyncio.timeout(CHECK_TIMEOUT_S + 1):
+        detail = await hybrid.check()
+
+    assert detail["backend"] == "json" and hybrid.degraded
+
+
+async def test_changes_are_refused_up_front_while_the_database_is_down(hybrid: HybridRegistry, proxy: Proxy) -> None:
+    await hybrid.ensure_writable()
+    proxy.cut()
+    await hybrid.list_collections()  # notices
+
+    with pytest.raises(DependencyUnavailable) as refused:
+        await hybrid.ensure_writable()
+
+    assert "127.0.0.1" not in str(refused.value)  # clients get a fixed message; the reason is logged

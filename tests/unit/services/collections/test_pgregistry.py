@@ -106,3 +106,12 @@ async def test_insert_chunks_adds_only_missing_rows(registry: PostgresRegistry) 
     assert await registry.insert_chunks("a", {"x": first, "y": chunks("y", 1, "v1")}) == 2
     assert await registry.insert_chunks("a", {}) == 0
     assert await registry.chunk_counts("a") == {"x": 2, "y": 1}
+
+
+async def test_a_database_that_cannot_be_entered_is_a_dependency_failure(database_url: str) -> None:
+    r = PostgresRegistry(database_url + "_missing", pool_size=1, timeout_s=2)
+
+    with pytest.raises(DependencyUnavailable, match="cannot connect"):
+        await r.list_collections()
+
+    await r.close()

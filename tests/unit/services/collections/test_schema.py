@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from ragplane.services.collections.pgregistry import PostgresRegistry
+
 pytestmark = pytest.mark.anyio
 
 
@@ -85,9 +87,12 @@ async def test_rows_beyond_the_partitions_wait_in_the_default_and_upkeep_goes_on
     assert await db.fetchval("SELECT count(*) FROM ONLY query_logs_default") == 1
 
     # The partition for that day cannot be created over the row: upkeep warns, creates the next one, goes on.
-    created = await db.fetchval("SELECT ragplane_ensure_partitions('query_logs', 'day', 9)")
+    await db.fetchval("SELECT ragplane_ensure_partitions('query_logs', 'day', 9)")
 
-    assert created == 1
+    day = await db.fetchval("SELECT to_char(now() AT TIME ZONE 'UTC' + interval '8 days', 'YYYYMMDD')")
+    after = await db.fetchval("SELECT to_char(now() AT TIME ZONE 'UTC' + interval '9 days', 'YYYYMMDD')")
+    assert await db.fetchval("SELECT to_regclass($1)", f"query_logs_p{day}") is None
+    assert await db.fetchval("SELECT to_regclass($1)", f"query_logs_p{after}") is not None
     assert await db.fetchval("SELECT count(*) FROM query_logs") == 1
 
 
@@ -109,10 +114,12 @@ async def test_maintenance_drops_expired_partitions_and_rows(db: asyncpg.Connect
     assert future >= 9  # yesterday, today, a week ahead, and the default
 
 
-async def test_the_three_rollups_return_rows_after_refresh(db: asyncpg.Connection) -> None:
+async def test_the_three_rollups_return_rows_after_refresh(db: asyncpg.Connection, database_url: str) -> None:
     await _sample(db)
+    registry = PostgresRegistry(database_url, pool_size=1, timeout_s=5)
 
-    await db.execute("SELECT ragplane_maintain(interval '30 days', interval '90 days')")
+    assert await registry.maintain(query_log_retention_days=30, job_retention_days=90) == "partitioned"
+    await registry.close()
 
     minutes = await db.fetch(
         "SELECT kind, queries, cache_hits, degraded, slow_queries FROM query_stats_1m ORDER BY kind"
@@ -127,3 +134,33 @@ async def test_the_three_rollups_return_rows_after_refresh(db: asyncpg.Connectio
     assert dict(hours) == {"jobs": 2, "failed": 1, "chunks": 3}
     gaps = await db.fetchrow("SELECT queries, distinct_queries, empty_results FROM query_gaps_1d")
     assert dict(gaps) == {"queries": 3, "distinct_queries": 2, "empty_results": 1}
+
+
+async def test_partitions_are_utc_days_and_months_whatever_the_session_time_zone(db: asyncpg.Connection) -> None:
+    partitions = (
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'ingestion_jobs'::regclass "
+        "AND c.relname <> 'ingestion_jobs_default'"
+    )
+    for row in await db.fetch(partitions):
+        await db.execute(f'DROP TABLE "{row["relname"]}"')
+    await db.execute("SET timezone = 'America/New_York'")
+
+    await db.execute("SELECT ragplane_maintain(interval '30 days', interval '90 days')")
+
+    await db.execute("SET timezone = 'UTC'")
+    bounds = await db.fetch(partitions)
+    assert len(bounds) == 4  # last month, this month, two ahead
+    for row in bounds:
+        month = row["relname"].removeprefix("ingestion_jobs_p")
+        assert f"FROM ('{month[:4]}-{month[4:]}-01 00:00:00+00')" in row["bound"], row
+
+
+async def test_one_replica_at_a_time_does_the_upkeep(db: asyncpg.Connection, database_url: str) -> None:
+    other = await asyncpg.connect(database_url)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT pg_advisory_xact_lock(hashtext('ragplane_maintain'))")
+            assert await db.fetchval("SELECT ragplane_maintain(interval '1 day', interval '1 day')") == "busy"
+    finally:
+        await other.close()

@@ -6,6 +6,8 @@
 -- partition, so an insert never fails for want of a partition; ragplane_maintain()
 -- (called by the collections service every DATABASE_MAINTENANCE_S) creates future
 -- partitions and drops expired ones. Same columns, same queries either way.
+-- Partition bounds are UTC days and months whatever the server's or session's time
+-- zone: the functions below run with `SET timezone = 'UTC'`.
 
 DO $$
 BEGIN
@@ -80,17 +82,17 @@ CREATE INDEX IF NOT EXISTS query_logs_collection_time ON query_logs (collection,
 -- A range whose rows already landed in the DEFAULT partition is skipped with a warning:
 -- those rows stay queryable there and expire with the default partition's own cleanup.
 CREATE OR REPLACE FUNCTION ragplane_ensure_partitions(parent text, unit text, ahead integer)
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql SET timezone = 'UTC' AS $$
 DECLARE
     step constant interval := ('1 ' || unit)::interval;
-    first constant timestamptz := date_trunc(unit, now() - step, 'UTC');
+    first constant timestamptz := date_trunc(unit, now() - step);
     lower timestamptz;
     name text;
     created integer := 0;
 BEGIN
     FOR i IN 0..ahead + 1 LOOP
         lower := first + i * step;
-        name := parent || '_p' || to_char(lower AT TIME ZONE 'UTC', CASE unit WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
+        name := parent || '_p' || to_char(lower, CASE unit WHEN 'day' THEN 'YYYYMMDD' ELSE 'YYYYMM' END);
         CONTINUE WHEN to_regclass(name) IS NOT NULL;
         BEGIN
             EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
@@ -106,7 +108,7 @@ END $$;
 -- Drop the partitions whose whole range is older than `keep`, and expired rows of the
 -- DEFAULT partition (plain PostgreSQL).
 CREATE OR REPLACE FUNCTION ragplane_drop_partitions(parent text, column_name text, keep interval)
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql SET timezone = 'UTC' AS $$
 DECLARE
     part record;
     upper timestamptz;
@@ -129,3 +131,29 @@ BEGIN
     END LOOP;
     RETURN dropped;
 END $$;
+
+-- Periodic upkeep, called by the collections service every DATABASE_MAINTENANCE_S:
+-- partitions a week (days) or two months ahead, expired ones dropped. Returns what the
+-- caller should do next:
+--   'partitioned'  done; refresh the rollups (materialized views)
+--   'timescale'    the tables are hypertables: TimescaleDB's policies do all of it
+--   'busy'         another replica is doing this round
+-- It looks at the table, not at the extension: a plain dump restored into a TimescaleDB
+-- server still has partitioned tables that need this.
+CREATE OR REPLACE FUNCTION ragplane_maintain(query_log_retention interval, job_retention interval)
+RETURNS text LANGUAGE plpgsql SET timezone = 'UTC' AS $$
+BEGIN
+    IF (SELECT relkind FROM pg_class WHERE oid = 'query_logs'::regclass) <> 'p' THEN
+        RETURN 'timescale';
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('ragplane_maintain')) THEN
+        RETURN 'busy';
+    END IF;
+    PERFORM ragplane_ensure_partitions('query_logs', 'day', 7);
+    PERFORM ragplane_ensure_partitions('ingestion_jobs', 'month', 2);
+    PERFORM ragplane_drop_partitions('query_logs', 'time', query_log_retention);
+    PERFORM ragplane_drop_partitions('ingestion_jobs', 'created_at', job_retention);
+    RETURN 'partitioned';
+END $$;
+
+SELECT ragplane_maintain(interval '30 days', interval '90 days');

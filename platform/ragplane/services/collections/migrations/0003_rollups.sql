@@ -4,7 +4,9 @@
 --   query_gaps_1d       per collection per day: distinct questions and those that found nothing
 --                       (content gaps: what users ask that the corpus cannot answer)
 -- TimescaleDB: continuous aggregates refreshed by policies. Plain PostgreSQL: materialized
--- views that ragplane_maintain() refreshes concurrently (readers never block).
+-- views the collections service refreshes CONCURRENTLY (readers never block), each on its
+-- own schedule; the per-minute one covers the last two days there, so its refresh stays
+-- cheap however long the query log is kept.
 
 DO $$
 DECLARE
@@ -23,7 +25,7 @@ BEGIN
                 count(*) FILTER (WHERE cache_hit) AS cache_hits,
                 count(*) FILTER (WHERE degraded) AS degraded,
                 count(*) FILTER (WHERE status >= 500) AS errors$q$,
-             '1 hour', '1 minute'),
+             '1 hour', '1 minute', '2 days'),
             ('ingestion_stats_1h', 'hour', 'created_at', 'ingestion_jobs', 'collection',
              $q$count(*) AS jobs,
                 count(*) FILTER (WHERE state = 'completed') AS completed,
@@ -32,14 +34,14 @@ BEGIN
                 sum(documents_failed) AS documents_failed,
                 sum(chunks) AS chunks,
                 sum(extract(epoch FROM finished_at - started_at)) AS job_seconds$q$,
-             '3 days', '5 minutes'),
+             '3 days', '5 minutes', NULL),
             ('query_gaps_1d', 'day', 'time', 'query_logs', 'collection',
              $q$count(*) AS queries,
                 count(DISTINCT query_hash) AS distinct_queries,
                 count(*) FILTER (WHERE results = 0) AS empty_results,
                 count(DISTINCT query_hash) FILTER (WHERE results = 0) AS distinct_empty$q$,
-             '3 days', '1 hour')
-        ) AS r (name, unit, time_column, source, keys, aggregates, lookback, every)
+             '3 days', '1 hour', NULL)
+        ) AS r (name, unit, time_column, source, keys, aggregates, lookback, every, plain_window)
     LOOP
         CONTINUE WHEN to_regclass(rollup.name) IS NOT NULL;
         bucket := CASE WHEN ts THEN format('time_bucket(%L::interval, %I)', '1 ' || rollup.unit, rollup.time_column)
@@ -47,9 +49,11 @@ BEGIN
         -- A continuous aggregate cannot be filled inside a transaction (each migration is one):
         -- it is created empty and its policy fills it. A materialized view is filled at once.
         EXECUTE format(
-            'CREATE MATERIALIZED VIEW %I %s AS SELECT %s AS bucket, %s, %s FROM %I GROUP BY %s, %s %s',
-            rollup.name, options, bucket, rollup.keys, rollup.aggregates, rollup.source, bucket, rollup.keys,
-            CASE WHEN ts THEN 'WITH NO DATA' ELSE '' END);
+            'CREATE MATERIALIZED VIEW %I %s AS SELECT %s AS bucket, %s, %s FROM %I %s GROUP BY %s, %s %s',
+            rollup.name, options, bucket, rollup.keys, rollup.aggregates, rollup.source,
+            CASE WHEN ts OR rollup.plain_window IS NULL THEN ''
+                 ELSE format('WHERE %I > now() - %L::interval', rollup.time_column, rollup.plain_window) END,
+            bucket, rollup.keys, CASE WHEN ts THEN 'WITH NO DATA' ELSE '' END);
         IF ts THEN
             PERFORM add_continuous_aggregate_policy(rollup.name::regclass,
                                                     start_offset => rollup.lookback::interval,
@@ -60,23 +64,3 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-
--- Periodic upkeep, called by the collections service every DATABASE_MAINTENANCE_S.
--- Plain PostgreSQL: partitions a week (days) or two months ahead, expired partitions
--- dropped, rollups refreshed. TimescaleDB: its policies do all of this; nothing to do.
-CREATE OR REPLACE FUNCTION ragplane_maintain(query_log_retention interval, job_retention interval)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF ragplane_timescale() THEN
-        RETURN;
-    END IF;
-    PERFORM ragplane_ensure_partitions('query_logs', 'day', 7);
-    PERFORM ragplane_ensure_partitions('ingestion_jobs', 'month', 2);
-    PERFORM ragplane_drop_partitions('query_logs', 'time', query_log_retention);
-    PERFORM ragplane_drop_partitions('ingestion_jobs', 'created_at', job_retention);
-    REFRESH MATERIALIZED VIEW CONCURRENTLY query_stats_1m;
-    REFRESH MATERIALIZED VIEW CONCURRENTLY ingestion_stats_1h;
-    REFRESH MATERIALIZED VIEW CONCURRENTLY query_gaps_1d;
-END $$;
-
-SELECT ragplane_maintain(interval '30 days', interval '90 days');
