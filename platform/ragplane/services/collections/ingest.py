@@ -187,16 +187,17 @@ class Ingestor:
         await self.wait_idle()
 
     async def _run(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> None:
+        handed_over = False  # from then on `_ingest` records the job's end, however it ends
         try:
             async with self._slots:
                 job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
                 await self.registry.save_job(job)
-                await self.count_jobs()
                 attributes: dict[str, str | int] = {"collection": collection.name, "documents": len(documents)}
                 with self.tracer.start_as_current_span("ingest", attributes=attributes):
+                    handed_over = True
                     job = await self._ingest(job, collection, documents)
         except asyncio.CancelledError:
-            if job.state == JobState.QUEUED:  # cancelled while waiting for a slot
+            if not handed_over:  # cancelled while waiting for a slot, or while recording the start
                 reason = self._cancel_reasons.pop(job.id, INTERRUPTED)
                 await self._save_finished(await self._fail(job, reason, []))
             raise
@@ -215,6 +216,7 @@ class Ingestor:
         name = collection.name
         changed = False  # points were written since the collection's version was last bumped
         try:
+            await self.count_jobs()  # now running
             known = await self.registry.documents(name)
             for doc in documents:
                 previous = known.get(doc.id)
