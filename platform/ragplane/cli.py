@@ -6,7 +6,7 @@
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
     ragplane migrate [--check]            apply (or check) the database schema migrations
-    ragplane migrate-json [--dry-run] [--registry PATH]   move the JSON registry into PostgreSQL
+    ragplane migrate-json [--dry-run] [--registry PATH] [--skip-chunks]   move the JSON registry into PostgreSQL
 
 Human-facing messages (URLs, progress) go to stderr; stdout carries the JSON logs.
 """
@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     move.add_argument("--dry-run", action="store_true", help="write nothing; show what would be copied and checked")
     move.add_argument("--registry", type=Path, help="the JSON registry (default: RAGPLANE_DATA_DIR/collections.json)")
+    move.add_argument(
+        "--skip-chunks",
+        action="store_true",
+        help="leave Qdrant alone: do not rebuild chunk rows from it; their check is for information only",
+    )
     return parser
 
 
@@ -107,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return _migrate(settings, check=args.check)
     if args.command == "migrate-json":
-        return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say)
+        return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
     url = args.url or settings.upstream_url("collections")
     return _report(asyncio.run(_ingest(settings, url, args.paths, args.collection, args.description)))
 

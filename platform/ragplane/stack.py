@@ -57,9 +57,9 @@ def build_llm(settings: Settings) -> OllamaAnswerer | None:
 
 
 def build_store(settings: Settings) -> VectorStore:
-    if settings.qdrant_urls:
-        return VectorStore(urls=settings.qdrant_urls, api_key=settings.qdrant_api_key)
-    return VectorStore(path=settings.qdrant_path)
+    return VectorStore.configured(
+        urls=settings.qdrant_urls, api_key=settings.qdrant_api_key, local_path=settings.qdrant_path
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -90,12 +90,23 @@ def test_a_json_registry_moves_into_postgres_and_is_served_from_it(
         assert run_cli(env_file, "migrate-json", "--registry", str(data / "collections.json")) == 0
         second = capsys.readouterr().err
 
-        assert "3 collections, 4 documents: 3 created, 4 inserted" in first
-        assert "JSON and PostgreSQL agree" in first
-        assert "0 created, 0 inserted, 4 already there" in second
-        assert "JSON and PostgreSQL agree" in second
         counts = asyncio.run(fetch(url, "SELECT collection, count(*) AS n FROM documents GROUP BY 1 ORDER BY 1"))
         assert [(r["collection"], r["n"]) for r in counts] == [("cooking", 2), ("music", 1), ("physics", 1)]
+        # The chunk rows come from the Qdrant points the ingestion left: one per chunk of every document.
+        chunks = asyncio.run(
+            fetch(url, "SELECT (SELECT count(*) FROM chunks) AS rows, (SELECT sum(chunks) FROM documents) AS expected")
+        )[0]
+        assert chunks["rows"] == chunks["expected"] > 0
+        assert (
+            f"3 collections, 4 documents: 3 created, 4 inserted, 0 already there; {chunks['rows']} chunk rows" in first
+        )
+        assert f"JSON and PostgreSQL agree (3 collections, 4 documents, {chunks['rows']} chunk rows" in first
+        assert "0 created, 0 inserted, 4 already there; 0 chunk rows from Qdrant" in second
+        assert "JSON and PostgreSQL agree" in second
+        bread = asyncio.run(
+            fetch(url, "SELECT text FROM chunks WHERE collection = 'cooking' AND document_id = 'bread.md'")
+        )
+        assert any("yeast" in r["text"] for r in bread)
 
         served = RunningStack(stack_settings(data, DATABASE_URL=url)).start()
         try:

@@ -14,7 +14,7 @@ import fcntl
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from qdrant_client import QdrantClient, models
+from qdrant_client.conversions.common_types import PointId
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
@@ -86,6 +87,11 @@ class VectorStore:
         self.mode: Literal["local", "server"] = "local" if path is not None else "server"
         self._conn = _Connection(1 if self.mode == "local" else SERVER_THREADS, self.mode)
         self._guard: Guard | None = None
+
+    @classmethod
+    def configured(cls, *, urls: Sequence[str], api_key: str | None, local_path: Path) -> VectorStore:
+        """A Qdrant server client when `urls` are given (QDRANT_URLS), else local mode at `local_path`."""
+        return cls(urls=urls, api_key=api_key) if urls else cls(path=local_path)
 
     def guarded(self, guard: Guard) -> VectorStore:
         view = copy.copy(self)
@@ -176,6 +182,29 @@ class VectorStore:
             return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
 
         return await self._call(query, collection=name)
+
+    async def payload_pages(self, name: str, *, page: int = 256) -> AsyncIterator[list[tuple[str, dict[str, Any]]]]:
+        """Every point's (id, payload) in `name`, one page of at most `page` points at a time.
+
+        No vectors are read, and only one page is held at a time, so memory stays bounded
+        however big the collection. Points written meanwhile may or may not be seen.
+        Raises CollectionNotFound.
+        """
+        if page < 1:
+            raise ValueError("page must be at least 1")
+        offset: PointId | None = None
+        while True:
+
+            def read(
+                client: QdrantClient, start: PointId | None = offset
+            ) -> tuple[list[models.Record], PointId | None]:
+                return client.scroll(name, limit=page, offset=start, with_payload=True, with_vectors=False)
+
+            records, offset = await self._call(read, collection=name)
+            if records:
+                yield [(str(r.id), dict(r.payload or {})) for r in records]
+            if offset is None:
+                return
 
     async def count(self, name: str) -> int:
         return await self._call(lambda c: int(c.count(name, exact=True).count), collection=name)

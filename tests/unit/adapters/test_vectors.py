@@ -115,3 +115,28 @@ def test_existing_collections_and_wrong_dimensions(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_payload_pages_read_every_point_a_page_at_a_time(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        await store.create_collection("c", 4)
+        points = [point(n, "a" if n < 3 else "b", "v1", n % 4) for n in range(1, 6)]
+        await store.upsert("c", points)
+
+        pages = [page async for page in store.payload_pages("c", page=2)]
+
+        assert [len(p) for p in pages] == [2, 2, 1]
+        assert [pid for p in pages for pid, _ in p] == [p.id for p in points]  # ascending ids, each once
+        assert dict(pid_payload for p in pages for pid_payload in p) == {p.id: p.payload for p in points}
+        assert [page async for page in store.payload_pages("c")] == [[(p.id, p.payload) for p in points]]
+        await store.create_collection("empty", 4)
+        assert [page async for page in store.payload_pages("empty")] == []
+        with pytest.raises(CollectionNotFound):
+            await anext(store.payload_pages("nope"))
+        with pytest.raises(ValueError):
+            await anext(store.payload_pages("c", page=0))
+        await store.close()
+
+    asyncio.run(scenario())

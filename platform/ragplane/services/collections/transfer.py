@@ -10,9 +10,14 @@ inserts nothing and checks again.
 The check compares every JSON collection and document with its row, field by field,
 plus per collection the document count, the total chunk count and a checksum over
 the sorted (document id, content hash) pairs computed on each side. Rows only in the
-database are listed for information; they are not errors. Chunk rows and jobs are not
-in the JSON file, so they are not moved: migrated documents have no `chunks` rows until
-they are ingested again.
+database are listed for information; they are not errors.
+
+Chunk rows are not in the JSON file: they are rebuilt from the Qdrant points of each
+document's version (see `chunk_rows`), and the check then compares, per document, its
+chunk rows with its `chunks` count, and per collection their totals. Qdrant in local
+mode allows one process per directory, so that step fails while a ragplane runs on it;
+`--skip-chunks` leaves the rows out and lists their differences for information only.
+Jobs are not moved.
 """
 
 from __future__ import annotations
@@ -21,14 +26,19 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from tqdm import tqdm
 
 from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
+from ragplane.adapters.vectors import VectorStore
+from ragplane.services.collections import chunk_rows
+from ragplane.services.collections.chunk_rows import ChunkStepError
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, RegistryError, Snapshot
@@ -40,6 +50,8 @@ DOCUMENT_FIELDS = ("title", "content_hash", "chunks", "bytes", "source", "metada
 COMPATIBLE_FIELDS = ("embedder", "dimension")
 BATCH = 200
 SHOWN_DB_ONLY = 20
+# Opens the vector store the chunk rows are read from (and closes it on exit).
+StoreOpener = Callable[[], AbstractAsyncContextManager[VectorStore]]
 
 
 class TransferError(Exception):
@@ -59,10 +71,16 @@ class Report:
     held_back: int = 0  # documents of a collection whose DB row has another embedder or dimension
     differences: list[str] = field(default_factory=list)
     db_only: list[str] = field(default_factory=list)
+    # The chunk step: "filled" from Qdrant, "skipped" (--skip-chunks), or not run in a "dry run".
+    chunk_step: Literal["filled", "skipped", "dry run"] = "filled"
+    chunk_rows_inserted: int = 0
+    chunk_rows: int = 0  # chunk rows in the db of the JSON documents checked
+    chunk_problems: list[str] = field(default_factory=list)  # why rows could not be filled
+    chunk_notes: list[str] = field(default_factory=list)  # chunk-row differences left for information
 
     @property
     def intact(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.chunk_problems
 
 
 def checksum(documents: Mapping[str, DocumentRecord]) -> str:
@@ -130,12 +148,21 @@ def _compatible(a: CollectionRecord, b: CollectionRecord) -> bool:
     return all(getattr(a, f) == getattr(b, f) for f in COMPATIBLE_FIELDS)
 
 
-async def migrate_json(json_path: Path, db: PostgresRegistry, *, dry_run: bool, progress: bool = True) -> Report:
+async def migrate_json(
+    json_path: Path,
+    db: PostgresRegistry,
+    *,
+    dry_run: bool,
+    progress: bool = True,
+    chunks_from: StoreOpener | None = None,
+) -> Report:
     """Copy what the database lacks from the JSON registry at `json_path`, then verify.
 
     With `dry_run` nothing is written; the check then runs against the database as the
-    real run would leave it, so it lists exactly the differences a migration cannot fix.
-    `db` must be open (its schema checked).
+    real run would leave it, so it lists exactly the differences a migration cannot fix
+    (Qdrant is not read, so chunk rows are not checked). Chunk rows are filled from the
+    store `chunks_from` opens; without it they are skipped and their check is
+    informational. `db` must be open (its schema checked).
     """
     source = await load_json(json_path)
     before = await db.export()
@@ -177,7 +204,47 @@ async def migrate_json(json_path: Path, db: PostgresRegistry, *, dry_run: bool, 
                 bar.update(len(batch))
     after = projected if dry_run else await db.export()
     report.differences, report.db_only = compare(source, after)
+    if dry_run:
+        report.chunk_step = "dry run"
+    else:
+        await _chunk_step(source, after, db, report, chunks_from, progress=progress)
     return report
+
+
+async def _chunk_step(
+    source: Snapshot,
+    after: Snapshot,
+    db: PostgresRegistry,
+    report: Report,
+    chunks_from: StoreOpener | None,
+    *,
+    progress: bool,
+) -> None:
+    """Fill the JSON documents' missing chunk rows from Qdrant, then check them all."""
+    # Held-back collections are left alone: their JSON documents are not in the database.
+    names = [
+        n
+        for n in sorted(source.collections)
+        if n in after.collections and _compatible(source.collections[n], after.collections[n])
+    ]
+    counts = {name: await db.chunk_counts(name) for name in names}
+    wanted = chunk_rows.incomplete(source, after, names, counts)
+    if chunks_from is None:
+        report.chunk_step = "skipped"
+    elif wanted:  # nothing wanted (a rerun): Qdrant is not even opened
+        try:
+            async with chunks_from() as store:
+                report.chunk_rows_inserted, report.chunk_problems = await chunk_rows.fill(
+                    store, db, wanted, progress=progress
+                )
+        except ChunkStepError as exc:
+            report.chunk_problems.append(str(exc))
+        counts.update({name: await db.chunk_counts(name) for name in wanted})
+    lines, report.chunk_rows = chunk_rows.check(source, after, names, counts)
+    if chunks_from is None:
+        report.chunk_notes = lines
+    else:
+        report.differences += lines
 
 
 def summary(report: Report) -> list[str]:
@@ -189,46 +256,71 @@ def summary(report: Report) -> list[str]:
     )
     if report.held_back:
         line += f", {report.held_back} held back (their collection has another embedder or dimension in the db)"
+    line += {
+        "filled": f"; {report.chunk_rows_inserted} chunk rows from Qdrant",
+        "skipped": "; chunk rows skipped (--skip-chunks)",
+        "dry run": "; chunk rows not read (a real run fills them from Qdrant)",
+    }[report.chunk_step]
     lines = [f"dry run, nothing written: {line}" if report.dry_run else line]
+    lines += [f"chunks: {p}" for p in report.chunk_problems]
     check = "integrity check after a real run" if report.dry_run else "integrity check"
-    if report.intact:
+    if not report.differences:
         agree = "would agree" if report.dry_run else "agree"
+        rows = f"{report.chunk_rows} chunk rows, " if report.chunk_step == "filled" else ""
         lines.append(
             f"{check}: JSON and PostgreSQL {agree} ({report.collections} collections, "
-            f"{report.documents} documents, checksums equal)"
+            f"{report.documents} documents, {rows}checksums equal)"
         )
     else:
         lines.append(f"{check}: {len(report.differences)} differences between JSON (source) and PostgreSQL")
         lines += [f"  {d}" for d in report.differences]
-    if report.db_only:
-        lines.append(f"in PostgreSQL only (kept; not an error): {len(report.db_only)}")
-        lines += [f"  {d}" for d in report.db_only[:SHOWN_DB_ONLY]]
-        if len(report.db_only) > SHOWN_DB_ONLY:
-            lines.append(f"  ... and {len(report.db_only) - SHOWN_DB_ONLY} more")
+    lines += _shortened("chunk rows not filled (--skip-chunks; for information, not an error)", report.chunk_notes)
+    lines += _shortened("in PostgreSQL only (kept; not an error)", report.db_only)
     return lines
 
 
-async def _migrate(settings: Settings, url: str, path: Path, *, dry_run: bool, progress: bool) -> Report:
+def _shortened(title: str, items: list[str]) -> list[str]:
+    """`title: n` and the first items, indented; nothing when there are none."""
+    if not items:
+        return []
+    lines = [f"{title}: {len(items)}"] + [f"  {d}" for d in items[:SHOWN_DB_ONLY]]
+    if len(items) > SHOWN_DB_ONLY:
+        lines.append(f"  ... and {len(items) - SHOWN_DB_ONLY} more")
+    return lines
+
+
+async def _migrate(
+    settings: Settings, url: str, path: Path, *, dry_run: bool, progress: bool, skip_chunks: bool
+) -> Report:
     db = PostgresRegistry(url, pool_size=2, timeout_s=settings.database_timeout_s, migrate_on_start=False)
+    chunks_from = None if skip_chunks else partial(chunk_rows.qdrant, settings)
     try:
         await db.open()
-        return await migrate_json(path, db, dry_run=dry_run, progress=progress)
+        return await migrate_json(path, db, dry_run=dry_run, progress=progress, chunks_from=chunks_from)
     finally:
         await db.close()
 
 
 def run(
-    settings: Settings, registry: Path | None, *, dry_run: bool, say: Callable[[str], None], progress: bool = True
+    settings: Settings,
+    registry: Path | None,
+    *,
+    dry_run: bool,
+    say: Callable[[str], None],
+    progress: bool = True,
+    skip_chunks: bool = False,
 ) -> int:
     """`ragplane migrate-json`: 0 when JSON and PostgreSQL agree, 1 on any difference or
-    failure (unreadable registry, database unreachable, schema behind), 2 without DATABASE_URL."""
+    failure (unreadable registry, database unreachable, schema behind, chunk rows that cannot
+    be read from Qdrant), 2 without DATABASE_URL. `skip_chunks` (`--skip-chunks`) leaves
+    Qdrant alone: chunk rows are not filled and their differences are for information."""
     url = settings.database_url
     if not url:
         say("ragplane: DATABASE_URL is not set: there is no database to migrate the JSON registry into")
         return 2
     path = registry or settings.registry_path
     try:
-        report = asyncio.run(_migrate(settings, url, path, dry_run=dry_run, progress=progress))
+        report = asyncio.run(_migrate(settings, url, path, dry_run=dry_run, progress=progress, skip_chunks=skip_chunks))
     except (TransferError, RegistryError) as exc:  # RegistryError includes SchemaBehind
         say(f"ragplane: {exc}")
         return 1

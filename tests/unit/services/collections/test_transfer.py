@@ -1,12 +1,20 @@
 import asyncio
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
+import pytest
+
+from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.services.collections import chunk_rows
+from ragplane.services.collections.ingest import point_id
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, Snapshot
 from ragplane.services.collections.transfer import Report, checksum, compare, migrate_json, run, summary
+from ragplane.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.pg import fetch, temporary_database
 
@@ -17,6 +25,8 @@ COLLECTIONS = {
 }
 SIZES = {"docs": 6, "runbooks": 4, "notes": 3}
 TOTAL = sum(SIZES.values())
+CHUNKS = {name: sum(n + 1 for n in range(size)) for name, size in SIZES.items()}  # document n has n + 1 chunks
+TOTAL_CHUNKS = sum(CHUNKS.values())
 
 
 def document(collection: str, n: int) -> DocumentRecord:
@@ -47,6 +57,73 @@ def write_registry(path: Path) -> dict[str, list[DocumentRecord]]:
     return docs
 
 
+def section(i: int) -> str:
+    return "" if i == 0 else f"Part {i}"
+
+
+def chunk_text(doc_id: str, i: int) -> str:
+    return f"chunk {i} of {doc_id}"
+
+
+def chunk(collection: str, doc: DocumentRecord, i: int) -> Point:
+    """The point the ingestor writes for chunk `i` of `doc`."""
+    dim = COLLECTIONS[collection].dimension
+    payload = {
+        "document_id": doc.id,
+        "title": doc.title,
+        "text": chunk_text(doc.id, i),
+        "section": section(i),
+        "chunk_index": i,
+        "source": doc.source,
+        "content_hash": doc.content_hash,
+        "metadata": doc.metadata,
+    }
+    return Point(point_id(collection, doc.id, doc.content_hash, i), [float(j == i % dim) for j in range(dim)], payload)
+
+
+def write_points(
+    path: Path, docs: Mapping[str, list[DocumentRecord]], *, leave_out: Mapping[str, Collection[int]] | None = None
+) -> None:
+    """The Qdrant points of `docs` (minus the chunk indexes `leave_out` names per document id), as
+    the ingestor leaves them, plus some it would ignore: an older version's, an unknown document's."""
+    leave_out = leave_out or {}
+
+    async def build() -> None:
+        store = VectorStore(path=path)
+        await store.open()
+        try:
+            for name, records in docs.items():
+                if not await store.collection_exists(name):
+                    await store.create_collection(name, COLLECTIONS[name].dimension)
+                noise = [replace(records[1], content_hash="old-hash"), replace(records[0], id="unknown.md")]
+                await store.upsert(
+                    name,
+                    [chunk(name, d, i) for d in records for i in range(d.chunks) if i not in leave_out.get(d.id, ())]
+                    + [chunk(name, d, i) for d in noise for i in range(2)],
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(build())
+
+
+def write_data(settings: Settings) -> dict[str, list[DocumentRecord]]:
+    """A data dir as ragplane leaves it: the JSON registry and the Qdrant points of its documents."""
+    docs = write_registry(settings.registry_path)
+    write_points(settings.qdrant_path, docs)
+    return docs
+
+
+def chunk_rows_in(url: str) -> list[tuple[object, ...]]:
+    rows = asyncio.run(
+        fetch(
+            url,
+            "SELECT collection, document_id, chunk_index, point_id::text, section, text FROM chunks ORDER BY 1, 2, 3",
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
 def db_rows(url: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     collections = asyncio.run(fetch(url, "SELECT * FROM collections ORDER BY name"))
     documents = asyncio.run(fetch(url, "SELECT * FROM documents ORDER BY collection, id"))
@@ -63,25 +140,35 @@ class Lines(list[str]):
 
 
 def migrate(
-    settings_factory: SettingsFactory, url: str, registry: Path | None = None, *, dry_run: bool = False
+    settings_factory: SettingsFactory,
+    url: str,
+    registry: Path | None = None,
+    *,
+    dry_run: bool = False,
+    skip_chunks: bool = False,
+    **env: str,
 ) -> tuple[int, Lines]:
     """`run()` as the CLI calls it, with the printed lines collected."""
     lines = Lines()
-    code = run(settings_factory(DATABASE_URL=url), registry, dry_run=dry_run, say=lines, progress=False)
+    settings = settings_factory(DATABASE_URL=url, **env)
+    code = run(settings, registry, dry_run=dry_run, say=lines, progress=False, skip_chunks=skip_chunks)
     return code, lines
 
 
 def test_migrates_three_collections_and_the_rows_equal_the_json(
-    make_settings: SettingsFactory, database_url: str
+    make_settings: SettingsFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    docs = write_registry(make_settings().registry_path)  # the default path: no --registry
+    docs = write_data(make_settings())  # the default registry path: no --registry
+    monkeypatch.setattr(chunk_rows, "PAGE", 4)  # several pages of points, one insert each
 
     code, lines = migrate(make_settings, database_url)
 
     assert code == 0, lines
     assert lines == [
-        f"3 collections, {TOTAL} documents: 3 created, {TOTAL} inserted, 0 already there",
-        f"integrity check: JSON and PostgreSQL agree (3 collections, {TOTAL} documents, checksums equal)",
+        f"3 collections, {TOTAL} documents: 3 created, {TOTAL} inserted, 0 already there; "
+        f"{TOTAL_CHUNKS} chunk rows from Qdrant",
+        f"integrity check: JSON and PostgreSQL agree (3 collections, {TOTAL} documents, {TOTAL_CHUNKS} chunk rows, "
+        "checksums equal)",
     ]
     collections, documents = db_rows(database_url)
     assert [{**r, "created_at": r["created_at"].timestamp()} for r in collections] == [
@@ -91,20 +178,34 @@ def test_migrates_three_collections_and_the_rows_equal_the_json(
         ({"collection": c, **d.to_json()} for c in docs for d in docs[c]), key=lambda r: (r["collection"], r["id"])
     )
     assert [{**r, "ingested_at": r["ingested_at"].timestamp()} for r in documents] == expected
-    assert asyncio.run(fetch(database_url, "SELECT count(*) AS n FROM chunks"))[0]["n"] == 0  # not in the JSON file
+    # Rebuilt from the points of each document's version; older versions and unknown documents are ignored.
+    assert chunk_rows_in(database_url) == sorted(
+        (c, d.id, i, point_id(c, d.id, d.content_hash, i), section(i), chunk_text(d.id, i))
+        for c in docs
+        for d in docs[c]
+        for i in range(d.chunks)
+    )
 
 
 def test_a_rerun_inserts_nothing_and_still_agrees(make_settings: SettingsFactory, database_url: str) -> None:
-    write_registry(make_settings().registry_path)
+    settings = make_settings()
+    write_data(settings)
     assert migrate(make_settings, database_url)[0] == 0
-    rows = db_rows(database_url)
-
-    code, lines = migrate(make_settings, database_url)
+    rows, chunks = db_rows(database_url), chunk_rows_in(database_url)
+    running = VectorStore(path=settings.qdrant_path)  # a running ragplane: the rerun needs no Qdrant
+    asyncio.run(running.open())
+    try:
+        code, lines = migrate(make_settings, database_url)
+    finally:
+        asyncio.run(running.close())
 
     assert code == 0, lines
-    assert lines[0] == f"3 collections, {TOTAL} documents: 0 created, 0 inserted, {TOTAL} already there"
-    assert "agree" in lines[1]
+    assert lines[0] == (
+        f"3 collections, {TOTAL} documents: 0 created, 0 inserted, {TOTAL} already there; 0 chunk rows from Qdrant"
+    )
+    assert f"{TOTAL_CHUNKS} chunk rows, checksums equal" in lines[1]
     assert db_rows(database_url) == rows
+    assert chunk_rows_in(database_url) == chunks
 
 
 def test_a_dry_run_writes_nothing_and_predicts_the_run(make_settings: SettingsFactory, database_url: str) -> None:
@@ -115,7 +216,7 @@ def test_a_dry_run_writes_nothing_and_predicts_the_run(make_settings: SettingsFa
     assert code == 0, lines
     assert lines == [
         f"dry run, nothing written: 3 collections, {TOTAL} documents: 3 would be created, "
-        f"{TOTAL} would be inserted, 0 already there",
+        f"{TOTAL} would be inserted, 0 already there; chunk rows not read (a real run fills them from Qdrant)",
         "integrity check after a real run: JSON and PostgreSQL would agree "
         f"(3 collections, {TOTAL} documents, checksums equal)",
     ]
@@ -123,7 +224,7 @@ def test_a_dry_run_writes_nothing_and_predicts_the_run(make_settings: SettingsFa
 
 
 def test_a_changed_row_is_reported_and_never_overwritten(make_settings: SettingsFactory, database_url: str) -> None:
-    write_registry(make_settings().registry_path)
+    write_data(make_settings())
     assert migrate(make_settings, database_url)[0] == 0
     execute(database_url, "UPDATE documents SET content_hash = 'x' WHERE collection = 'docs' AND id = 'docs/file-2.md'")
     execute(database_url, "UPDATE collections SET description = 'edited' WHERE name = 'runbooks'")
@@ -131,7 +232,9 @@ def test_a_changed_row_is_reported_and_never_overwritten(make_settings: Settings
     code, lines = migrate(make_settings, database_url)
 
     assert code == 1
-    assert lines[0] == f"3 collections, {TOTAL} documents: 0 created, 0 inserted, {TOTAL} already there"
+    assert lines[0] == (
+        f"3 collections, {TOTAL} documents: 0 created, 0 inserted, {TOTAL} already there; 0 chunk rows from Qdrant"
+    )
     assert lines[1] == "integrity check: 3 differences between JSON (source) and PostgreSQL"
     assert lines[2].startswith("  collection docs: checksum ")
     assert lines[3:] == [
@@ -148,7 +251,7 @@ def test_a_changed_row_is_reported_and_never_overwritten(make_settings: Settings
 def test_newer_rows_in_the_db_are_kept_and_the_rest_is_inserted(
     make_settings: SettingsFactory, database_url: str
 ) -> None:
-    write_registry(make_settings().registry_path)
+    write_data(make_settings())
     newer = DocumentRecord("docs/file-0.md", "Rewritten", "newer-hash", 9, 9)
 
     async def prepare() -> None:
@@ -167,11 +270,16 @@ def test_newer_rows_in_the_db_are_kept_and_the_rest_is_inserted(
 
     assert code == 1
     notes = SIZES["notes"]
+    filled = CHUNKS["docs"] - 1 + CHUNKS["runbooks"]  # not docs/file-0.md: Qdrant has no points of its newer version
     assert lines[0] == (
         f"3 collections, {TOTAL} documents: 1 created, {TOTAL - 1 - notes} inserted, 1 already there, "
-        f"{notes} held back (their collection has another embedder or dimension in the db)"
+        f"{notes} held back (their collection has another embedder or dimension in the db); "
+        f"{filled} chunk rows from Qdrant"
     )
     assert "  docs/docs/file-0.md: title 'File 0 of docs' (json) != 'Rewritten' (db)" in lines
+    assert f"  collection docs: {CHUNKS['docs'] - 1} chunk rows in db, {CHUNKS['docs'] - 1 + 9} expected" in lines
+    assert "  docs/docs/file-0.md: 0 chunk rows in db, 9 expected" in lines
+    assert not any(line.startswith("  notes/") and "chunk rows" in line for line in lines)  # held back: left alone
     assert "  collection notes: embedder 'ollama:nomic-embed-text' (json) != 'local:other' (db)" in lines
     assert "  collection notes: dimension 768 (json) != 384 (db)" in lines
     assert "  notes/notes/file-0.md: missing in db" in lines
@@ -187,7 +295,7 @@ def test_newer_rows_in_the_db_are_kept_and_the_rest_is_inserted(
 
 
 def test_documents_only_in_the_db_are_information_not_errors(make_settings: SettingsFactory, database_url: str) -> None:
-    write_registry(make_settings().registry_path)
+    write_data(make_settings())
     assert migrate(make_settings, database_url)[0] == 0
 
     async def add() -> None:
@@ -246,15 +354,23 @@ def test_a_database_behind_on_migrations_is_refused(make_settings: SettingsFacto
 
 
 def test_migrate_json_returns_the_report(make_settings: SettingsFactory, database_url: str) -> None:
-    path = make_settings().registry_path
-    docs = write_registry(path)
+    settings = make_settings()
+    path = settings.registry_path
+    docs = write_data(settings)
 
     async def scenario() -> None:
         db = PostgresRegistry(database_url, pool_size=1, timeout_s=5, migrate_on_start=False)
         try:
-            report = await migrate_json(path, db, dry_run=False, progress=True)  # no TTY here: the bar stays off
+            report = await migrate_json(  # no TTY here: the bars stay off
+                path, db, dry_run=False, progress=True, chunks_from=partial(chunk_rows.qdrant, settings)
+            )
             assert (report.collections, report.documents, report.created, report.inserted) == (3, TOTAL, 3, TOTAL)
-            assert report.intact and report.db_only == []
+            assert (report.chunk_step, report.chunk_rows_inserted, report.chunk_rows) == (
+                "filled",
+                TOTAL_CHUNKS,
+                TOTAL_CHUNKS,
+            )
+            assert report.intact and report.db_only == [] and report.chunk_problems == []
             stored = await db.documents("docs")
             assert checksum(stored) == checksum({d.id: d for d in docs["docs"]})
         finally:
@@ -318,7 +434,102 @@ def test_a_database_that_does_not_exist_is_one_line_and_exit_1(make_settings: Se
     write_registry(make_settings().registry_path)
     code, lines = migrate(make_settings, "postgresql://postgres@127.0.0.1:5432/rp_test_no_such_database")
     assert code == 1
-    assert lines == [
-        "ragplane: cannot migrate into postgresql://***@127.0.0.1:5432/rp_test_no_such_database: "
-        'database "rp_test_no_such_database" does not exist'
+    assert lines == [  # since 2a87d40 every failure to connect is DependencyUnavailable
+        "ragplane: cannot reach postgresql://***@127.0.0.1:5432/rp_test_no_such_database: "
+        'cannot connect to the database: database "rp_test_no_such_database" does not exist'
     ]
+
+
+def test_missing_points_leave_chunk_rows_missing_and_a_rerun_fills_them(
+    make_settings: SettingsFactory, database_url: str
+) -> None:
+    settings = make_settings()
+    docs = write_registry(settings.registry_path)
+    gone = {"docs/file-2.md": range(3), "docs/file-4.md": [1]}
+    write_points(settings.qdrant_path, {"docs": docs["docs"], "notes": docs["notes"]}, leave_out=gone)
+
+    code, lines = migrate(make_settings, database_url)
+
+    assert code == 1
+    expected = CHUNKS["docs"] - 4 + CHUNKS["notes"]
+    assert lines == [
+        f"3 collections, {TOTAL} documents: 3 created, {TOTAL} inserted, 0 already there; "
+        f"{expected} chunk rows from Qdrant",
+        f"chunks: no collection runbooks in Qdrant at {settings.qdrant_path}",
+        f"integrity check: {4 + SIZES['runbooks']} differences between JSON (source) and PostgreSQL",
+        f"  collection docs: {CHUNKS['docs'] - 4} chunk rows in db, {CHUNKS['docs']} expected",
+        "  docs/docs/file-2.md: 0 chunk rows in db, 3 expected",
+        "  docs/docs/file-4.md: 4 chunk rows in db, 5 expected",
+        f"  collection runbooks: 0 chunk rows in db, {CHUNKS['runbooks']} expected",
+        *(f"  runbooks/runbooks/file-{n}.md: 0 chunk rows in db, {n + 1} expected" for n in range(SIZES["runbooks"])),
+    ]
+
+    write_points(settings.qdrant_path, docs)  # the points are back (e.g. a Qdrant snapshot restored)
+    code, lines = migrate(make_settings, database_url)
+
+    assert code == 0, lines
+    assert lines[0].endswith(f"; {TOTAL_CHUNKS - expected} chunk rows from Qdrant")
+    assert f"{TOTAL_CHUNKS} chunk rows, checksums equal" in lines[1]
+    assert len(chunk_rows_in(database_url)) == TOTAL_CHUNKS
+
+
+def test_skip_chunks_leaves_qdrant_alone_and_lists_the_rows_for_information(
+    make_settings: SettingsFactory, database_url: str
+) -> None:
+    settings = make_settings()
+    write_registry(settings.registry_path)  # and no Qdrant data at all
+
+    code, lines = migrate(make_settings, database_url)
+    assert code == 1
+    assert lines[1] == (f"chunks: no Qdrant data at {settings.qdrant_path} (set RAGPLANE_DATA_DIR, or QDRANT_URLS)")
+    assert not settings.qdrant_path.exists()  # looked for, not created
+
+    code, lines = migrate(make_settings, database_url, skip_chunks=True)
+
+    assert code == 0, lines
+    assert lines[:4] == [
+        f"3 collections, {TOTAL} documents: 0 created, 0 inserted, {TOTAL} already there; "
+        "chunk rows skipped (--skip-chunks)",
+        f"integrity check: JSON and PostgreSQL agree (3 collections, {TOTAL} documents, checksums equal)",
+        f"chunk rows not filled (--skip-chunks; for information, not an error): {3 + TOTAL}",
+        f"  collection docs: 0 chunk rows in db, {CHUNKS['docs']} expected",
+    ]
+    assert "  notes/notes/file-2.md: 0 chunk rows in db, 3 expected" in lines
+    assert chunk_rows_in(database_url) == []
+
+
+def test_a_qdrant_directory_in_use_is_a_clear_failure_of_the_chunk_step(
+    make_settings: SettingsFactory, database_url: str
+) -> None:
+    settings = make_settings()
+    write_data(settings)
+    running = VectorStore(path=settings.qdrant_path)  # what a running ragplane holds
+    asyncio.run(running.open())
+    try:
+        code, lines = migrate(make_settings, database_url)
+        skipped, skipped_lines = migrate(make_settings, database_url, skip_chunks=True)
+    finally:
+        asyncio.run(running.close())
+
+    assert code == 1
+    assert lines[:3] == [
+        f"3 collections, {TOTAL} documents: 3 created, {TOTAL} inserted, 0 already there; 0 chunk rows from Qdrant",
+        f"chunks: cannot open Qdrant at {settings.qdrant_path} "
+        "(a running ragplane uses it: stop it, or use QDRANT_URLS)",
+        f"integrity check: {3 + TOTAL} differences between JSON (source) and PostgreSQL",
+    ]
+    assert db_rows(database_url)[1] != []  # the documents moved all the same
+    assert skipped == 0, skipped_lines
+    assert "for information, not an error" in skipped_lines[2]
+    assert migrate(make_settings, database_url)[0] == 0  # once it is stopped, a rerun fills the rows
+
+
+def test_an_unreachable_qdrant_server_is_a_failure_of_the_chunk_step(
+    make_settings: SettingsFactory, database_url: str
+) -> None:
+    write_registry(make_settings().registry_path)
+
+    code, lines = migrate(make_settings, database_url, QDRANT_URLS="http://127.0.0.1:9")
+
+    assert code == 1
+    assert lines[1].startswith("chunks: cannot read Qdrant at http://127.0.0.1:9: cannot reach the server")
