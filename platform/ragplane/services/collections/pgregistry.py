@@ -123,17 +123,23 @@ class PostgresRegistry:
     def __init__(self, url: str, *, pool_size: int, timeout_s: float, migrate_on_start: bool = True) -> None:
         self.url = url
         self.migrate_on_start = migrate_on_start
-        self.pool = postgres.create_pool(url, size=pool_size, timeout_s=timeout_s, application="collections")
-        self._pool_ready = False
+        self.pool_size = pool_size
+        self.timeout_s = timeout_s
+        # Made on first use: an asyncpg pool belongs to the event loop it is created in.
+        self._pool: postgres.Pool | None = None
         self._refreshed: dict[str, float] = {}  # rollup -> when this process last refreshed it (monotonic)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[postgres.Connection]:
         try:
-            if not self._pool_ready:
-                await self.pool
-                self._pool_ready = True
-            conn = await self.pool.acquire()
+            if self._pool is None:
+                pool = postgres.create_pool(
+                    self.url, size=self.pool_size, timeout_s=self.timeout_s, application="collections"
+                )
+                await pool
+                self._pool = pool
+            pool = self._pool
+            conn = await pool.acquire()
         except Exception as exc:  # refused, revoked, wrong password, no such database: unreachable for us
             raise postgres.unavailable(exc) or postgres.cannot_connect(exc) from exc
         try:
@@ -144,7 +150,7 @@ class PostgresRegistry:
                 raise down from exc
             raise
         finally:
-            await self.pool.release(conn)
+            await pool.release(conn)
 
     async def open(self) -> None:
         """Bring the schema up to date (or check it is), so every later query can rely on it."""
@@ -161,8 +167,9 @@ class PostgresRegistry:
                 raise SchemaBehind(f"the database schema is behind ({names} pending): run `ragplane migrate`")
 
     async def close(self) -> None:
-        if self._pool_ready:
-            await self.pool.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def ensure_writable(self) -> None:
         return None
