@@ -7,6 +7,7 @@ was expected; `settings.load_settings` adds the variable's name to the message.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,3 +106,33 @@ def choice(*allowed: str) -> Callable[[str], Any]:
         return value
 
     return cast
+
+
+def url_list(item: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:
+    """Comma-separated values, each parsed by `item`."""
+
+    def cast(raw: str) -> tuple[str, ...]:
+        return tuple(item(part) for part in raw.split(",") if part.strip())
+
+    return cast
+
+
+PEM_BEGIN = "-----BEGIN "
+
+
+def pem_keys(raw: str) -> tuple[str, ...]:
+    """Public keys in PEM: inline (one or more `-----BEGIN ...` blocks), or comma-separated file paths."""
+    text = raw.strip()
+    if text.startswith(PEM_BEGIN):
+        blocks = [PEM_BEGIN + b for b in text.split(PEM_BEGIN) if b.strip()]
+        return tuple(b.strip() + "\n" for b in blocks)
+    keys: list[str] = []
+    for path in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            content = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if PEM_BEGIN not in content:
+            raise ValueError(f"{path} holds no PEM key")
+        keys.extend(pem_keys(content))
+    return tuple(keys)

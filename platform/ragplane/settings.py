@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from starlette.config import Config
 
 from ragplane import parsing
+from ragplane.settings_gateway import GatewaySettings, parse_origins, parse_plans
 
 T = TypeVar("T")
 
@@ -107,6 +108,7 @@ class Settings:
     query_log_batch_size: int = 200
     query_log_flush_s: float = 1.0
     query_log_buffer: int = 10_000
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     @property
     def effective_gpu_slots(self) -> int:
@@ -160,6 +162,12 @@ class Settings:
                 value = {k: asdict(v) for k, v in value.items()}
             elif isinstance(value, BreakerSettings):
                 value = asdict(value)
+            elif isinstance(value, GatewaySettings):
+                value = {
+                    f.name: REDACTED if f.metadata.get("secret") and getattr(value, f.name) else getattr(value, f.name)
+                    for f in fields(value)
+                }
+                value["plans"] = dict(value["plans"])
             elif isinstance(value, str):
                 value = _without_credentials(value)
             out[f.name] = value
@@ -247,6 +255,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         query_log_batch_size=read("QUERY_LOG_BATCH_SIZE", parsing.positive_int, defaults.query_log_batch_size),
         query_log_flush_s=read("QUERY_LOG_FLUSH_S", parsing.positive_float, defaults.query_log_flush_s),
         query_log_buffer=read("QUERY_LOG_BUFFER", parsing.positive_int, defaults.query_log_buffer),
+        gateway=_gateway(read),
     )
     _check_consistency(settings)
     return settings
@@ -318,6 +327,47 @@ def _breakers(read: _Reader, base: BreakerSettings) -> Mapping[str, BreakerSetti
             recovery_s=read(prefix + "RECOVERY_S", parsing.positive_float, base.recovery_s),
         )
     return MappingProxyType(out)
+
+
+def _gateway(read: _Reader) -> GatewaySettings:
+    g = GatewaySettings()
+    plans = read("RATE_LIMIT_PLANS", parse_plans, g.plans)
+    default_plan = read("RATE_LIMIT_DEFAULT_PLAN", parsing.non_empty, g.default_plan)
+    if default_plan not in plans:
+        raise SettingsError(
+            f"RATE_LIMIT_DEFAULT_PLAN={default_plan} is not one of RATE_LIMIT_PLANS ({', '.join(plans)})"
+        )
+    credentials = read("CORS_ALLOW_CREDENTIALS", parsing.boolean, g.cors_allow_credentials)
+    origins = read("CORS_ALLOWED_ORIGINS", parse_origins, g.cors_allowed_origins)
+    if credentials and "*" in origins:
+        raise SettingsError("CORS_ALLOWED_ORIGINS=* cannot go with CORS_ALLOW_CREDENTIALS=true: list the origins")
+    urls = parsing.url_list(parsing.http_url)
+    return GatewaySettings(
+        jwt_secret=read("JWT_SECRET", parsing.service_secret, None),
+        jwt_public_keys=read("JWT_PUBLIC_KEYS", parsing.pem_keys, ()) or read("JWT_PUBLIC_KEY", parsing.pem_keys, ()),
+        jwt_issuer=read("JWT_ISSUER", parsing.non_empty, None),
+        jwt_audience=read("JWT_AUDIENCE", parsing.non_empty, None),
+        jwt_leeway_s=read("JWT_LEEWAY_S", parsing.non_negative_float, g.jwt_leeway_s),
+        jwt_max_bytes=read("JWT_MAX_BYTES", parsing.positive_int, g.jwt_max_bytes),
+        require_auth=read("GATEWAY_REQUIRE_AUTH", parsing.boolean, g.require_auth),
+        plans=plans,
+        default_plan=default_plan,
+        rate_limit_enabled=read("RATE_LIMIT_ENABLED", parsing.boolean, g.rate_limit_enabled),
+        rate_limit_failure_policy=read(
+            "RATE_LIMIT_FAILURE_POLICY", parsing.choice("fail_open", "fail_closed"), g.rate_limit_failure_policy
+        ),
+        cors_allowed_origins=origins,
+        cors_allow_credentials=credentials,
+        cors_max_age_s=read("CORS_MAX_AGE_S", parsing.non_negative_int, g.cors_max_age_s),
+        maintenance=read("GATEWAY_MAINTENANCE", parsing.boolean, g.maintenance),
+        maintenance_message=read("GATEWAY_MAINTENANCE_MESSAGE", parsing.non_empty, g.maintenance_message),
+        maintenance_retry_after_s=read(
+            "GATEWAY_MAINTENANCE_RETRY_AFTER_S", parsing.positive_int, g.maintenance_retry_after_s
+        ),
+        query_upstreams=read("QUERY_UPSTREAMS", urls, ()),
+        collections_upstreams=read("COLLECTIONS_UPSTREAMS", urls, ()),
+        max_body_bytes=read("GATEWAY_MAX_BODY_BYTES", parsing.positive_int, g.max_body_bytes),
+    )
 
 
 def _qdrant_urls(read: _Reader) -> tuple[str, ...]:

@@ -143,3 +143,37 @@ def test_two_services_cannot_share_a_port() -> None:
     with pytest.raises(SettingsError, match="QUERY_PORT=8000 is also GATEWAY_PORT"):
         load(QUERY_PORT="8000")
     assert load(GATEWAY_PORT="0", QUERY_PORT="0", COLLECTIONS_PORT="0").query_port == 0
+
+
+def test_gateway_settings_are_read_and_checked(tmp_path: Path) -> None:
+    key = tmp_path / "jwt.pem"
+    key.write_text("-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n")
+    g = load(
+        RATE_LIMIT_PLANS="free:10, pro:50, team:500",
+        CORS_ALLOWED_ORIGINS="https://a.example, http://localhost:3000/",
+        JWT_PUBLIC_KEYS=str(key),
+        QUERY_UPSTREAMS="http://a:8001,http://b:8001",
+        GATEWAY_MAINTENANCE="true",
+    ).gateway
+    assert dict(g.plans) == {"free": 10, "pro": 50, "team": 500}
+    assert g.cors_allowed_origins == ("https://a.example", "http://localhost:3000")
+    assert g.jwt_public_keys == ("-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n",)
+    assert g.replicas("query") == ("http://a:8001", "http://b:8001") and g.maintenance
+    assert load(JWT_SECRET="s" * 40).redacted()["gateway"]["jwt_secret"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"RATE_LIMIT_PLANS": "free:0"}, "RATE_LIMIT_PLANS"),
+        ({"RATE_LIMIT_PLANS": "pro:100"}, "RATE_LIMIT_DEFAULT_PLAN"),
+        ({"CORS_ALLOWED_ORIGINS": "*", "CORS_ALLOW_CREDENTIALS": "true"}, "CORS_ALLOWED_ORIGINS"),
+        ({"CORS_ALLOWED_ORIGINS": "example.com"}, "CORS_ALLOWED_ORIGINS"),
+        ({"JWT_PUBLIC_KEYS": "/no/such/key.pem"}, "JWT_PUBLIC_KEYS"),
+        ({"RATE_LIMIT_FAILURE_POLICY": "maybe"}, "RATE_LIMIT_FAILURE_POLICY"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+    ],
+)
+def test_bad_gateway_settings_name_their_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load(**env)

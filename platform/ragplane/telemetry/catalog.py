@@ -66,6 +66,8 @@ JOB_STATES = ("queued", "running", "completed", "failed")
 JOB_END_STATES = ("completed", "failed")
 INGESTION_FAILURE_REASONS = ("embedder", "qdrant", "registry", "deleted", "interrupted", "internal")
 REGISTRY_BACKENDS = ("postgres", "json")
+AUTH_RESULTS = ("ok", "anonymous", "invalid", "expired", "missing")
+RATE_LIMIT_ERROR_POLICIES = ("fail_open", "fail_closed")
 
 
 def _known(**values: tuple[str, ...]) -> Mapping[str, tuple[str, ...]]:
@@ -282,6 +284,36 @@ GATEWAY_UPSTREAM_DURATION = Metric(
     buckets=REQUEST_SECONDS,
 )
 
+GATEWAY_AUTH = Metric(
+    "ragplane_gateway_auth_total",
+    Kind.COUNTER,
+    "Gateway authentication results: ok (valid token), anonymous, invalid, expired, missing (token required).",
+    ("result",),
+    known=_known(result=AUTH_RESULTS),
+)
+GATEWAY_RATE_LIMITED = Metric(
+    "ragplane_gateway_rate_limited_total",
+    Kind.COUNTER,
+    "Requests refused with 429 because the consumer's plan limit was reached, by plan.",
+    ("plan",),
+)
+GATEWAY_RATE_LIMIT_ERRORS = Metric(
+    "ragplane_gateway_rate_limit_errors_total",
+    Kind.COUNTER,
+    "Rate-limit checks the store (Redis) could not answer, by the policy applied: fail_open lets them through.",
+    ("policy",),
+    known=_known(policy=RATE_LIMIT_ERROR_POLICIES),
+)
+GATEWAY_MAINTENANCE = Metric(
+    "ragplane_gateway_maintenance", Kind.GAUGE, "1 while maintenance mode answers every API route with 503, else 0."
+)
+GATEWAY_REPLICA_UP = Metric(
+    "ragplane_gateway_upstream_replica_up",
+    Kind.GAUGE,
+    "1 while the gateway sends traffic to an upstream replica, 0 while its breaker keeps it out.",
+    ("upstream", "replica"),
+)
+
 CATALOG: tuple[Metric, ...] = (
     BUILD_INFO,
     HTTP_REQUESTS,
@@ -318,6 +350,11 @@ CATALOG: tuple[Metric, ...] = (
     QUERY_LOG_BUFFERED,
     GATEWAY_UPSTREAM_REQUESTS,
     GATEWAY_UPSTREAM_DURATION,
+    GATEWAY_AUTH,
+    GATEWAY_RATE_LIMITED,
+    GATEWAY_RATE_LIMIT_ERRORS,
+    GATEWAY_MAINTENANCE,
+    GATEWAY_REPLICA_UP,
 )
 
 BY_NAME: Mapping[str, Metric] = MappingProxyType({m.name: m for m in CATALOG})

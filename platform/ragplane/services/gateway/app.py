@@ -19,21 +19,14 @@ from ragplane import __version__
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.health import Health
 from ragplane.kit.tracing import instrument_client
-from ragplane.kit.versioning import ALL_METHODS, V1
+from ragplane.kit.versioning import ALL_METHODS
 from ragplane.services.gateway.proxy import Proxy, Upstream
+from ragplane.services.gateway.routing import public_prefixes
 from ragplane.services.gateway.upstreams import Upstreams
 from ragplane.settings import Settings
 from ragplane.telemetry.metrics import ServiceMetrics
 
 NAME = "gateway"
-
-# Public path prefixes (relative to the API version) and the service that answers them.
-ROUTING_TABLE: tuple[tuple[str, str], ...] = (
-    ("/rag/search", "query"),
-    ("/rag/query", "query"),
-    ("/rag/collections", "collections"),
-    ("/rag/jobs", "collections"),
-)
 
 
 def web_dir() -> Path:
@@ -43,14 +36,13 @@ def web_dir() -> Path:
 def proxy_routes(proxy: Proxy) -> list[BaseRoute]:
     """`/api/v1/<prefix>` and the legacy `/<prefix>`, each exact and with sub-paths, to their upstream."""
     routes: list[BaseRoute] = []
-    for prefix, upstream in ROUTING_TABLE:
+    for path, upstream in public_prefixes():
 
         async def endpoint(request: Request, upstream: str = upstream) -> Response:
             return await proxy.forward(request, upstream)
 
-        for path in (V1 + prefix, prefix):
-            routes.append(Route(path, endpoint, methods=ALL_METHODS))
-            routes.append(Route(path + "/{rest:path}", endpoint, methods=ALL_METHODS))
+        routes.append(Route(path, endpoint, methods=ALL_METHODS))
+        routes.append(Route(path + "/{rest:path}", endpoint, methods=ALL_METHODS))
     return routes
 
 

@@ -1,0 +1,80 @@
+"""The edge's settings: tokens, plans, CORS, maintenance, upstream replicas, body limit.
+
+A section of `Settings` (`settings.gateway`), declared here to keep `settings.py` small;
+the environment is still read only by `settings.load_settings`. The names follow Kong's
+plugins where one exists (`jwt`, `rate-limiting`, `cors`, `request-termination`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+FailurePolicy = Literal["fail_open", "fail_closed"]
+
+DEFAULT_PLANS: Mapping[str, int] = MappingProxyType({"free": 100, "pro": 1000})
+
+
+def _secret() -> Any:
+    return field(default=None, metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    # Authentication (Kong `jwt`): HS256 with the secret and/or RS256/ES256 with public keys (PEM).
+    jwt_secret: str | None = _secret()
+    jwt_public_keys: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_s: float = 30.0
+    jwt_max_bytes: int = 4096
+    require_auth: bool = False
+    # Rate limiting (Kong `rate-limiting`): requests per minute per consumer, by plan.
+    plans: Mapping[str, int] = field(default_factory=lambda: DEFAULT_PLANS)
+    default_plan: str = "free"
+    rate_limit_enabled: bool = True
+    rate_limit_failure_policy: FailurePolicy = "fail_open"
+    # CORS (Kong `cors`).
+    cors_allowed_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
+    cors_max_age_s: int = 600
+    # Maintenance (Kong `request-termination`), as set at start; switchable at run time.
+    maintenance: bool = False
+    maintenance_message: str = "ragplane is down for maintenance; please retry later."
+    maintenance_retry_after_s: int = 300
+    # Upstream replicas (empty: the one URL `Settings.upstream_url` gives) and the body limit.
+    query_upstreams: tuple[str, ...] = ()
+    collections_upstreams: tuple[str, ...] = ()
+    max_body_bytes: int = 25 * 1024 * 1024
+
+    def replicas(self, service: str) -> tuple[str, ...]:
+        return {"query": self.query_upstreams, "collections": self.collections_upstreams}[service]
+
+
+def parse_plans(raw: str) -> Mapping[str, int]:
+    """`free:100,pro:1000` → {"free": 100, "pro": 1000} (requests per minute)."""
+    plans: dict[str, int] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, sep, limit = part.partition(":")
+        name = name.strip().lower()
+        if not sep or not name.isidentifier() or not limit.strip().isdigit() or int(limit) < 1:
+            raise ValueError("expected plan:requests_per_minute pairs such as free:100,pro:1000")
+        plans[name] = int(limit)
+    if not plans:
+        raise ValueError("at least one plan is needed")
+    return MappingProxyType(plans)
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated origins (`https://app.example.com`), or `*` alone."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if "*" in origins and len(origins) > 1:
+        raise ValueError("`*` allows every origin; list origins or give `*` alone")
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+    return origins
