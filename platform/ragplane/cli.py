@@ -5,6 +5,7 @@
     ragplane ingest PATH... --collection NAME
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
+    ragplane maintenance on|off|status [--message TEXT] [--retry-after S]   the gateway's maintenance switch
     ragplane migrate [--check]            apply (or check) the database schema migrations
     ragplane migrate-json [--dry-run] [--registry PATH] [--skip-chunks]   move the JSON registry into PostgreSQL
 
@@ -25,6 +26,7 @@ import httpx
 
 from ragplane import __version__
 from ragplane.kit.logs import configure_logging
+from ragplane.ops import maintenance
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
 from ragplane.services.collections import migrate as migrations
@@ -74,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("--mode", default="error", choices=("error", "hang"))
     breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     breaker.add_argument("--end", action="store_true", help="remove the fault and reset the breaker instead")
+    maintenance = commands.add_parser("maintenance", help="switch the gateway's maintenance mode (API answers 503)")
+    maintenance.add_argument("action", choices=("on", "off", "status"))
+    maintenance.add_argument("--message", help="what API callers and the web page are told")
+    maintenance.add_argument("--retry-after", type=int, default=300, help="Retry-After seconds (default 300)")
+    maintenance.add_argument("--url", help="gateway URL (default: http://RAGPLANE_HOST:GATEWAY_PORT)")
+
     migrate = commands.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
     migrate.add_argument(
         "--check", action="store_true", help="apply nothing; exit 1 when migrations are pending, 0 when current"
@@ -111,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _drill(settings, args)
     if args.command == "migrate":
         return _migrate(settings, check=args.check)
+    if args.command == "maintenance":
+        return _maintenance(settings, args)
     if args.command == "migrate-json":
         return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
     url = args.url or settings.upstream_url("collections")
@@ -153,6 +163,19 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
     except (DrillError, httpx.HTTPError) as exc:
         _say(f"ragplane: drill failed: {exc}")
         return 1
+    return 0
+
+
+def _maintenance(settings: Settings, args: argparse.Namespace) -> int:
+    url = args.url or f"http://{settings.host}:{settings.gateway_port}"
+    try:
+        state = maintenance.switch(
+            url, settings.inter_service_secret or "", args.action, message=args.message, retry_after=args.retry_after
+        )
+    except (maintenance.MaintenanceError, httpx.HTTPError) as exc:
+        _say(f"ragplane: {exc}")
+        return 1
+    _say(maintenance.describe(state))
     return 0
 
 

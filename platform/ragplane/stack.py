@@ -151,6 +151,8 @@ async def build_stack(
 
         # One embedder, Qdrant client and GPU slot pool per process, shared by its services.
         slots = GpuSlots(settings.effective_gpu_slots, settings.gpu_queue_timeout_s)
+        # One Redis client per process: the query caches, the gateway's rate limits and maintenance switch.
+        stack.redis = connect_redis(settings.redis_url) if settings.redis_url else None
         if set(services) & set(BACKENDS):
             stack.store = build_store(settings)
             await stack.store.open()
@@ -158,7 +160,6 @@ async def build_stack(
         if "query" in services:
             assert stack.embedder is not None and stack.store is not None
             stack.llm = build_llm(settings)
-            stack.redis = connect_redis(settings.redis_url) if settings.redis_url else None
             stack.apps["query"] = create_query_app(
                 settings,
                 embedder=stack.embedder,
@@ -183,7 +184,7 @@ async def build_stack(
                 for name in BACKENDS
             }
             stack.apps["gateway"] = create_gateway_app(
-                settings, upstreams=upstreams, tracer_provider=provider("gateway")
+                settings, upstreams=upstreams, tracer_provider=provider("gateway"), redis=stack.redis
             )
     except BaseException:
         await stack.close()

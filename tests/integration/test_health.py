@@ -33,8 +33,9 @@ def test_backends_report_their_dependencies(stack: RunningStack) -> None:
 
 def test_gateway_aggregates_upstream_readiness(gateway) -> None:
     deps = gateway.get("/health").json()["dependencies"]
-    assert set(deps) == {"query", "collections"}
-    assert all(d["status"] == "up" for d in deps.values())
+    assert set(deps) == {"query", "collections", "maintenance"}
+    assert deps["query"]["status"] == deps["collections"]["status"] == "up"
+    assert deps["maintenance"] == {"status": "off"}
 
 
 def test_gateway_is_degraded_and_not_ready_without_upstreams(make_settings) -> None:

@@ -60,6 +60,7 @@ class ServiceSpec:
     routes: Sequence[BaseRoute] = ()
     openapi: bool = True
     lifespan: Lifespan | None = None
+    middleware: Sequence[Middleware] = ()  # the service's own, inside the common ones (they see its answers)
 
 
 def metrics_route(metrics: ServiceMetrics) -> Route:
@@ -94,6 +95,7 @@ def create_app(spec: ServiceSpec) -> Starlette:
     ]
     if spec.service_secrets:
         middleware.append(Middleware(ServiceAuthMiddleware, secrets=spec.service_secrets, metrics=spec.metrics))
+    middleware.extend(spec.middleware)
     app = Starlette(
         routes=routes,
         middleware=middleware,

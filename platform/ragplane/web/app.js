@@ -11,9 +11,20 @@ function el(tag, text, cls) {
   return node;
 }
 
+// Maintenance: the gateway's /health keeps answering and says so; the API would answer 503.
+async function showMaintenance() {
+  const health = await fetch("/health").then((r) => r.json()).catch(() => null);
+  const state = health?.dependencies?.maintenance;
+  const banner = $("maintenance");
+  banner.hidden = state?.status !== "on";
+  banner.textContent = state?.status === "on" ? `Maintenance: ${state.message}` : "";
+}
+showMaintenance();
+
 async function call(url, options) {
   const response = await fetch(url, options);
   const body = await response.json().catch(() => ({}));
+  if (response.status === 503 && body.maintenance) showMaintenance();
   if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
   return body;
 }

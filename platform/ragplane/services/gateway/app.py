@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
+from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,7 +23,12 @@ from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.health import Health
 from ragplane.kit.tracing import instrument_client
 from ragplane.kit.versioning import ALL_METHODS
-from ragplane.services.gateway.proxy import Proxy, Upstream
+from ragplane.services.gateway.admin import maintenance_routes
+from ragplane.services.gateway.cors import EdgeCORS
+from ragplane.services.gateway.edge import EdgeMiddleware, EdgePolicy
+from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState
+from ragplane.services.gateway.proxy import Proxy
+from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.services.gateway.routing import public_prefixes
 from ragplane.services.gateway.upstreams import Upstreams
 from ragplane.settings import Settings
@@ -52,16 +60,38 @@ def create_gateway_app(
     upstreams: Mapping[str, str],
     tracer_provider: TracerProvider,
     metrics: ServiceMetrics | None = None,
+    redis: Redis | None = None,
 ) -> Starlette:
     metrics = metrics or ServiceMetrics(NAME)
+    edge = settings.gateway
+    maintenance = Maintenance(
+        metrics=metrics,
+        initial=MaintenanceState(
+            edge.maintenance,
+            edge.maintenance_message,
+            edge.maintenance_retry_after_s,
+            time.time() if edge.maintenance else None,
+        ),
+        redis=redis,
+        key=f"{settings.redis_key_prefix}:maintenance",
+    )
+    policy = EdgePolicy(maintenance=maintenance, authenticator=None, limits=None, max_body_bytes=edge.max_body_bytes)
+    middleware = [Middleware(EdgeCORS, settings=edge)] if edge.cors_allowed_origins else []
+    middleware.append(Middleware(EdgeMiddleware, policy=policy))
     clients = {
-        name: Upstream(
-            name, url, token=lambda: settings.inter_service_secret or "", timeout_s=settings.upstream_timeout_s
+        name: UpstreamPool(
+            name,
+            settings.gateway.replicas(name) or (url,),
+            token=lambda: settings.inter_service_secret or "",
+            timeout_s=settings.upstream_timeout_s,
+            metrics=metrics,
+            breakers_enabled=settings.circuit_breaker_enabled,
         )
         for name, url in upstreams.items()
     }
-    for upstream in clients.values():
-        instrument_client(upstream.client, tracer_provider)
+    for pool in clients.values():
+        for replica in pool.replicas:
+            instrument_client(replica.client, tracer_provider)
     proxy = Proxy(upstreams=clients, metrics=metrics)
     known = Upstreams(clients)
     base_document: dict[str, Any] = {
@@ -81,8 +111,12 @@ def create_gateway_app(
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(await known.openapi(base_document))
 
+    async def describe() -> dict[str, Any]:
+        return {**await known.readiness(), "maintenance": (await maintenance.current()).describe()}
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await maintenance.start()
         try:
             yield
         finally:
@@ -94,7 +128,7 @@ def create_gateway_app(
         title="ragplane API",
         description="The public door.",
         api=(),
-        health=Health(NAME, checks={n: _upstream_check(known, n) for n in upstreams}, describe=known.readiness),
+        health=Health(NAME, checks={n: _upstream_check(known, n) for n in upstreams}, describe=describe),
         metrics=metrics,
         tracer_provider=tracer_provider,
         config=settings.redacted,
@@ -103,9 +137,13 @@ def create_gateway_app(
             Route("/", index, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=web_dir()), name="static"),
+            *maintenance_routes(
+                maintenance, secrets=settings.service_secrets, default_message=edge.maintenance_message
+            ),
             *proxy_routes(proxy),
         ],
         lifespan=lifespan,
+        middleware=middleware,
     )
     return create_app(spec)
 

@@ -2,15 +2,17 @@
 
 The gateway streams the request body up and the response body down (an upload is never
 buffered whole), strips hop-by-hop headers, adds `X-Forwarded-*`, and sends through one
-client per upstream whose default headers carry `X-Service-Token` and whose
+client per replica whose default headers carry `X-Service-Token` and whose
 instrumentation adds `traceparent`, so the upstream's spans join the caller's trace. A
 client-supplied `X-Service-Token` is dropped: only the gateway vouches for a request.
+A bodiless idempotent request that cannot reach one replica is tried on the next; a
+replica that does not answer in time gets a 504, never a second copy of the request.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import httpx
 from starlette.background import BackgroundTask
@@ -19,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
+from ragplane.services.gateway.replicas import Unreachable, UpstreamPool
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -37,36 +40,6 @@ HOP_BY_HOP = frozenset(
 )
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", SERVICE_TOKEN.lower()}
 RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
-
-
-class Upstream:
-    """One upstream service and the one HTTP client that talks to it.
-
-    The client, its connection pool and its default headers (the service token) are built
-    once, when the gateway starts, and reused by every request; `token` is asked once.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        base_url: str,
-        *,
-        token: Callable[[], str],
-        timeout_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={SERVICE_TOKEN: token()},
-            timeout=httpx.Timeout(timeout_s, connect=5.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            transport=transport,
-        )
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 def forwarded_headers(request: Request) -> dict[str, str]:
@@ -91,10 +64,14 @@ def _has_body(request: Request) -> bool:
     return (length is not None and length != "0") or "chunked" in request.headers.get("transfer-encoding", "")
 
 
-class Proxy:
-    """Forwards requests to named upstream services."""
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+ATTEMPTS = 2  # an idempotent request that could not reach one replica is tried on one more
 
-    def __init__(self, *, upstreams: Mapping[str, Upstream], metrics: ServiceMetrics) -> None:
+
+class Proxy:
+    """Forwards requests to named upstream services, across their replicas."""
+
+    def __init__(self, *, upstreams: Mapping[str, UpstreamPool], metrics: ServiceMetrics) -> None:
         self.upstreams = dict(upstreams)
         self.requests = metrics.counter(catalog.GATEWAY_UPSTREAM_REQUESTS)
         self.duration = metrics.histogram(catalog.GATEWAY_UPSTREAM_DURATION)
@@ -104,29 +81,35 @@ class Proxy:
             # HTTP clients normalise "a/../b" to "b": forwarded with our token, "/rag/search/../../internal"
             # would reach routes the gateway never exposes.
             raise NotFound(f"No route matches {request.method} {request.url.path}.")
-        client = self.upstreams[upstream].client
+        pool = self.upstreams[upstream]
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = raw_path.decode("latin-1")
         if request.url.query:
             target += "?" + request.url.query
-        upstream_request = client.build_request(
-            request.method,
-            target,
-            headers=forwarded_headers(request),
-            content=request.stream() if _has_body(request) else None,
-        )
-        started = time.perf_counter()
-        try:
-            response = await client.send(upstream_request, stream=True)
-        except httpx.TimeoutException:
-            self._count(upstream, "timeout", started)
-            raise GatewayTimeout(f"The {upstream} service did not answer in time.", upstream=upstream) from None
-        except httpx.TransportError as exc:
-            self._count(upstream, "unreachable", started)
-            raise BadGateway(
-                f"The {upstream} service is unreachable ({type(exc).__name__}).", upstream=upstream
-            ) from None
-        self._count(upstream, str(response.status_code), started)
+        body = _has_body(request)
+        # A request body is a stream read once: only a bodiless idempotent request can be sent twice.
+        attempts = ATTEMPTS if request.method in IDEMPOTENT and not body else 1
+        headers = forwarded_headers(request)
+        for replica in pool.candidates()[:attempts]:
+            upstream_request = replica.client.build_request(
+                request.method, target, headers=headers, content=request.stream() if body else None
+            )
+            started = time.perf_counter()
+            try:
+                response = await replica.send(upstream_request)
+            except Unreachable as exc:
+                self._count(upstream, "timeout" if exc.kind == "timeout" else "unreachable", started)
+                pool.publish(replica)
+                if exc.kind == "timeout":  # it may be working on it: never sent twice
+                    raise GatewayTimeout(f"The {upstream} service did not answer in time.", upstream=upstream) from None
+                continue
+            pool.publish(replica)
+            self._count(upstream, str(response.status_code), started)
+            return self._relay(response)
+        raise BadGateway(f"The {upstream} service is unreachable.", upstream=upstream)
+
+    @staticmethod
+    def _relay(response: httpx.Response) -> Response:
         forwarded = StreamingResponse(
             response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ragplane.services.gateway.proxy import Upstream
+from ragplane.services.gateway.replicas import Replica, UpstreamPool
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -19,7 +19,7 @@ OPENAPI_TTL_S = 60.0
 
 
 class Upstreams:
-    def __init__(self, upstreams: Mapping[str, Upstream]) -> None:
+    def __init__(self, upstreams: Mapping[str, UpstreamPool]) -> None:
         self.upstreams = dict(upstreams)
         self._openapi: tuple[float, dict[str, Any]] | None = None
 
@@ -30,13 +30,21 @@ class Upstreams:
         return dict(zip(names, results, strict=True))
 
     async def ready_one(self, name: str) -> dict[str, Any]:
-        upstream = self.upstreams[name]
+        """An upstream is up while any replica is ready; with several, each replica's verdict is listed."""
+        pool = self.upstreams[name]
+        results = await asyncio.gather(*(self._ready_replica(r) for r in pool.replicas))
+        best = next((r for r in results if r["status"] == "up"), results[0])
+        if len(results) == 1:
+            return best
+        return {**best, "replicas": {f"{i + 1}": r["status"] for i, r in enumerate(results)}}
+
+    async def _ready_replica(self, replica: Replica) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            response = await upstream.client.get("/health/ready", timeout=HEALTH_TIMEOUT_S)
+            response = await replica.client.get("/health/ready", timeout=HEALTH_TIMEOUT_S)
         except httpx.HTTPError as exc:
             # /health is public: say what kind of failure, not where the upstream lives.
-            log.warning("upstream %s at %s is down: %r", name, upstream.base_url, exc)
+            log.warning("upstream replica %s at %s is down: %r", replica.name, replica.base_url, exc)
             return {"status": "down", "error": type(exc).__name__}
         latency = round((time.perf_counter() - started) * 1000, 2)
         status = "up" if response.status_code == 200 else "not_ready"
@@ -56,12 +64,9 @@ class Upstreams:
             return self._openapi[1]
         document = {**base, "paths": dict(base.get("paths", {})), "components": {"schemas": {}}}
         missing: list[str] = []
-        for name, upstream in self.upstreams.items():
-            try:
-                response = await upstream.client.get("/openapi.json", timeout=HEALTH_TIMEOUT_S)
-                response.raise_for_status()
-                part = response.json()
-            except (httpx.HTTPError, ValueError):
+        for name, pool in self.upstreams.items():
+            part = await self._document(pool)
+            if part is None:
                 missing.append(name)
                 continue
             document["paths"].update(part.get("paths", {}))
@@ -72,3 +77,16 @@ class Upstreams:
         else:
             self._openapi = (time.monotonic(), document)
         return document
+
+    @staticmethod
+    async def _document(pool: UpstreamPool) -> dict[str, Any] | None:
+        """The first answering replica's API document."""
+        for replica in pool.replicas:
+            try:
+                response = await replica.client.get("/openapi.json", timeout=HEALTH_TIMEOUT_S)
+                response.raise_for_status()
+                part: dict[str, Any] = response.json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            return part
+        return None

@@ -7,7 +7,8 @@ import pytest
 from starlette.requests import Request
 
 from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
-from ragplane.services.gateway.proxy import Proxy, Upstream, forwarded_headers, has_dot_segments
+from ragplane.services.gateway.proxy import Proxy, forwarded_headers, has_dot_segments
+from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.telemetry.metrics import ServiceMetrics
 
 TOKEN = "t" * 40
@@ -62,7 +63,14 @@ def test_forwarded_headers_drop_hop_by_hop_and_any_client_token() -> None:
 
 def make_proxy(handler, token=lambda: TOKEN) -> tuple[Proxy, ServiceMetrics]:
     metrics = ServiceMetrics("gateway")
-    upstream = Upstream("query", "http://query:8001", token=token, timeout_s=5, transport=httpx.MockTransport(handler))
+    upstream = UpstreamPool(
+        "query",
+        ["http://query:8001"],
+        token=token,
+        timeout_s=5,
+        metrics=metrics,
+        transport=httpx.MockTransport(handler),
+    )
     return Proxy(upstreams={"query": upstream}, metrics=metrics), metrics
 
 
@@ -75,12 +83,12 @@ def test_the_token_is_built_once_and_reused_with_one_client_per_upstream() -> No
         return TOKEN
 
     proxy, _ = make_proxy(lambda req: seen.append(req) or httpx.Response(200), token)
-    client = proxy.upstreams["query"].client
+    client = proxy.upstreams["query"].primary.client
     forged = [(b"x-service-token", b"forged")]
     for _ in range(3):
         asyncio.run(proxy.forward(request(headers=forged), "query"))
     assert len(asked) == 1
-    assert proxy.upstreams["query"].client is client
+    assert proxy.upstreams["query"].primary.client is client
     assert [r.headers["x-service-token"] for r in seen] == [TOKEN] * 3
 
 

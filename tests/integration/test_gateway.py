@@ -1,0 +1,141 @@
+"""The edge through real HTTP: maintenance, body limit, request ids, CORS and replica failover."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragplane import cli
+from tests.integration.conftest import stack_settings
+from tests.running import RunningStack, ingest
+
+API = "/api/v1/rag"
+
+
+def edge_for(backends: RunningStack, data: Path, **env: str) -> RunningStack:
+    """A gateway alone, in front of `backends`' services."""
+    settings = stack_settings(
+        data,
+        INTER_SERVICE_SECRET=backends.settings.inter_service_secret or "",
+        QUERY_URL=backends.urls["query"],
+        COLLECTIONS_URL=backends.urls["collections"],
+        **env,
+    )
+    return RunningStack(settings, services=("gateway",)).start()
+
+
+@pytest.fixture
+def edge(stack: RunningStack, tmp_path: Path) -> Iterator[RunningStack]:
+    running = edge_for(
+        stack, tmp_path / "edge", CORS_ALLOWED_ORIGINS="https://app.example", GATEWAY_MAX_BODY_BYTES="2000"
+    )
+    yield running
+    running.stop()
+
+
+def test_maintenance_through_the_cli_answers_503_and_keeps_health(
+    edge: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"INTER_SERVICE_SECRET={edge.settings.inter_service_secret}\n")
+    url = edge.urls["gateway"]
+    with edge.client() as client:
+        assert (
+            cli.main(["--env-file", str(env_file), "maintenance", "on", "--message", "Re-indexing", "--url", url]) == 0
+        )
+        refused = client.get(f"{API}/search", params={"query": "x"})
+        health = client.get("/health")
+        page = client.get("/")
+        assert cli.main(["--env-file", str(env_file), "maintenance", "off", "--url", url]) == 0
+        after = client.get(f"{API}/collections")
+        anonymous = client.put("/internal/maintenance", json={})
+
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "300"
+    assert refused.headers["content-type"] == "application/problem+json" and refused.json()["detail"] == "Re-indexing"
+    assert health.status_code == 200 and health.json()["dependencies"]["maintenance"]["message"] == "Re-indexing"
+    assert page.status_code == 200 and 'id="maintenance"' in page.text
+    assert after.status_code == 200
+    assert anonymous.status_code == 403  # the switch needs the service token
+    assert "maintenance is on (Retry-After 300 s): Re-indexing" in capsys.readouterr().err
+
+
+def test_request_ids_and_the_body_limit(edge: RunningStack) -> None:
+    with edge.client() as client:
+        answered = client.get(f"{API}/collections", headers={"X-Request-ID": "trace-me-42"})
+        too_big = client.post(
+            f"{API}/query", content=b"{" + b" " * 3000 + b"}", headers={"content-type": "application/json"}
+        )
+
+    assert answered.headers["x-request-id"] == "trace-me-42"
+    assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
+    assert too_big.headers["x-request-id"]
+
+
+def test_cors_preflight_for_allowed_and_other_origins(edge: RunningStack) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    with edge.client() as client:
+        allowed = client.options(f"{API}/query", headers={"Origin": "https://app.example", **preflight})
+        other = client.options(f"{API}/query", headers={"Origin": "https://evil.example", **preflight})
+        simple = client.get(f"{API}/collections", headers={"Origin": "https://app.example"})
+        stranger = client.get(f"{API}/collections", headers={"Origin": "https://evil.example"})
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "POST" in allowed.headers["access-control-allow-methods"] and "Origin" in allowed.headers["vary"]
+    assert other.status_code == 403 and other.headers["content-type"] == "application/problem+json"
+    assert not [h for h in other.headers if h.startswith("access-control-")]
+    assert simple.headers["access-control-allow-origin"] == "https://app.example"
+    assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+    assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_a_query_replica_dying_under_traffic_costs_no_get(tmp_path: Path, embedding_model: object) -> None:
+    secret = secrets.token_urlsafe(40)  # one secret: the gateway's token must open every replica
+    replicas = [
+        RunningStack(stack_settings(tmp_path / f"r{i}", INTER_SERVICE_SECRET=secret), services=("query", "collections"))
+        for i in (0, 1)
+    ]
+    for replica in replicas:
+        replica.start()
+    try:
+        for replica in replicas:
+            with replica.client("collections", token=True) as client:
+                ingest(client, "docs", [{"id": "a.md", "text": "# Alpha\n\nAlpha particles are helium nuclei."}])
+        gateway_settings = stack_settings(
+            tmp_path / "gw",
+            INTER_SERVICE_SECRET=secret,
+            QUERY_UPSTREAMS=",".join(r.urls["query"] for r in replicas),
+            COLLECTIONS_URL=replicas[0].urls["collections"],
+        )
+        gateway = RunningStack(gateway_settings, services=("gateway",)).start()
+        try:
+            statuses: Counter[int] = Counter()
+            stop = threading.Event()
+
+            def traffic() -> None:
+                with httpx.Client(base_url=gateway.urls["gateway"], timeout=30) as client:
+                    while not stop.is_set():
+                        r = client.get(f"{API}/search", params={"query": "helium", "collection": "docs"})
+                        statuses[r.status_code] += 1
+
+            worker = threading.Thread(target=traffic)
+            worker.start()
+            time.sleep(1.0)
+            replicas[1].stop()
+            time.sleep(2.0)
+            stop.set()
+            worker.join(30)
+        finally:
+            gateway.stop()
+    finally:
+        replicas[0].stop()
+
+    assert set(statuses) == {200}, statuses
+    assert statuses[200] > 20
