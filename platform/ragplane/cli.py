@@ -5,6 +5,7 @@
     ragplane ingest PATH... --collection NAME
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
+    ragplane token --sub alice --plan pro --ttl 1h    a bearer token signed with JWT_SECRET
     ragplane maintenance on|off|status [--message TEXT] [--retry-after S]   the gateway's maintenance switch
     ragplane migrate [--check]            apply (or check) the database schema migrations
     ragplane migrate-json [--dry-run] [--registry PATH] [--skip-chunks]   move the JSON registry into PostgreSQL
@@ -31,6 +32,7 @@ from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
+from ragplane.services.gateway import auth
 from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings, redacted_url
 from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
 
@@ -76,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("--mode", default="error", choices=("error", "hang"))
     breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     breaker.add_argument("--end", action="store_true", help="remove the fault and reset the breaker instead")
+    token = commands.add_parser("token", help="print a signed bearer token (JWT_SECRET) for local use")
+    token.add_argument("--sub", required=True, help="the consumer (the rate-limit key)")
+    token.add_argument("--plan", default=None, help="its plan (default: RATE_LIMIT_DEFAULT_PLAN)")
+    token.add_argument("--ttl", default="1h", help="lifetime: 90, 90s, 15m, 1h, 7d (default 1h)")
+
     maintenance = commands.add_parser("maintenance", help="switch the gateway's maintenance mode (API answers 503)")
     maintenance.add_argument("action", choices=("on", "off", "status"))
     maintenance.add_argument("--message", help="what API callers and the web page are told")
@@ -121,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(settings, check=args.check)
     if args.command == "maintenance":
         return _maintenance(settings, args)
+    if args.command == "token":
+        plan = args.plan or settings.gateway.default_plan
+        return auth.token_command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
     if args.command == "migrate-json":
         return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
     url = args.url or settings.upstream_url("collections")

@@ -17,6 +17,7 @@ from tests.integration.conftest import stack_settings
 from tests.running import RunningStack, ingest
 
 API = "/api/v1/rag"
+JWT_SECRET = "j" * 40
 
 
 def edge_for(backends: RunningStack, data: Path, **env: str) -> RunningStack:
@@ -34,7 +35,11 @@ def edge_for(backends: RunningStack, data: Path, **env: str) -> RunningStack:
 @pytest.fixture
 def edge(stack: RunningStack, tmp_path: Path) -> Iterator[RunningStack]:
     running = edge_for(
-        stack, tmp_path / "edge", CORS_ALLOWED_ORIGINS="https://app.example", GATEWAY_MAX_BODY_BYTES="2000"
+        stack,
+        tmp_path / "edge",
+        CORS_ALLOWED_ORIGINS="https://app.example",
+        GATEWAY_MAX_BODY_BYTES="2000",
+        JWT_SECRET=JWT_SECRET,
     )
     yield running
     running.stop()
@@ -139,3 +144,25 @@ def test_a_query_replica_dying_under_traffic_costs_no_get(tmp_path: Path, embedd
 
     assert set(statuses) == {200}, statuses
     assert statuses[200] > 20
+
+
+def test_tokens_from_the_cli_are_accepted_and_tampered_ones_refused(
+    edge: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"JWT_SECRET={JWT_SECRET}\n")
+    assert cli.main(["--env-file", str(env_file), "token", "--sub", "alice", "--plan", "pro", "--ttl", "1h"]) == 0
+    token = capsys.readouterr().out.strip()
+    header, payload, signature = token.split(".")
+    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if not signature.endswith('AA') else 'BB'}"
+    with edge.client() as client:
+        ok = client.get(f"{API}/collections", headers={"Authorization": f"Bearer {token}"})
+        refused = client.get(f"{API}/collections", headers={"Authorization": f"Bearer {tampered}"})
+        anonymous = client.get(f"{API}/collections")
+
+    assert ok.status_code == 200 and anonymous.status_code == 200
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    auth = edge.stack.apps["gateway"].state.spec.metrics.registry.get_sample_value
+    assert auth("ragplane_gateway_auth_total", {"result": "ok"}) == 1
+    assert auth("ragplane_gateway_auth_total", {"result": "invalid"}) == 1

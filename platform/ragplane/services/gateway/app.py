@@ -24,6 +24,7 @@ from ragplane.kit.health import Health
 from ragplane.kit.tracing import instrument_client
 from ragplane.kit.versioning import ALL_METHODS
 from ragplane.services.gateway.admin import maintenance_routes
+from ragplane.services.gateway.auth import Authenticator
 from ragplane.services.gateway.cors import EdgeCORS
 from ragplane.services.gateway.edge import EdgeMiddleware, EdgePolicy
 from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState
@@ -75,7 +76,12 @@ def create_gateway_app(
         redis=redis,
         key=f"{settings.redis_key_prefix}:maintenance",
     )
-    policy = EdgePolicy(maintenance=maintenance, authenticator=None, limits=None, max_body_bytes=edge.max_body_bytes)
+    policy = EdgePolicy(
+        maintenance=maintenance,
+        authenticator=Authenticator(edge, metrics),
+        limits=None,
+        max_body_bytes=edge.max_body_bytes,
+    )
     middleware = [Middleware(EdgeCORS, settings=edge)] if edge.cors_allowed_origins else []
     middleware.append(Middleware(EdgeMiddleware, policy=policy))
     clients = {

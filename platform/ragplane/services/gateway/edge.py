@@ -131,9 +131,11 @@ class EdgeMiddleware:
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > policy.max_body_bytes:
             raise PayloadTooLarge(_too_large(policy.max_body_bytes))
-        if policy.authenticator is None or policy.limits is None:
+        if policy.authenticator is None:
             return {}
         client = scope.get("client")
         consumer = policy.authenticator.authenticate(headers.get("authorization"), client[0] if client else "")
+        if policy.limits is None:
+            return {}
         decision = await policy.limits.check(consumer.id, consumer.plan)
         return decision.headers()
