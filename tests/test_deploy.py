@@ -19,7 +19,8 @@ def test_every_service_of_ragplane_is_in_compose() -> None:
     services = compose()["services"]
     for name in ("gateway", "query", "collections"):
         assert services[name]["command"] == ["serve", name]
-    assert services["gateway"]["ports"] == ["8000:8000"]
+    assert services["kong"]["ports"] == ["8000:8000"]  # Kong is the public door of the full stack
+    assert services["gateway"]["ports"] == ["127.0.0.1:8080:8000"]
     assert {"qdrant-1", "qdrant-2", "qdrant-3", "ollama", "prometheus", "redis"} <= set(services)
 
 
@@ -33,7 +34,7 @@ def test_compose_only_sets_known_settings() -> None:
 def test_prometheus_scrapes_every_service() -> None:
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for group in job["static_configs"] for t in group["targets"]}
-    assert targets == {"gateway:8000", "query:8001", "collections:8002"}
+    assert targets == {"gateway:8000", "query:8001", "collections:8002", "kong:8100"}
 
 
 def test_the_registry_runs_on_timescaledb_with_its_password_from_env() -> None:
@@ -43,3 +44,10 @@ def test_the_registry_runs_on_timescaledb_with_its_password_from_env() -> None:
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql://ragplane:${POSTGRES_PASSWORD")
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert "${POSTGRES_PASSWORD" in services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+
+
+def test_kong_runs_db_less_from_the_generated_file() -> None:
+    kong = compose()["services"]["kong"]
+    assert kong["environment"]["KONG_DATABASE"] == "off"
+    assert "./deploy/kong/kong.yml:/kong/kong.yml:ro" in kong["volumes"]
+    assert (ROOT / "deploy/kong/kong.yml").is_file()

@@ -5,6 +5,7 @@
     ragplane ingest PATH... --collection NAME
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
+    ragplane gateway export-kong [--check]   generate deploy/kong/kong.yml (Kong DB-less, full stack)
     ragplane token --sub alice --plan pro --ttl 1h    a bearer token signed with JWT_SECRET
     ragplane maintenance on|off|status [--message TEXT] [--retry-after S]   the gateway's maintenance switch
     ragplane migrate [--check]            apply (or check) the database schema migrations
@@ -32,7 +33,7 @@ from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
-from ragplane.services.gateway import auth
+from ragplane.services.gateway import auth, kong
 from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings, redacted_url
 from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
 
@@ -78,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("--mode", default="error", choices=("error", "hang"))
     breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     breaker.add_argument("--end", action="store_true", help="remove the fault and reset the breaker instead")
+    gateway = commands.add_parser("gateway", help="the edge's generated configuration")
+    gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True, metavar="COMMAND")
+    export = gateway_commands.add_parser("export-kong", help="write deploy/kong/kong.yml for the full stack's Kong")
+    export.add_argument("--output", type=Path, default=None, help="where (default deploy/kong/kong.yml)")
+    export.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs")
+
     token = commands.add_parser("token", help="print a signed bearer token (JWT_SECRET) for local use")
     token.add_argument("--sub", required=True, help="the consumer (the rate-limit key)")
     token.add_argument("--plan", default=None, help="its plan (default: RATE_LIMIT_DEFAULT_PLAN)")
@@ -128,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(settings, check=args.check)
     if args.command == "maintenance":
         return _maintenance(settings, args)
+    if args.command == "gateway":
+        return kong.export(settings, args.output or Path(kong.DEFAULT_OUTPUT), check=args.check, say=_say)
     if args.command == "token":
         plan = args.plan or settings.gateway.default_plan
         return auth.token_command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
