@@ -31,6 +31,7 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             "QUERY_PORT": "0",
             "COLLECTIONS_PORT": "0",
             "INTER_SERVICE_SECRET": secrets.token_urlsafe(40),
+            "RATE_LIMIT_PLANS": "free:1000000,pro:1000000",  # one anonymous caller (127.0.0.1) for the suite
         }
         return load_settings(environ={**base, **env}, env_file=None)
 

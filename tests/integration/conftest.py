@@ -28,6 +28,9 @@ def stack_settings(data: Path, **env: str) -> Settings:
             "COLLECTIONS_PORT": "0",
             "INTER_SERVICE_SECRET": secrets.token_urlsafe(40),
             "INTER_SERVICE_SECRET_PREVIOUS": secrets.token_urlsafe(40),
+            # Every test calls from 127.0.0.1, one anonymous consumer: plans as big as the suite.
+            # The limits themselves are tested with their real values in test_gateway.py.
+            "RATE_LIMIT_PLANS": "free:1000000,pro:1000000",
             **env,
         },
         env_file=None,

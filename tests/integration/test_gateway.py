@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from ragplane import cli
+from ragplane.services.gateway.auth import issue_token
 from tests.integration.conftest import stack_settings
 from tests.running import RunningStack, ingest
 
@@ -166,3 +168,58 @@ def test_tokens_from_the_cli_are_accepted_and_tampered_ones_refused(
     auth = edge.stack.apps["gateway"].state.spec.metrics.registry.get_sample_value
     assert auth("ragplane_gateway_auth_total", {"result": "ok"}) == 1
     assert auth("ragplane_gateway_auth_total", {"result": "invalid"}) == 1
+
+
+@pytest.fixture
+def limited(stack: RunningStack, tmp_path: Path) -> Iterator[list[RunningStack]]:
+    """Two gateways with the real plans, sharing their counters in the real Redis."""
+    prefix = f"rp-test-{secrets.token_hex(6)}"
+    env = {
+        "RATE_LIMIT_PLANS": "free:100,pro:1000",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_KEY_PREFIX": prefix,
+        "JWT_SECRET": JWT_SECRET,
+    }
+    gateways = [edge_for(stack, tmp_path / f"gw{i}", **env) for i in (0, 1)]
+    yield gateways
+    for gateway in gateways:
+        gateway.stop()
+    cleanup = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    for key in cleanup.scan_iter(f"{prefix}:*"):
+        cleanup.delete(key)
+    cleanup.close()
+
+
+def test_the_101st_anonymous_request_in_a_minute_is_429_across_two_gateways(limited: list[RunningStack]) -> None:
+    path = f"{API}/jobs/none"  # a cheap 404 upstream: it counts like any request
+    clients = [httpx.Client(base_url=g.urls["gateway"], timeout=30) for g in limited]
+    try:
+        probe = clients[0].get(path)  # request 1; if the minute is about to turn, start in the next one
+        if int(probe.headers["ratelimit-reset"]) < 15:
+            time.sleep(int(probe.headers["ratelimit-reset"]) + 0.2)
+            probe = clients[0].get(path)
+        answers = [probe, *(clients[i % 2].get(path) for i in range(99))]
+        refused = clients[0].get(path)
+    finally:
+        for client in clients:
+            client.close()
+
+    assert {a.status_code for a in answers} == {404}
+    assert answers[0].headers["x-ratelimit-limit-minute"] == "100" and answers[0].headers["ratelimit-limit"] == "100"
+    assert [int(a.headers["x-ratelimit-remaining-minute"]) for a in answers[-3:]] == [2, 1, 0]
+    assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["ratelimit-remaining"] == "0"
+    assert refused.headers["ratelimit-reset"] == refused.headers["retry-after"]
+    limited_total = limited[0].stack.apps["gateway"].state.spec.metrics.registry.get_sample_value
+    assert limited_total("ragplane_gateway_rate_limited_total", {"plan": "free"}) == 1
+
+
+def test_a_pro_token_gets_the_pro_limit(limited: list[RunningStack], tmp_path: Path) -> None:
+    settings = limited[0].settings
+    token = issue_token(settings.gateway, sub="pro-user", plan="pro", ttl_s=600)
+    with httpx.Client(base_url=limited[0].urls["gateway"], timeout=30) as client:
+        first = client.get(f"{API}/jobs/none", headers={"Authorization": f"Bearer {token}"})
+
+    assert first.headers["x-ratelimit-limit-minute"] == "1000"
+    assert first.headers["x-ratelimit-remaining-minute"] == "999"

@@ -33,7 +33,8 @@ def test_backends_report_their_dependencies(stack: RunningStack) -> None:
 
 def test_gateway_aggregates_upstream_readiness(gateway) -> None:
     deps = gateway.get("/health").json()["dependencies"]
-    assert set(deps) == {"query", "collections", "maintenance"}
+    assert set(deps) == {"query", "collections", "maintenance", "rate_limit"}
+    assert deps["rate_limit"]["backend"] == "memory" and deps["rate_limit"]["status"] == "up"
     assert deps["query"]["status"] == deps["collections"]["status"] == "up"
     assert deps["maintenance"] == {"status": "off"}
 

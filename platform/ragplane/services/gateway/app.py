@@ -29,6 +29,7 @@ from ragplane.services.gateway.cors import EdgeCORS
 from ragplane.services.gateway.edge import EdgeMiddleware, EdgePolicy
 from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState
 from ragplane.services.gateway.proxy import Proxy
+from ragplane.services.gateway.ratelimit import Limits, build_rate_limiter
 from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.services.gateway.routing import public_prefixes
 from ragplane.services.gateway.upstreams import Upstreams
@@ -76,10 +77,11 @@ def create_gateway_app(
         redis=redis,
         key=f"{settings.redis_key_prefix}:maintenance",
     )
+    limiter = build_rate_limiter(edge, redis=redis, prefix=settings.redis_key_prefix, metrics=metrics)
     policy = EdgePolicy(
         maintenance=maintenance,
         authenticator=Authenticator(edge, metrics),
-        limits=None,
+        limits=Limits(limiter, edge.plans, metrics, default_plan=edge.default_plan) if limiter else None,
         max_body_bytes=edge.max_body_bytes,
     )
     middleware = [Middleware(EdgeCORS, settings=edge)] if edge.cors_allowed_origins else []
@@ -118,7 +120,8 @@ def create_gateway_app(
         return JSONResponse(await known.openapi(base_document))
 
     async def describe() -> dict[str, Any]:
-        return {**await known.readiness(), "maintenance": (await maintenance.current()).describe()}
+        limits = {"rate_limit": limiter.describe()} if limiter else {}
+        return {**await known.readiness(), "maintenance": (await maintenance.current()).describe(), **limits}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,6 +131,8 @@ def create_gateway_app(
         finally:
             for upstream in clients.values():
                 await upstream.close()
+            if limiter is not None:
+                await limiter.close()
 
     spec = ServiceSpec(
         name=NAME,
