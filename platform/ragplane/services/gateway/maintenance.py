@@ -63,9 +63,15 @@ class Maintenance:
         self._gauge.set(1 if initial.on else 0)
 
     async def start(self) -> None:
-        """Publish a maintenance switched on at start (GATEWAY_MAINTENANCE) to the other replicas."""
+        """Publish a maintenance switched on at start (GATEWAY_MAINTENANCE) to the other replicas.
+
+        Redis being unreachable then does not stop the gateway: this replica is in maintenance anyway.
+        """
         if self._initial.on:
-            await self._store(self._initial)
+            try:
+                await self._store(self._initial)
+            except ServiceUnavailable as exc:
+                log.warning("maintenance: cannot publish the switch to Redis (%s); this replica is in it", exc)
 
     async def current(self) -> MaintenanceState:
         if self.redis is None or time.monotonic() - self._read_at < REFRESH_S:
@@ -76,7 +82,10 @@ class Maintenance:
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("maintenance: cannot read the switch from Redis (%s); keeping the last known state", exc)
             return self._state
-        self._set(MaintenanceState(**json.loads(raw)) if raw else MaintenanceState())
+        try:
+            self._set(MaintenanceState(**json.loads(raw)) if raw else MaintenanceState())
+        except (ValueError, TypeError) as exc:  # not what a gateway wrote: keep serving, say so
+            log.warning("maintenance: ignoring an unreadable switch in Redis key %s (%s)", self.key, exc)
         return self._state
 
     async def check(self) -> None:
@@ -99,10 +108,16 @@ class Maintenance:
 
     async def _store(self, state: MaintenanceState) -> None:
         if self.redis is not None:
-            if state.on:
-                await self.redis.set(self.key, json.dumps(asdict(state)))
-            else:
-                await self.redis.delete(self.key)
+            try:
+                if state.on:
+                    await self.redis.set(self.key, json.dumps(asdict(state)))
+                else:
+                    await self.redis.delete(self.key)
+            except (RedisError, OSError, TimeoutError) as exc:
+                raise ServiceUnavailable(
+                    "The maintenance switch is shared through Redis, which cannot be reached; nothing changed.",
+                    retry_after=5,
+                ) from exc
         self._set(state)
         self._read_at = time.monotonic()
 

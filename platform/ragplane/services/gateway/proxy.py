@@ -19,6 +19,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ragplane.adapters.errors import CircuitOpen, DependencyError
 from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
 from ragplane.services.gateway.replicas import Unreachable, UpstreamPool
@@ -90,22 +91,35 @@ class Proxy:
         # A request body is a stream read once: only a bodiless idempotent request can be sent twice.
         attempts = ATTEMPTS if request.method in IDEMPOTENT and not body else 1
         headers = forwarded_headers(request)
-        for replica in pool.candidates()[:attempts]:
+        tried = busy = 0
+        for replica in pool.candidates():
+            if tried == attempts:
+                break
             upstream_request = replica.client.build_request(
                 request.method, target, headers=headers, content=request.stream() if body else None
             )
             started = time.perf_counter()
             try:
                 response = await replica.send(upstream_request)
+            except CircuitOpen:  # opened (or probing) since it was picked: nothing was sent, take the next
+                busy += 1
+                continue
             except Unreachable as exc:
+                tried += 1
                 self._count(upstream, "timeout" if exc.kind == "timeout" else "unreachable", started)
                 pool.publish(replica)
                 if exc.kind == "timeout":  # it may be working on it: never sent twice
                     raise GatewayTimeout(f"The {upstream} service did not answer in time.", upstream=upstream) from None
                 continue
+            except DependencyError:  # named by the service: a replica's address is not the client's business
+                self._count(upstream, "unreachable", started)
+                pool.publish(replica)
+                break
             pool.publish(replica)
             self._count(upstream, str(response.status_code), started)
             return self._relay(response)
+        if busy and not tried:
+            raise CircuitOpen(upstream, failures=0, retry_after=1)
         raise BadGateway(f"The {upstream} service is unreachable.", upstream=upstream)
 
     @staticmethod

@@ -34,6 +34,7 @@ from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
 WINDOW_S = 60
+TIMEOUTS_FOR_OUTAGE = 3
 REDIS_TIMEOUT_S = 0.25
 
 log = logging.getLogger("ragplane.gateway")
@@ -187,6 +188,7 @@ class RedisRateLimiter:
         self._errors = metrics.counter(catalog.GATEWAY_RATE_LIMIT_ERRORS)
         self._error_count = 0
         self._last_error: str | None = None  # set while Redis is down
+        self._timeouts = 0  # in a row
         self._probing = False
 
     async def hit(self, key: str, limit: int) -> Decision:
@@ -197,21 +199,30 @@ class RedisRateLimiter:
             try:
                 async with asyncio.timeout(self.timeout_s):
                     count, left_ms = await self._script(keys=[f"{self.prefix}:rl:{key}"], args=[self.window_s * 1000])
-            except (RedisError, OSError, TimeoutError) as exc:
+            except (RedisTimeout, TimeoutError) as exc:
+                # One slow answer on a loaded host is not an outage: this request gets the policy and
+                # the next ones still ask Redis; only timeouts in a row mark it down (a hung Redis).
+                self._timeouts += 1
+                return self._unanswered(limit, exc, outage=self._timeouts >= TIMEOUTS_FOR_OUTAGE)
+            except (RedisError, OSError) as exc:
                 return self._unanswered(limit, exc)
             finally:
                 if probe:
                     self._probing = False
+        self._timeouts = 0
         if self._last_error is not None:
             log.info("rate limiting: Redis answers again", extra={"fields": {"event": "rate_limit_store_up"}})
             self._last_error = None
         return _decision(int(count), limit, int(left_ms) / 1000)
 
-    def _unanswered(self, limit: int, exc: BaseException | None = None) -> Decision:
-        """The policy's answer when Redis could not be asked (`exc` is None: a probe is already out)."""
+    def _unanswered(self, limit: int, exc: BaseException | None = None, *, outage: bool = True) -> Decision:
+        """The policy's answer when Redis could not be asked (`exc` is None: a probe is already out).
+
+        `outage`: the failure marks Redis down, so other requests stop asking until a probe succeeds.
+        """
         self._error_count += 1
         self._errors.labels(policy=self.policy).inc()
-        if exc is not None:
+        if exc is not None and outage:
             if self._last_error is None:  # one warning per outage, not one per request
                 log.warning(
                     "rate limiting: Redis failed (%s); applying %s until it answers again",

@@ -28,6 +28,7 @@ from ragplane.telemetry.metrics import ServiceMetrics
 REPLICA_FAILURES = 3
 REPLICA_RECOVERY_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
+NO_CALL_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 def replica_name(service: str, url: str) -> str:
@@ -108,8 +109,10 @@ class UpstreamPool:
             raise ValueError(f"{service} has no upstream URL")
         self.service = service
         names = [replica_name(service, u) for u in urls]
+        # No call timeout of the breaker's own: a call includes streaming an upload up, which may
+        # take long from a slow client; httpx's connect and read timeouts bound the replica's part.
         config = BreakerSettings(
-            failure_threshold=REPLICA_FAILURES, call_timeout_s=timeout_s + 1, recovery_s=REPLICA_RECOVERY_S
+            failure_threshold=REPLICA_FAILURES, call_timeout_s=NO_CALL_TIMEOUT_S, recovery_s=REPLICA_RECOVERY_S
         )
         self.breakers = Breakers(names, settings={}, defaults=config, enabled=breakers_enabled, metrics=metrics)
         self.replicas = [
@@ -129,7 +132,7 @@ class UpstreamPool:
         """Replicas in the order to try: round-robin from the next one, skipping those whose breaker is open."""
         start = next(self._turn)
         ordered = self.replicas[start:] + self.replicas[:start]
-        usable = [r for r in ordered if not r.breaker.blocking()]
+        usable = [r for r in ordered if not r.breaker.blocking()]  # a busy probe raises CircuitOpen: next one
         if not usable:
             soonest = min(r.breaker.retry_after() for r in self.replicas)
             failures = max(r.breaker.failures for r in self.replicas)

@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from ragplane.adapters.rediscache import connect
+from ragplane.kit.errors import ServiceUnavailable
 from ragplane.services.gateway import maintenance as module
 from ragplane.services.gateway.maintenance import InMaintenance, Maintenance, MaintenanceState
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -80,3 +81,24 @@ async def test_an_unreadable_redis_keeps_the_last_known_state() -> None:
         assert (await switch.current()).message == "kept"
     finally:
         await broken.aclose()
+
+
+async def test_redis_trouble_never_breaks_the_gateway(redis: Redis) -> None:
+    broken = connect("redis://127.0.0.1:1/0")
+    switch = Maintenance(
+        metrics=ServiceMetrics("gateway"), initial=MaintenanceState(True, "on at start", 30), redis=broken
+    )
+    try:
+        await switch.start()  # cannot publish: logged, and this replica is in maintenance anyway
+        with pytest.raises(ServiceUnavailable, match="nothing changed"):
+            await switch.switch_off()
+        assert (await switch.current()).on
+    finally:
+        await broken.aclose()
+    key = f"rp-test-{uuid.uuid4().hex}:maintenance"
+    await redis.set(key, b"{not json")
+    reader = Maintenance(metrics=ServiceMetrics("gateway"), initial=MaintenanceState(), redis=redis, key=key)
+    try:
+        assert not (await reader.current()).on  # an unreadable key is ignored, not a 500 on every request
+    finally:
+        await redis.delete(key)

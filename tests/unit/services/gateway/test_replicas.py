@@ -10,6 +10,7 @@ import pytest
 
 from ragplane.adapters.errors import CircuitOpen
 from ragplane.kit.errors import BadGateway, GatewayTimeout
+from ragplane.services.gateway import replicas as replicas_module
 from ragplane.services.gateway.proxy import Proxy
 from ragplane.services.gateway.replicas import REPLICA_FAILURES, UpstreamPool
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -116,3 +117,19 @@ def test_with_every_replica_out_the_answer_is_503_with_retry_after() -> None:
         assert refused.value.retry_after >= 1
 
     asyncio.run(go())
+
+
+def test_a_replica_busy_with_its_probe_hands_requests_to_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replicas_module, "REPLICA_RECOVERY_S", 0.05)
+    replicas = Replicas()
+    replicas.down.add(A)
+    proxy, _ = make(replicas)
+
+    async def go() -> list[int]:
+        for _ in range(2 * REPLICA_FAILURES):
+            await proxy.forward(request(), "query")  # A's breaker opens
+        await asyncio.sleep(0.1)  # recovery over: the next request to A is its one probe
+        answers = await asyncio.gather(*(proxy.forward(request(), "query") for _ in range(6)))
+        return [a.status_code for a in answers]
+
+    assert asyncio.run(go()) == [200] * 6
