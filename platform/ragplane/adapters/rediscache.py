@@ -22,6 +22,7 @@ from ragplane.adapters.errors import DependencyUnavailable
 
 V = TypeVar("V")
 REDIS_TIMEOUT_S = 0.25
+MAX_CONNECTIONS = 64  # per process; the gateway's rate limiter uses at most half
 
 PUT = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -57,8 +58,17 @@ return #keys
 """
 
 
-def connect(url: str) -> aioredis.Redis:
-    return aioredis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+def connect(url: str, *, max_connections: int = MAX_CONNECTIONS) -> aioredis.Redis:
+    """A client whose pool is bounded and makes callers wait (up to the timeout) for a free connection:
+    redis-py's default pool is unbounded, so a burst would open a connection per request."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 class RedisBackend(Generic[V]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -140,10 +141,14 @@ class UnhandledErrorMiddleware:
             )
             if started:
                 raise
+            headers = {"X-API-Version": CURRENT_VERSION}  # versioning middleware is inside this one
+            request_id = Headers(scope=scope).get("x-request-id")  # the gateway's edge put it in the scope
+            if request_id:
+                headers["X-Request-ID"] = request_id
             response = ProblemResponse(
                 500,
                 "The service hit an unexpected error. It has been logged; quote the trace_id when reporting it.",
-                headers={"X-API-Version": CURRENT_VERSION},  # versioning middleware is inside this one
+                headers=headers,
                 instance=scope["path"],
                 trace_id=trace_id,
             )

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from ragplane.kit.errors import Unauthorized
-from ragplane.kit.problems import EXCEPTION_HANDLERS
+from ragplane.kit.problems import EXCEPTION_HANDLERS, UnhandledErrorMiddleware
 from ragplane.services.gateway.edge import EdgeMiddleware, EdgePolicy
 from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -112,3 +112,18 @@ def test_bodies_over_the_limit_are_refused_with_or_without_a_length() -> None:
     assert declared.status_code == 413 and declared.headers["content-type"] == "application/problem+json"
     assert chunked.status_code == 413
     assert fits.json()["bytes"] == 10
+
+
+def test_an_unhandled_error_still_carries_the_request_id() -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    maintenance = Maintenance(metrics=ServiceMetrics("gateway"), initial=MaintenanceState())
+    policy = EdgePolicy(maintenance=maintenance, authenticator=None, limits=None, max_body_bytes=10)
+    app = Starlette(
+        routes=[Route("/api/v1/rag/search", boom)],
+        middleware=[Middleware(UnhandledErrorMiddleware), Middleware(EdgeMiddleware, policy=policy)],
+    )
+    r = TestClient(app, raise_server_exceptions=False).get("/api/v1/rag/search", headers={"X-Request-ID": "r-1"})
+
+    assert r.status_code == 500 and r.headers["x-request-id"] == "r-1"
