@@ -117,26 +117,27 @@ class IngestClient:
         if response.status_code == 200:
             return False
         if response.status_code != 404:
-            raise IngestError(_problem(response))
+            raise IngestError(problem_text(response))
         response = await self._call("POST", "/rag/collections", json={"name": name, "description": description})
         if response.status_code not in (201, 409):
-            raise IngestError(_problem(response))
+            raise IngestError(problem_text(response))
         return response.status_code == 201
 
     async def submit(self, collection: str, documents: list[dict[str, Any]]) -> str:
         response = await self._call("POST", f"/rag/collections/{collection}/documents", json={"documents": documents})
         if response.status_code != 202:
-            raise IngestError(_problem(response))
+            raise IngestError(problem_text(response))
         return str(response.json()["id"])
 
     async def job(self, job_id: str) -> dict[str, Any]:
         response = await self._call("GET", f"/rag/jobs/{job_id}")
         if response.status_code != 200:
-            raise IngestError(_problem(response))
+            raise IngestError(problem_text(response))
         return response.json()  # type: ignore[no-any-return]
 
 
-def _problem(response: httpx.Response) -> str:
+def problem_text(response: httpx.Response) -> str:
+    """`HTTP <status>: <detail>` from a problem+json answer (or the body's start when it is not one)."""
     try:
         detail = response.json().get("detail")
     except ValueError:

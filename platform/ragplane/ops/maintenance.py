@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from ragplane.kit.service_auth import HEADER
+from ragplane.ops.ingest import problem_text
 
 PATH = "/internal/maintenance"
 
@@ -28,11 +29,7 @@ def switch(
         else:
             response = client.get(PATH)
     if response.status_code != 200:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise MaintenanceError(f"{gateway_url}{PATH} answered {response.status_code}: {detail}")
+        raise MaintenanceError(f"{gateway_url}{PATH} answered {problem_text(response)}")
     state: dict[str, Any] = response.json()
     return state
 

@@ -113,6 +113,15 @@ INSERT_NEW_DOCUMENTS = (
 )
 
 
+def _chunk_rows(collection: str, chunks: Mapping[str, Sequence[ChunkRecord]]) -> list[tuple[Any, ...]]:
+    """`chunks` as rows of the `chunks` table, in CHUNK_COLUMNS order."""
+    return [
+        (collection, c.document_id, c.index, uuid.UUID(c.point_id), c.section, c.text)
+        for doc_chunks in chunks.values()
+        for c in doc_chunks
+    ]
+
+
 class SchemaBehind(RegistryError):
     """The database needs `ragplane migrate` before this version can use it."""
 
@@ -218,11 +227,7 @@ class PostgresRegistry:
     ) -> None:
         """Insert or replace documents; those with entries in `chunks` get exactly those chunk rows."""
         chunks = chunks or {}
-        rows = [
-            (collection, c.document_id, c.index, uuid.UUID(c.point_id), c.section, c.text)
-            for doc_chunks in chunks.values()
-            for c in doc_chunks
-        ]
+        rows = _chunk_rows(collection, chunks)
         async with self._connection() as conn, conn.transaction():
             try:
                 await conn.executemany(UPSERT_DOCUMENT, [[collection, *_values(r, DOCUMENT_COLUMNS)] for r in records])
@@ -264,11 +269,7 @@ class PostgresRegistry:
 
         For `ragplane migrate-json`, which rebuilds the rows of migrated documents from Qdrant.
         """
-        rows = [
-            (collection, c.document_id, c.index, uuid.UUID(c.point_id), c.section, c.text)
-            for doc_chunks in chunks.values()
-            for c in doc_chunks
-        ]
+        rows = _chunk_rows(collection, chunks)
         if not rows:
             return 0
         async with self._connection() as conn:

@@ -20,11 +20,18 @@ ROUTING_TABLE: tuple[tuple[str, str], ...] = (
 )
 
 
-def public_prefixes() -> list[tuple[str, str]]:
+# (path prefix, upstream) for the versioned and the legacy (unversioned, deprecated) path; built
+# once, since the edge asks `is_api_path` on every request.
+_PUBLIC_PREFIXES: tuple[tuple[str, str], ...] = tuple(
+    (version + prefix, upstream) for prefix, upstream in ROUTING_TABLE for version in (V1, "")
+)
+
+
+def public_prefixes() -> tuple[tuple[str, str], ...]:
     """(path prefix, upstream) for the versioned and the legacy (unversioned, deprecated) path."""
-    return [(version + prefix, upstream) for prefix, upstream in ROUTING_TABLE for version in (V1, "")]
+    return _PUBLIC_PREFIXES
 
 
 def is_api_path(path: str) -> bool:
     """Whether `path` is one the edge forwards (and so authenticates, rate-limits, may refuse in maintenance)."""
-    return any(path == prefix or path.startswith(prefix + "/") for prefix, _ in public_prefixes())
+    return any(path == prefix or path.startswith(prefix + "/") for prefix, _ in _PUBLIC_PREFIXES)
