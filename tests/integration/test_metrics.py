@@ -38,6 +38,10 @@ def test_after_searches_the_counts_are_non_zero(stack: RunningStack, gateway, de
     assert value(query_metrics["ragplane_vector_search_duration_seconds"], collection="docs") >= 4
     assert value(query_metrics["ragplane_search_results"], collection="docs") >= 4
     assert value(query_metrics["ragplane_answer_duration_seconds"], answerer="extractive") >= 1
+    assert value(query_metrics["ragplane_answers"], answerer="extractive", degraded="false") >= 1
+    assert value(query_metrics["ragplane_answers"], answerer="extractive", degraded="true") == 0
+    assert value(query_metrics["ragplane_qdrant_requests"], node="local", result="ok") >= 4
+    assert value(query_metrics["ragplane_qdrant_node_up"], node="local") == 1
 
 
 def test_route_labels_are_templates(stack: RunningStack, gateway, demo_corpus) -> None:

@@ -4,6 +4,10 @@ Both modes use the synchronous `QdrantClient` on worker threads: local mode keep
 state in SQLite and must stay on one thread (so it gets exactly one), the server mode
 gets a small pool for concurrent HTTP calls. Either way the event loop never waits on
 Qdrant. Library exceptions are translated to `ragplane.adapters.errors` here.
+
+Each service's view (`guarded()`) also records every call per node (count, latency,
+reachability) in that service's registry, for the Qdrant dashboard: "node" is the server
+address, or `local` in local mode.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import copy
 import fcntl
 import functools
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from qdrant_client import QdrantClient, models
@@ -27,6 +33,8 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.guarded import Guard
+from ragplane.telemetry import catalog
+from ragplane.telemetry.metrics import ServiceMetrics
 
 T = TypeVar("T")
 VERSION_KEY = "ragplane_version"
@@ -74,6 +82,22 @@ class _Connection:
         self.client: QdrantClient | None = None
 
 
+class _NodeMetrics:
+    """One service's view of one Qdrant node: calls by result, their latency, and whether it answers."""
+
+    def __init__(self, metrics: ServiceMetrics, node: str) -> None:
+        requests = metrics.counter(catalog.QDRANT_REQUESTS)
+        requests.prime(node=node)
+        self.ok, self.error = requests.labels(node=node, result="ok"), requests.labels(node=node, result="error")
+        self.duration = metrics.histogram(catalog.QDRANT_REQUEST_DURATION).labels(node=node)
+        self.up = metrics.gauge(catalog.QDRANT_NODE_UP).labels(node=node)
+
+    def record(self, started: float, *, reached: bool) -> None:
+        self.duration.observe(time.perf_counter() - started)
+        (self.ok if reached else self.error).inc()
+        self.up.set(1 if reached else 0)
+
+
 class VectorStore:
     """One Qdrant client shared by the services of a process; `guarded()` gives each service
     a view whose calls go through that service's circuit breaker."""
@@ -87,15 +111,23 @@ class VectorStore:
         self.mode: Literal["local", "server"] = "local" if path is not None else "server"
         self._conn = _Connection(1 if self.mode == "local" else SERVER_THREADS, self.mode)
         self._guard: Guard | None = None
+        self._nodes: _NodeMetrics | None = None
 
     @classmethod
     def configured(cls, *, urls: Sequence[str], api_key: str | None, local_path: Path) -> VectorStore:
         """A Qdrant server client when `urls` are given (QDRANT_URLS), else local mode at `local_path`."""
         return cls(urls=urls, api_key=api_key) if urls else cls(path=local_path)
 
-    def guarded(self, guard: Guard) -> VectorStore:
+    @property
+    def node(self) -> str:
+        """The node calls go to, as the metrics name it."""
+        return "local" if self.path is not None else urlsplit(self.urls[0]).netloc
+
+    def guarded(self, guard: Guard, metrics: ServiceMetrics | None = None) -> VectorStore:
+        """A view whose calls go through `guard` and are counted per node in `metrics`."""
         view = copy.copy(self)
         view._guard = guard
+        view._nodes = _NodeMetrics(metrics, self.node) if metrics is not None else None
         return view
 
     def describe(self) -> dict[str, Any]:
@@ -225,6 +257,23 @@ class VectorStore:
         return await self._guard.call(lambda: self._unguarded(fn, collection=collection))
 
     async def _unguarded(self, fn: Callable[[QdrantClient], T], *, collection: str | None = None) -> T:
+        started = time.perf_counter()
+        try:
+            result = await self._translated(fn, collection=collection)
+        except DependencyUnavailable:
+            self._record(started, reached=False)
+            raise
+        except (CollectionNotFound, CollectionExists, DependencyRejected):
+            self._record(started, reached=True)  # an answer, if not the one hoped for
+            raise
+        self._record(started, reached=True)
+        return result
+
+    def _record(self, started: float, *, reached: bool) -> None:
+        if self._nodes is not None:
+            self._nodes.record(started, reached=reached)
+
+    async def _translated(self, fn: Callable[[QdrantClient], T], *, collection: str | None = None) -> T:
         client = self._conn.client
         if client is None:
             raise DependencyUnavailable(DEPENDENCY, "the vector store is not open")

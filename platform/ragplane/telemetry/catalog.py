@@ -68,6 +68,8 @@ INGESTION_FAILURE_REASONS = ("embedder", "qdrant", "registry", "deleted", "inter
 REGISTRY_BACKENDS = ("postgres", "json")
 AUTH_RESULTS = ("ok", "anonymous", "invalid", "expired", "missing")
 RATE_LIMIT_ERROR_POLICIES = ("fail_open", "fail_closed")
+BOOLEANS = ("false", "true")
+QDRANT_RESULTS = ("ok", "error")
 
 
 def _known(**values: tuple[str, ...]) -> Mapping[str, tuple[str, ...]]:
@@ -133,6 +135,13 @@ SEARCH_RESULTS = Metric(
     ("collection",),
     buckets=RESULT_COUNTS,
 )
+ANSWERS = Metric(
+    "ragplane_answers_total",
+    Kind.COUNTER,
+    "Answers given, by answerer; degraded=true when the LLM was unavailable and the extractive answer stood in.",
+    ("answerer", "degraded"),
+    known=_known(degraded=BOOLEANS),
+)
 ANSWER_DURATION = Metric(
     "ragplane_answer_duration_seconds",
     Kind.HISTOGRAM,
@@ -180,6 +189,35 @@ COLLECTION_DOCUMENTS = Metric(
 )
 COLLECTION_VECTORS = Metric(
     "ragplane_collection_vectors", Kind.GAUGE, "Vectors (chunks) currently stored in Qdrant.", ("collection",)
+)
+COLLECTION_STORAGE = Metric(
+    "ragplane_collection_storage_bytes",
+    Kind.GAUGE,
+    "Bytes the collection takes on disk (Qdrant local mode; a Qdrant server reports its own).",
+    ("collection",),
+)
+
+# --- Qdrant nodes (one per QDRANT_URLS entry, or "local") ------------------------------
+
+QDRANT_REQUESTS = Metric(
+    "ragplane_qdrant_requests_total",
+    Kind.COUNTER,
+    "Calls to a Qdrant node, by node and result: ok, or error (unreachable, timeout, 5xx).",
+    ("service", "node", "result"),
+    known=_known(result=QDRANT_RESULTS),
+)
+QDRANT_REQUEST_DURATION = Metric(
+    "ragplane_qdrant_request_duration_seconds",
+    Kind.HISTOGRAM,
+    "Time of one call to a Qdrant node, by node.",
+    ("service", "node"),
+    buckets=DEPENDENCY_SECONDS,
+)
+QDRANT_NODE_UP = Metric(
+    "ragplane_qdrant_node_up",
+    Kind.GAUGE,
+    "1 when the last call to the Qdrant node got an answer, 0 when it could not reach it.",
+    ("service", "node"),
 )
 
 # --- resilience ----------------------------------------------------------------------
@@ -324,6 +362,7 @@ CATALOG: tuple[Metric, ...] = (
     EMBEDDING_DURATION,
     VECTOR_SEARCH_DURATION,
     SEARCH_RESULTS,
+    ANSWERS,
     ANSWER_DURATION,
     INGESTION_DOCUMENTS,
     INGESTION_CHUNKS,
@@ -332,6 +371,10 @@ CATALOG: tuple[Metric, ...] = (
     INGESTION_FAILURES,
     COLLECTION_DOCUMENTS,
     COLLECTION_VECTORS,
+    COLLECTION_STORAGE,
+    QDRANT_REQUESTS,
+    QDRANT_REQUEST_DURATION,
+    QDRANT_NODE_UP,
     CIRCUIT_BREAKER_STATE,
     CIRCUIT_BREAKER_TRANSITIONS,
     CIRCUIT_BREAKER_REJECTED,

@@ -140,3 +140,52 @@ def test_payload_pages_read_every_point_a_page_at_a_time(tmp_path: Path) -> None
         await store.close()
 
     asyncio.run(scenario())
+
+
+class _OpenGuard:
+    """A breaker that is always closed: the view's metrics are what is under test."""
+
+    name = "qdrant"
+
+    def check(self) -> None:
+        pass
+
+    async def call(self, fn):
+        return await fn()
+
+
+def _node_samples(metrics, node: str) -> dict[str, float]:
+    sample = metrics.registry.get_sample_value
+    labels = {"service": metrics.service, "node": node}
+    return {
+        "ok": sample("ragplane_qdrant_requests_total", {**labels, "result": "ok"}),
+        "error": sample("ragplane_qdrant_requests_total", {**labels, "result": "error"}),
+        "calls": sample("ragplane_qdrant_request_duration_seconds_count", labels),
+        "up": sample("ragplane_qdrant_node_up", labels),
+    }
+
+
+def test_a_guarded_view_counts_calls_per_node(tmp_path: Path) -> None:
+    from ragplane.telemetry.metrics import ServiceMetrics
+
+    async def scenario() -> None:
+        metrics = ServiceMetrics("query")
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        view = store.guarded(_OpenGuard(), metrics)
+        await view.create_collection("c", 4)
+        with pytest.raises(CollectionNotFound):  # an answer: the node is up
+            await view.count("missing")
+        await store.count("c")  # the shared store itself records nothing
+        await store.close()
+        assert _node_samples(metrics, "local") == {"ok": 2, "error": 0, "calls": 2, "up": 1}
+
+        down = ServiceMetrics("query")
+        server = VectorStore(urls=["http://127.0.0.1:9"])
+        await server.open()
+        with pytest.raises(DependencyUnavailable):
+            await server.guarded(_OpenGuard(), down).ping()
+        await server.close()
+        assert _node_samples(down, "127.0.0.1:9") == {"ok": 0, "error": 1, "calls": 1, "up": 0}
+
+    asyncio.run(scenario())

@@ -82,7 +82,7 @@ def create_collections_app(
     breakers = service_breakers(BREAKERS, settings, metrics)
     watch_slots(slots, metrics)
     raw_store = store
-    store = store.guarded(breakers["qdrant"])
+    store = store.guarded(breakers["qdrant"], metrics)
     guarded = GuardedEmbedder(
         embedder, guard=breakers["embedder"], slots=slots, metrics=metrics, priority=Priority.BATCH
     )

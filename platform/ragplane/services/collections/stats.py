@@ -1,8 +1,9 @@
 """Collection statistics, and the gauges that publish them.
 
 Counts come from the registry (documents, chunks) and from Qdrant (vectors, disk);
-`refresh` also sets `ragplane_collection_documents` and `ragplane_collection_vectors`
-so dashboards see the same numbers the stats endpoint returns.
+`refresh` also sets `ragplane_collection_documents`, `ragplane_collection_vectors` and
+(in Qdrant local mode) `ragplane_collection_storage_bytes`, so dashboards see the same
+numbers the stats endpoint returns.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class CollectionStats:
         self.store = store
         self.documents_gauge = metrics.gauge(catalog.COLLECTION_DOCUMENTS)
         self.vectors_gauge = metrics.gauge(catalog.COLLECTION_VECTORS)
+        self.storage_gauge = metrics.gauge(catalog.COLLECTION_STORAGE)
         self.ingested = metrics.counter(catalog.INGESTION_DOCUMENTS)
         self.chunks = metrics.counter(catalog.INGESTION_CHUNKS)
 
@@ -55,9 +57,11 @@ class CollectionStats:
             return
         self.documents_gauge.labels(collection=name).set(stats["documents"])
         self.vectors_gauge.labels(collection=name).set(stats["vectors"])
+        if stats["disk_bytes"] is not None:
+            self.storage_gauge.labels(collection=name).set(stats["disk_bytes"])
         self.ingested.prime(collection=name)
         self.chunks.labels(collection=name)
 
     def forget(self, name: str) -> None:
-        for family in (self.documents_gauge, self.vectors_gauge, self.ingested, self.chunks):
+        for family in (self.documents_gauge, self.vectors_gauge, self.storage_gauge, self.ingested, self.chunks):
             family.forget(collection=name)

@@ -108,6 +108,9 @@ class QueryApi:
         self.default_collection = default_collection
         self.query_log = query_log
         self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION)
+        self.answers = metrics.counter(catalog.ANSWERS)
+        for name in {answerer.name, fallback.name}:
+            self.answers.prime(answerer=name)
         self.search_duration = metrics.histogram(catalog.VECTOR_SEARCH_DURATION)
         self.result_counts = metrics.histogram(catalog.SEARCH_RESULTS)
         self.collection_label = BoundedLabel(COLLECTION_LABELS)
@@ -202,6 +205,7 @@ class QueryApi:
             for i, h in enumerate(hits, start=1)
         ]
         answer, degraded = await self._answer(question, passages)
+        self.answers.labels(answerer=answer.answerer, degraded=str(degraded is not None).lower()).inc()
         return answer, degraded, passages
 
     async def _answer(self, question: str, passages: list[Passage]) -> tuple[Answer, str | None]:

@@ -83,7 +83,7 @@ def create_query_app(
     cache = functools.partial(new_cache, settings=settings, metrics=metrics, redis=redis, guard=breakers["cache"])
     embeddings = cache("query_embeddings", encode=encode_vector, decode=decode_vector)
     results = cache("search_results", encode=encode_json, decode=decode_json)
-    guarded_store = store.guarded(breakers["qdrant"])
+    guarded_store = store.guarded(breakers["qdrant"], metrics)
     query_log = build_query_log(settings, metrics)
     api = QueryApi(
         embedder=guarded,

@@ -1,0 +1,114 @@
+"""PromQL built from catalogue specs, and the check that an expression names only known metrics.
+
+The dashboard and alert generators write their queries with `series()` (which refuses a
+spec the catalogue lacks or a suffix its kind does not have), and their tests run
+`unknown_metrics()` over every finished expression, so a hand-typed name slips through
+neither. Prometheus itself parses the expressions in the tests (promtool and the truth
+check); this module only needs to find the metric names in them, which a tokenizer does.
+
+Metrics other programs export (Prometheus' `up`, Qdrant's own `/metrics`) are listed in
+`EXTERNAL`, with where they come from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from ragplane.telemetry.catalog import BY_NAME, Kind, Metric
+
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+# name → who exports it. Dashboards may chart these; the truth check does not expect them
+# from the embedded stack (Qdrant's exist only where a Qdrant server runs).
+EXTERNAL: Mapping[str, str] = MappingProxyType(
+    {
+        "up": "Prometheus, per scrape target",
+        "ALERTS": "Prometheus, per pending or firing alert",
+        "app_info": "Qdrant /metrics",
+        "collections_total": "Qdrant /metrics",
+        "collections_vector_total": "Qdrant /metrics",
+        "cluster_enabled": "Qdrant /metrics",
+        "cluster_peers_total": "Qdrant /metrics",
+        "cluster_pending_operations_total": "Qdrant /metrics",
+        "rest_responses_fail_total": "Qdrant /metrics",
+        "rest_responses_total": "Qdrant /metrics",
+    }
+)
+
+
+def _matchers(matchers: Mapping[str, str]) -> str:
+    """`{a="x",b=~"y"}`: a value starting with `~` or `!` is a regex or negative matcher."""
+    parts = []
+    for label, value in matchers.items():
+        op = "="
+        if value[:2] in ("!~", "=~"):
+            op, value = value[:2], value[2:]
+        elif value[:1] == "~":
+            op, value = "=~", value[1:]
+        elif value[:1] == "!":
+            op, value = "!=", value[1:]
+        parts.append(f'{label}{op}"{value}"')
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def series(spec: Metric, suffix: str = "", **matchers: str) -> str:
+    """A selector for a catalogue metric, e.g. `series(HTTP_REQUESTS, status="~5..")`.
+
+    `suffix` is one of `_bucket`, `_sum`, `_count` for histograms and empty otherwise; label
+    names must be the spec's (or `service`, `instance`, `job`, which scraping adds)."""
+    if BY_NAME.get(spec.name) is not spec:
+        raise ValueError(f"{spec.name} is not in the catalogue")
+    if suffix and (spec.kind is not Kind.HISTOGRAM or suffix not in HISTOGRAM_SUFFIXES):
+        raise ValueError(f"{spec.name} is a {spec.kind}: no {suffix} series")
+    if spec.kind is Kind.HISTOGRAM and not suffix:
+        raise ValueError(f"{spec.name} is a histogram: choose one of {', '.join(HISTOGRAM_SUFFIXES)}")
+    allowed = {*spec.labels, "service", "instance", "job"} | ({"le"} if suffix == "_bucket" else set())
+    stray = set(matchers) - allowed
+    if stray:
+        raise ValueError(f"{spec.name} has no label {', '.join(sorted(stray))}")
+    return spec.name + suffix + _matchers(matchers)
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_VARIABLES = re.compile(r"\$\{[^}]*\}|\$\w+|\[\[\w+\]\]")  # Grafana's $var, ${var}, [[var]]
+_LABEL_SETS = re.compile(r"\{[^{}]*\}")
+_RANGES = re.compile(r"\[[^\]]*\]")
+_GROUPINGS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_IDENTIFIER = re.compile(r"(?<![\w:.])([A-Za-z_:][\w:]*)(\s*\()?")
+_WORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"})
+_WORDS |= {"group_left", "group_right", "atan2", "start", "end"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression selects (function and label names excluded)."""
+    text = _STRINGS.sub('""', expr)
+    text = _VARIABLES.sub("1", text)
+    text = _LABEL_SETS.sub("", text)
+    text = _RANGES.sub("", text)
+    text = _GROUPINGS.sub("", text)
+    names = set()
+    for match in _IDENTIFIER.finditer(text):
+        name, call = match.groups()
+        if call or name.lower() in _WORDS:
+            continue
+        names.add(name)
+    return names
+
+
+def is_catalogued(name: str) -> bool:
+    if name in BY_NAME:
+        return BY_NAME[name].kind is not Kind.HISTOGRAM
+    for suffix in HISTOGRAM_SUFFIXES:
+        base = name.removesuffix(suffix)
+        if base != name and base in BY_NAME and BY_NAME[base].kind is Kind.HISTOGRAM:
+            return True
+    return False
+
+
+def unknown_metrics(expr: str, recorded: Iterable[str] = ()) -> set[str]:
+    """Names in `expr` that are neither catalogue metrics, `EXTERNAL` ones, nor in `recorded`
+    (the recording rules the generator defines)."""
+    known = set(recorded)
+    return {n for n in metric_names(expr) if n not in known and n not in EXTERNAL and not is_catalogued(n)}

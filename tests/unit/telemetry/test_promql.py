@@ -1,0 +1,60 @@
+"""PromQL from catalogue specs, and finding the metric names an expression selects."""
+
+import pytest
+
+from ragplane.telemetry import catalog
+from ragplane.telemetry.catalog import Kind, Metric
+from ragplane.telemetry.promql import EXTERNAL, is_catalogued, metric_names, series, unknown_metrics
+
+
+def test_series_builds_selectors_with_every_matcher_kind() -> None:
+    assert series(catalog.REGISTRY_FALLBACK) == "ragplane_registry_fallback_total"
+    assert (
+        series(catalog.HTTP_REQUESTS, status="~5..", method="!GET", route="!~/health.*", service="query")
+        == 'ragplane_http_requests_total{status=~"5..",method!="GET",route!~"/health.*",service="query"}'
+    )
+    assert series(catalog.HTTP_REQUEST_DURATION, "_bucket", le="1.0") == (
+        'ragplane_http_request_duration_seconds_bucket{le="1.0"}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "suffix", "matchers", "message"),
+    [
+        (Metric("ragplane_made_up_total", Kind.COUNTER, "?"), "", {}, "not in the catalogue"),
+        (catalog.HTTP_REQUESTS, "_bucket", {}, "is a counter: no _bucket"),
+        (catalog.HTTP_REQUEST_DURATION, "", {}, "is a histogram: choose one of"),
+        (catalog.HTTP_REQUEST_DURATION, "_sum", {"le": "1"}, "has no label le"),
+        (catalog.HTTP_REQUESTS, "", {"path": "/x"}, "has no label path"),
+    ],
+)
+def test_series_refuses_what_prometheus_would_not_have(spec, suffix, matchers, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        series(spec, suffix, **matchers)
+
+
+def test_metric_names_skips_functions_labels_groupings_strings_and_variables() -> None:
+    expr = (
+        "histogram_quantile(0.95, sum by (le, route) (rate("
+        'ragplane_http_request_duration_seconds_bucket{service=~"$service", route!="a b"}[$__rate_interval])))'
+        " > 1 and on (service) ragplane_slo:sli_error:ratio_rate5m offset 5m"
+        ' or up{job="ragplane"} == bool 0 unless ignoring(x) group_left(y) vector(1e3) * -Inf'
+        ' or label_replace(ALERTS, "a", "$1", "b", "(.*)") @ start()'
+    )
+    assert metric_names(expr) == {
+        "ragplane_http_request_duration_seconds_bucket",
+        "ragplane_slo:sli_error:ratio_rate5m",
+        "up",
+        "ALERTS",
+    }
+
+
+def test_unknown_metrics_accepts_the_catalogue_histogram_series_external_and_recorded_names() -> None:
+    assert is_catalogued("ragplane_gpu_wait_seconds_count")
+    assert not is_catalogued("ragplane_gpu_wait_seconds")  # a histogram has no bare series
+    assert not is_catalogued("ragplane_http_requests_total_bucket")
+    assert "up" in EXTERNAL
+    expr = "rate(ragplane_http_requests_total[5m]) / ragplane_slo:x:y + ragplane_gpu_wait_seconds_sum + app_info"
+    assert unknown_metrics(expr, recorded={"ragplane_slo:x:y"}) == set()
+    assert unknown_metrics(expr) == {"ragplane_slo:x:y"}
+    assert unknown_metrics("ragplane_http_request_total + made_up") == {"ragplane_http_request_total", "made_up"}
