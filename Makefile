@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint services bench clean
+.PHONY: run test install lint services generate bench clean
 
 # A venv with the project and its test tools. torch is pinned in pyproject.toml to the CPU
 # wheel that lies on these machines' disk; pip picks it up from there.
@@ -20,13 +20,20 @@ run: $(STAMP)
 	$(BIN)/ragplane up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check platform tests loadtests
-	$(BIN)/ruff format --check platform tests loadtests
+	$(BIN)/ruff check platform tests loadtests alerts dashboards
+	$(BIN)/ruff format --check platform tests loadtests alerts dashboards
 	$(BIN)/mypy
 
-# Real dependencies the tests talk to (PostgreSQL), started when installed but stopped.
+# Real dependencies the tests talk to: the Debian packages (Prometheus, Alertmanager, Redis,
+# Chromium), installed when missing, and PostgreSQL, started when installed but stopped.
 services:
+	scripts/test-packages
 	scripts/test-services
+
+# The generated, committed files: alert rules, dashboards and provisioning, Kong's config.
+# The tests fail when these drift from their sources; run this after changing one.
+generate: $(STAMP)
+	$(BIN)/python -m alerts && $(BIN)/python -m dashboards && $(BIN)/ragplane gateway export-kong
 
 test: $(STAMP) lint services
 	rm -rf reports .coverage .coverage.*

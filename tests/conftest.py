@@ -84,3 +84,20 @@ def database_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for one test."""
     with temporary_database() as url:
         yield url
+
+
+MEASURED = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def measured(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Report a measured figure (the alert drill's fault → page time) at the end of the run."""
+    return request.config.stash.setdefault(MEASURED, []).append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = config.stash.get(MEASURED, [])
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)

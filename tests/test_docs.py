@@ -2,6 +2,8 @@
 
 import asyncio
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import asyncpg
@@ -77,3 +79,20 @@ def test_the_sql_in_the_database_guide_runs(database_url: str) -> None:
             await conn.close()
 
     asyncio.run(run())
+
+
+def shell_commands(page: Path) -> list[str]:
+    """The commands of a page's ```sh blocks, continuation lines joined."""
+    blocks = re.findall(r"```sh\n(.*?)```", page.read_text(), re.S)
+    return [line.strip() for block in blocks for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def test_the_offline_amtool_commands_of_the_alerting_guide_run() -> None:
+    """The commands that need no running Alertmanager are run as written, from the repository root."""
+    offline = [
+        c for c in shell_commands(ROOT / "docs/alerting.md") if c.startswith("amtool") and "--alertmanager.url" not in c
+    ]
+    assert len(offline) >= 4
+    for command in offline:
+        result = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"

@@ -5,6 +5,7 @@
     ragplane ingest PATH... --collection NAME
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
+    ragplane drill alert [--prometheus URL] [--alertmanager URL]   time fault → page → resolved
     ragplane gateway export-kong [--check]   generate deploy/kong/kong.yml (Kong DB-less, full stack)
     ragplane token --sub alice --plan pro --ttl 1h    a bearer token signed with JWT_SECRET
     ragplane maintenance on|off|status [--message TEXT] [--retry-after S]   the gateway's maintenance switch
@@ -29,6 +30,7 @@ import httpx
 from ragplane import __version__
 from ragplane.kit.logs import configure_logging
 from ragplane.ops import maintenance
+from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
 from ragplane.services.collections import migrate as migrations
@@ -79,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     breaker.add_argument("--mode", default="error", choices=("error", "hang"))
     breaker.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     breaker.add_argument("--end", action="store_true", help="remove the fault and reset the breaker instead")
+    alert = kinds.add_parser(
+        "alert",
+        help="trip a breaker and time RagplaneCircuitBreakerOpen through Prometheus and Alertmanager",
+    )
+    alert.add_argument("--dependency", default="embedder", choices=("embedder", "qdrant", "llm"))
+    alert.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL (default %(default)s)")
+    alert.add_argument("--alertmanager", default="http://127.0.0.1:9093", help="Alertmanager URL (default %(default)s)")
+    alert.add_argument("--collection", default=DEMO_COLLECTION, help="the collection asked (default %(default)s)")
+    alert.add_argument("--timeout", type=float, default=120, help="give up on a step after this many seconds")
+    alert.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     gateway = commands.add_parser("gateway", help="the edge's generated configuration")
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True, metavar="COMMAND")
     export = gateway_commands.add_parser("export-kong", help="write deploy/kong/kong.yml for the full stack's Kong")
@@ -173,9 +185,14 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
         token=settings.inter_service_secret or "",
         dependency=args.dependency,
         say=_say,
+        collection=getattr(args, "collection", DEMO_COLLECTION),
     )
     try:
-        if args.end:
+        if args.drill == "alert":
+            AlertDrill(
+                drill, args.prometheus.rstrip("/"), args.alertmanager.rstrip("/"), _say, timeout_s=args.timeout
+            ).run(requests=args.requests)
+        elif args.end:
             drill.end()
         else:
             drill.start(seconds=args.seconds, mode=args.mode, requests=args.requests)

@@ -191,10 +191,7 @@ COLLECTION_VECTORS = Metric(
     "ragplane_collection_vectors", Kind.GAUGE, "Vectors (chunks) currently stored in Qdrant.", ("collection",)
 )
 COLLECTION_STORAGE = Metric(
-    "ragplane_collection_storage_bytes",
-    Kind.GAUGE,
-    "Bytes the collection takes on disk (Qdrant local mode; a Qdrant server reports its own).",
-    ("collection",),
+    "ragplane_collection_storage_bytes", Kind.GAUGE, "Bytes on disk (Qdrant local mode only).", ("collection",)
 )
 
 # --- Qdrant nodes (one per QDRANT_URLS entry, or "local") ------------------------------
@@ -216,7 +213,7 @@ QDRANT_REQUEST_DURATION = Metric(
 QDRANT_NODE_UP = Metric(
     "ragplane_qdrant_node_up",
     Kind.GAUGE,
-    "1 when the last call to the Qdrant node got an answer, 0 when it could not reach it.",
+    "1 if the node answered the last call, 0 if unreachable.",
     ("service", "node"),
 )
 

@@ -1,10 +1,12 @@
 """PromQL built from catalogue specs, and the check that an expression names only known metrics.
 
 The dashboard and alert generators write their queries with `series()` (which refuses a
-spec the catalogue lacks or a suffix its kind does not have), and their tests run
-`unknown_metrics()` over every finished expression, so a hand-typed name slips through
-neither. Prometheus itself parses the expressions in the tests (promtool and the truth
-check); this module only needs to find the metric names in them, which a tokenizer does.
+spec the catalogue lacks or a suffix its kind does not have) and the few shapes below
+(`rate`, `aggregate`, `ratio`, bucket bounds), and their tests run `unknown_metrics()` over
+every finished expression, so a hand-typed name slips through neither. Both use the same
+route sets, so a dashboard panel and the alert it links to measure the same traffic.
+Prometheus itself parses the expressions in the tests (promtool and the truth check); this
+module only needs to find the metric names in them, which a tokenizer does.
 
 Metrics other programs export (Prometheus' `up`, Qdrant's own `/metrics`) are listed in
 `EXTERNAL`, with where they come from.
@@ -13,12 +15,20 @@ Metrics other programs export (Prometheus' `up`, Qdrant's own `/metrics`) are li
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from ragplane.telemetry.catalog import BY_NAME, Kind, Metric
 
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+# Prometheus scrapes and liveness/readiness probes are not traffic: a not-ready service's
+# 503 on /health/ready is its readiness answer, not an error a user saw.
+INFRA_ROUTES = "/health.*|/metrics"
+# The query service's public routes: `/api/v1/...` and their deprecated legacy twins.
+QUERY_ROUTES = "(/api/v1)?/rag/(search|query)"
+# A search or Q&A request slower than this (seconds, a request-latency bucket bound) is slow.
+SLOW_QUERY_SECONDS = 1.0
 
 # name → who exports it. Dashboards may chart these; the truth check does not expect them
 # from the embedded stack (Qdrant's exist only where a Qdrant server runs).
@@ -69,6 +79,44 @@ def series(spec: Metric, suffix: str = "", **matchers: str) -> str:
     if stray:
         raise ValueError(f"{spec.name} has no label {', '.join(sorted(stray))}")
     return spec.name + suffix + _matchers(matchers)
+
+
+def external(name: str, **matchers: str) -> str:
+    """A selector for a metric another program exports (`EXTERNAL`: `up`, Qdrant's own)."""
+    if name not in EXTERNAL:
+        raise ValueError(f"{name} is neither in the catalogue nor in promql.EXTERNAL")
+    return name + _matchers(matchers)
+
+
+def le(spec: Metric, seconds: float) -> str:
+    """The `le` label value of histogram `spec`'s bucket bound `seconds`, as Prometheus stores it.
+
+    The Python client writes bounds as floats (`le="1.0"`), and Prometheus 3 normalises every
+    `le` to that float form whatever the exposition said, so `le="1"` would match nothing."""
+    if spec.buckets is None or seconds not in spec.buckets:
+        raise ValueError(f"{seconds} s is not a bucket bound of {spec.name}: {spec.buckets}")
+    return repr(float(seconds))
+
+
+def rate(selector: str, window: str) -> str:
+    return f"rate({selector}[{window}])"
+
+
+def increase(selector: str, window: str) -> str:
+    return f"increase({selector}[{window}])"
+
+
+def aggregate(labels: Sequence[str], inner: str, op: str = "sum") -> str:
+    """`op by (labels) (inner)`, or `op(inner)` without labels."""
+    return f"{op} by ({', '.join(labels)}) ({inner})" if labels else f"{op}({inner})"
+
+
+def ratio(part: str, whole: str) -> str:
+    """`part / whole` of two aggregations alike; 0 rather than absent while `part` has no series.
+
+    A counter such as 5xx responses has no series until its first event, and a bare division
+    would then show "no data" (on a dashboard) or record nothing (in a rule) instead of 0."""
+    return f"({part} or 0 * {whole}) / {whole}"
 
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')

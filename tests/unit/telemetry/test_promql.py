@@ -4,7 +4,17 @@ import pytest
 
 from ragplane.telemetry import catalog
 from ragplane.telemetry.catalog import Kind, Metric
-from ragplane.telemetry.promql import EXTERNAL, is_catalogued, metric_names, series, unknown_metrics
+from ragplane.telemetry.promql import (
+    EXTERNAL,
+    aggregate,
+    external,
+    is_catalogued,
+    le,
+    metric_names,
+    ratio,
+    series,
+    unknown_metrics,
+)
 
 
 def test_series_builds_selectors_with_every_matcher_kind() -> None:
@@ -58,3 +68,19 @@ def test_unknown_metrics_accepts_the_catalogue_histogram_series_external_and_rec
     assert unknown_metrics(expr, recorded={"ragplane_slo:x:y"}) == set()
     assert unknown_metrics(expr) == {"ragplane_slo:x:y"}
     assert unknown_metrics("ragplane_http_request_total + made_up") == {"ragplane_http_request_total", "made_up"}
+
+
+def test_bucket_bounds_are_spelled_as_floats_like_the_client_and_prometheus_3() -> None:
+    assert le(catalog.HTTP_REQUEST_DURATION, 1) == "1.0"
+    assert le(catalog.HTTP_REQUEST_DURATION, 0.5) == "0.5"
+    with pytest.raises(ValueError, match="not a bucket bound"):
+        le(catalog.HTTP_REQUEST_DURATION, 0.75)
+
+
+def test_the_shared_shapes() -> None:
+    assert aggregate(["service"], "x", "max") == "max by (service) (x)"
+    assert aggregate([], "x") == "sum(x)"
+    assert ratio("a", "b") == "(a or 0 * b) / b"
+    assert external("up", job="ragplane") == 'up{job="ragplane"}'
+    with pytest.raises(ValueError, match="neither in the catalogue"):
+        external("ragplane_made_up_total")

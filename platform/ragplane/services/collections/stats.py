@@ -34,6 +34,7 @@ class CollectionStats:
         self.storage_gauge = metrics.gauge(catalog.COLLECTION_STORAGE)
         self.ingested = metrics.counter(catalog.INGESTION_DOCUMENTS)
         self.chunks = metrics.counter(catalog.INGESTION_CHUNKS)
+        self.failures = metrics.counter(catalog.INGESTION_FAILURES)  # counted by the ingestor; primed here
 
     async def compute(self, name: str) -> dict[str, Any]:
         documents = await self.registry.documents(name)
@@ -60,8 +61,12 @@ class CollectionStats:
         if stats["disk_bytes"] is not None:
             self.storage_gauge.labels(collection=name).set(stats["disk_bytes"])
         self.ingested.prime(collection=name)
+        self.failures.prime(collection=name)
         self.chunks.labels(collection=name)
 
     def forget(self, name: str) -> None:
-        for family in (self.documents_gauge, self.vectors_gauge, self.storage_gauge, self.ingested, self.chunks):
+        # Failure counts outlive the collection: a job cancelled by the deletion counts as failed
+        # (reason "deleted") after this runs, and alerts over increase() need the series to stay.
+        gauges = (self.documents_gauge, self.vectors_gauge, self.storage_gauge)
+        for family in (*gauges, self.ingested, self.chunks):
             family.forget(collection=name)

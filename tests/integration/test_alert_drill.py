@@ -1,0 +1,107 @@
+"""The alert drill: a dependency fault pages on-call through real Prometheus and Alertmanager.
+
+The production rule file runs unchanged; only the intervals are short (1 s scrape and
+evaluation, Alertmanager sending at once), so the measured fault → page time is the
+rules' own `for` plus the pipeline. The drill is the same code `ragplane drill alert` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ragplane.cli import main
+from ragplane.ops.alert_drill import ALERT, AlertDrill
+from ragplane.ops.drill import Drill, DrillError
+from ragplane.ops.ingest import IngestClient, ingest, read_documents
+from ragplane.telemetry.runbooks import runbook_url
+from tests.integration.conftest import stack_settings
+from tests.promstack import Alertmanager, Prometheus, Webhook, webhook_routing
+from tests.running import RunningStack
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE_WITHIN_S = 15
+COLLECTION = "drill"
+
+
+class Pipeline:
+    def __init__(self, stack: RunningStack, prometheus: Prometheus, alertmanager: Alertmanager, webhook: Webhook):
+        self.stack, self.prometheus, self.alertmanager, self.webhook = stack, prometheus, alertmanager, webhook
+
+    def drill(self, say) -> AlertDrill:
+        breaker = Drill(
+            service_url=self.stack.urls["query"],
+            gateway_url=self.stack.urls["gateway"],
+            token=self.stack.settings.inter_service_secret or "",
+            dependency="embedder",
+            say=say,
+            collection=COLLECTION,
+        )
+        return AlertDrill(breaker, self.prometheus.url, self.alertmanager.url, say, timeout_s=60)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[Pipeline]:
+    tmp = tmp_path_factory.mktemp("drill")
+    stack = RunningStack(stack_settings(tmp / "data", CIRCUIT_BREAKER_RECOVERY_S="300")).start()
+    webhook = Webhook()
+    alertmanager = Alertmanager(tmp / "alertmanager", webhook_routing(webhook.url))
+    prometheus = None
+    try:
+        alertmanager.start()
+        prometheus = Prometheus(tmp / "prometheus", stack.urls, alertmanager=alertmanager.url)
+        prometheus.start()
+
+        async def seed() -> None:
+            async with IngestClient(stack.urls["collections"], token=stack.settings.inter_service_secret) as client:
+                summary = await ingest(client, read_documents([ROOT / "docs/resilience.md"], ROOT), COLLECTION)
+                assert summary.failed == 0, summary
+
+        asyncio.run(seed())
+        prometheus.wait_for('up{job="ragplane",service="query"} == 1')
+        yield Pipeline(stack, prometheus, alertmanager, webhook)
+    finally:
+        for part in (prometheus, alertmanager, webhook):
+            if part is not None:
+                part.stop()
+        stack.stop()
+
+
+def test_a_dependency_fault_pages_within_15_seconds_and_resolves(pipeline: Pipeline, measured) -> None:
+    lines: list[str] = []
+    timings = pipeline.drill(lines.append).run()
+
+    arrived, alert = pipeline.webhook.wait_for(ALERT, "firing", timeout=5)
+    page_s = arrived - timings.fault_at
+    measured(
+        f"alert drill: fault → page (webhook) {page_s:.1f} s, target < {PAGE_WITHIN_S} s; breaker open "
+        f"{timings.breaker_open:.1f} s, firing {timings.firing:.1f} s, recovery → resolved {timings.resolved:.1f} s"
+    )
+    assert page_s < PAGE_WITHIN_S
+    assert alert["labels"]["severity"] == "critical"
+    assert alert["labels"]["service"] == "query"
+    assert alert["labels"]["breaker"] == "embedder"
+    assert alert["annotations"]["runbook_url"] == runbook_url(ALERT)
+    assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+
+    pipeline.webhook.wait_for(ALERT, "resolved", timeout=30)
+    assert timings.breaker_open <= timings.firing <= timings.received
+    assert any("fault → page" in line for line in lines)
+
+
+def test_the_drill_refuses_unreachable_monitoring(pipeline: Pipeline) -> None:
+    drill = pipeline.drill(lambda _: None)
+    drill.prometheus_url = "http://127.0.0.1:9"
+    with pytest.raises(DrillError, match="Prometheus is not ready"):
+        drill.run()
+
+
+def test_the_cli_reports_a_drill_that_cannot_start(pipeline: Pipeline, capsys, tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"INTER_SERVICE_SECRET={pipeline.stack.settings.inter_service_secret}\n")
+    code = main(["--env-file", str(env), "drill", "alert", "--prometheus", "http://127.0.0.1:9", "--timeout", "1"])
+    assert code == 1
+    assert "Prometheus is not ready at http://127.0.0.1:9/-/ready" in capsys.readouterr().err

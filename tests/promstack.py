@@ -1,0 +1,239 @@
+"""Real Prometheus and Alertmanager processes for tests, and a webhook that records notifications.
+
+Each runs from the Debian binaries on a free port with a temporary data directory, short
+intervals and the production scrape job (`deploy/prometheus/prometheus.yml`'s `ragplane`
+job, its targets swapped for the stack under test), so the tests exercise the labels and
+rules production uses. A port taken between choosing and binding is retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
+RULES = ROOT / "deploy/prometheus/rules/ragplane.rules.yml"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "/usr/bin/alertmanager"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def host_port(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def ragplane_job(targets: Mapping[str, str], interval: str) -> dict[str, Any]:
+    """The production `ragplane` scrape job, scraping `targets` (service → URL) every `interval`."""
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    job = copy.deepcopy(next(j for j in config["scrape_configs"] if j["job_name"] == "ragplane"))
+    job["static_configs"] = [
+        {"targets": [host_port(url)], "labels": {"service": service}} for service, url in targets.items()
+    ]
+    job.update(scrape_interval=interval, scrape_timeout=interval)
+    return job
+
+
+class _Process:
+    """A server binary on a free port, ready when `/-/ready` answers 200."""
+
+    name = "process"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self._log: Any = None
+
+    def command(self, port: int) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30) -> None:
+        for _ in range(3):
+            port = free_port()
+            self._log = (self.workdir / f"{self.name}.log").open("ab")
+            self.proc = subprocess.Popen(self.command(port), stdout=self._log, stderr=subprocess.STDOUT)
+            self.url = f"http://127.0.0.1:{port}"
+            if self._wait_ready(timeout):
+                return
+            self.stop()
+        raise RuntimeError(f"{self.name} did not start: {self.log()[-2000:]}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                return False
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/-/ready", timeout=2).status_code == 200:
+                    return True
+            time.sleep(0.1)
+        return False
+
+    def log(self) -> str:
+        path = self.workdir / f"{self.name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Prometheus(_Process):
+    name = "prometheus"
+
+    def __init__(
+        self,
+        workdir: Path,
+        targets: Mapping[str, str],
+        *,
+        rule_files: Sequence[Path] = (RULES,),
+        alertmanager: str | None = None,
+        interval: str = "1s",
+    ) -> None:
+        super().__init__(workdir)
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "rule_files": [str(p) for p in rule_files],
+            "scrape_configs": [ragplane_job(targets, interval)],
+        }
+        if alertmanager:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [host_port(alertmanager)]}]}]}
+        self.config = workdir / "prometheus.yml"
+        self.config.write_text(yaml.safe_dump(config))
+
+    def command(self, port: int) -> list[str]:
+        return [
+            PROMETHEUS,
+            f"--config.file={self.config}",
+            f"--storage.tsdb.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
+
+    def api(self, path: str, **params: str) -> Any:
+        """The `data` of a Prometheus API answer; raises with Prometheus' own error message."""
+        body = httpx.get(self.url + "/api/v1/" + path, params=params, timeout=30).json()
+        if body.get("status") != "success":
+            raise ValueError(f"{body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        data = self.api("query", query=expr)
+        return list(data["result"]) if data["resultType"] == "vector" else [data["result"]]
+
+    def wait_for(self, expr: str, timeout: float = 30) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(expr)
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.25)
+
+
+class Alertmanager(_Process):
+    name = "alertmanager"
+
+    def __init__(self, workdir: Path, config: Mapping[str, Any]) -> None:
+        super().__init__(workdir)
+        self.config = workdir / "alertmanager.yml"
+        self.config.write_text(yaml.safe_dump(dict(config)))
+
+    def command(self, port: int) -> list[str]:
+        return [
+            ALERTMANAGER,
+            f"--config.file={self.config}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port: one instance
+            "--log.level=warn",
+        ]
+
+
+@dataclass
+class Webhook:
+    """An HTTP endpoint recording each Alertmanager notification with the time it arrived."""
+
+    received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                hook.received.append((time.monotonic(), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def alerts(self, alertname: str, status: str) -> Iterator[tuple[float, dict[str, Any]]]:
+        """(arrival time, alert) for every notified alert with that name and status."""
+        for at, payload in list(self.received):
+            for alert in payload["alerts"]:
+                if alert["labels"].get("alertname") == alertname and alert["status"] == status:
+                    yield at, alert
+
+    def wait_for(self, alertname: str, status: str, timeout: float) -> tuple[float, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next(self.alerts(alertname, status), None)
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        raise TimeoutError(f"no {status} {alertname} notification within {timeout:g} s: {self.received}")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def webhook_routing(url: str) -> dict[str, Any]:
+    """Alertmanager routing everything to `url` at once, resolved notifications included."""
+    return {
+        "route": {
+            "receiver": "webhook",
+            "group_by": ["alertname", "service"],
+            "group_wait": "0s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{"name": "webhook", "webhook_configs": [{"url": url, "send_resolved": True}]}],
+    }
