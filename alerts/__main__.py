@@ -2,7 +2,7 @@
 
 Without options it writes `deploy/prometheus/rules/ragplane.rules.yml`. `--check` writes
 nothing and exits 1, naming the file, when the file differs from what the code generates
-(the drift test and CI run it).
+(the drift test and CI run it). An invalid `alerts/slos.yaml` exits 2 with its error.
 """
 
 from __future__ import annotations
@@ -14,13 +14,19 @@ from pathlib import Path
 
 from alerts.render import OUTPUT, ROOT, render
 from alerts.slos import SloError
+from ragplane.kit.generated import sync
 
 
-def _shown(path: Path) -> str:
+def _shown(path: Path) -> Path:
+    """`path` relative to the repository when it is inside it (shorter messages)."""
     try:
-        return str(path.resolve().relative_to(ROOT))
+        return path.resolve().relative_to(ROOT)
     except ValueError:
-        return str(path)
+        return path
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,26 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the file is out of date")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"the rule file (default: {_shown(OUTPUT)})")
     args = parser.parse_args(argv)
-    output: Path = args.output
     try:
         text = render()
     except SloError as exc:
-        print(f"alerts: {exc}", file=sys.stderr)
+        _say(f"alerts: {exc}")
         return 2
-    current = output.read_text() if output.exists() else None
-    if args.check:
-        if current != text:
-            print(f"{_shown(output)} is out of date: run `python -m alerts` and commit the result", file=sys.stderr)
-            return 1
-        print(f"{_shown(output)} is up to date")
-        return 0
-    if current != text:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
-        print(f"wrote {_shown(output)}")
-    else:
-        print(f"{_shown(output)} is up to date")
-    return 0
+    command = "python -m alerts" + ("" if args.output == OUTPUT else f" --output {args.output}")
+    return sync({_shown(args.output): text}, check=args.check, command=command, say=_say)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .generate import OUTPUT, check, write
+from .generate import OUTPUT, sync_files
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,17 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each file that differs")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"directory of the JSON files (default {OUTPUT})")
     args = parser.parse_args(argv)
-    if args.check:
-        problems = check(args.output)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if problems:
-            print("run `python -m dashboards` to regenerate", file=sys.stderr)
-            return 1
-        return 0
-    for path in write(args.output):
-        print(path)
-    return 0
+    return sync_files(args.output, check=args.check, say=_say)
 
 
 if __name__ == "__main__":

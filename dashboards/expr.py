@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ragplane.telemetry.catalog import Metric
+from ragplane.telemetry.catalog import CACHE_REQUESTS, Metric
 from ragplane.telemetry.promql import aggregate, le, rate, ratio, series
 
 RATE = "$__rate_interval"
@@ -71,6 +71,11 @@ def above(spec: Metric, seconds: float, by: Sequence[str] = (), **matchers: str)
 def above_share(spec: Metric, seconds: float, by: Sequence[str] = (), **matchers: str) -> str:
     """The share of observations above bucket bound `seconds`."""
     return f"({above(spec, seconds, by, **matchers)}) / {rate_by(by, sel(spec, '_count', **matchers))}"
+
+
+def cache_hit_ratio() -> str:
+    """Per cache, the share of lookups that hit (errors count as lookups that did not)."""
+    return rate_ratio(sel(CACHE_REQUESTS, result="hit"), sel(CACHE_REQUESTS), ["cache"])
 
 
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")

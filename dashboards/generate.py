@@ -8,10 +8,13 @@ and a check is a byte comparison.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grafanalib._gen import write_dashboard
+
+from ragplane.kit.generated import sync
 
 from . import dashboards
 
@@ -35,34 +38,10 @@ def expected() -> dict[str, str]:
     return files
 
 
-def write(directory: Path) -> list[Path]:
-    """Write every dashboard into `directory` (created if needed) and remove stale JSON files there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    files = expected()
-    for stale in sorted(set(_existing(directory)) - set(files)):
-        (directory / stale).unlink()
-    written = []
-    for name, text in files.items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def check(directory: Path) -> list[str]:
-    """What differs between `directory` and the generator: one line per drifted, missing or extra file."""
-    files = expected()
-    existing = _existing(directory)
-    problems = []
-    for name, text in sorted(files.items()):
-        path = directory / name
-        if name not in existing:
-            problems.append(f"missing: {path}")
-        elif path.read_text(encoding="utf-8") != text:
-            problems.append(f"drifted: {path}")
-    problems += [f"extra: {directory / name}" for name in sorted(set(existing) - set(files))]
-    return problems
-
-
-def _existing(directory: Path) -> set[str]:
-    return {p.name for p in directory.glob("*.json")} if directory.is_dir() else set()
+def sync_files(directory: Path, *, check: bool, say: Callable[[str], None]) -> int:
+    """Write every dashboard into `directory` and remove JSON files no dashboard makes any more;
+    with `check`, write nothing and return 1 naming each missing, drifted or stale file."""
+    files = {directory / name: text for name, text in expected().items()}
+    stale = sorted(set(directory.glob("*.json")) - set(files)) if directory.is_dir() else []
+    command = "python -m dashboards" + ("" if directory == OUTPUT else f" --output {directory}")
+    return sync(files, check=check, command=command, say=say, stale=stale)

@@ -29,7 +29,7 @@ from .common import (
     table,
     timeseries,
 )
-from .expr import rate_by, rate_ratio, sel
+from .expr import cache_hit_ratio, rate_by, rate_ratio, sel
 
 API_TRAFFIC = {"route": f"!~{INFRA_ROUTES}"}
 UID = "ragplane-overview"
@@ -150,7 +150,7 @@ health = Section(
             "Cache hit ratio",
             "Share of cache lookups that hit, by cache (errors count as lookups that did not hit).",
             RATIO,
-            Query(rate_ratio(sel(c.CACHE_REQUESTS, result="hit"), sel(c.CACHE_REQUESTS), ["cache"]), "{{cache}}"),
+            Query(cache_hit_ratio(), "{{cache}}"),
             width=8,
         ),
         timeseries(

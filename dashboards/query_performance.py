@@ -29,7 +29,7 @@ from .common import (
     heatmap,
     timeseries,
 )
-from .expr import above, above_share, quantile, rate_by, rate_or_zero, rate_ratio, sel
+from .expr import above, above_share, cache_hit_ratio, quantile, rate_by, rate_or_zero, rate_ratio, sel
 
 UID = "ragplane-query-performance"
 PUBLIC = {"service": "query", "route": f"~{QUERY_ROUTES}"}
@@ -123,7 +123,7 @@ caches_and_answers = Section(
             "Cache hit ratio per cache",
             "Share of lookups served from the cache: query embeddings and search results.",
             RATIO,
-            Query(rate_ratio(sel(c.CACHE_REQUESTS, result="hit"), sel(c.CACHE_REQUESTS), ["cache"]), "{{cache}}"),
+            Query(cache_hit_ratio(), "{{cache}}"),
             width=8,
         ),
         timeseries(

@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_passes_on_the_committed_file() -> None:
     done = run("--check")
     assert done.returncode == 0, done.stderr
-    assert "deploy/prometheus/rules/ragplane.rules.yml is up to date" in done.stdout
+    assert "deploy/prometheus/rules/ragplane.rules.yml is up to date" in done.stderr
 
 
 def test_check_fails_naming_the_file_when_it_was_edited(tmp_path: Path) -> None:
@@ -36,4 +36,4 @@ def test_it_writes_the_rule_file_and_rewrites_nothing_when_current(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert target.read_text() == OUTPUT.read_text()
     again = run("--output", str(target))
-    assert again.returncode == 0 and "up to date" in again.stdout
+    assert again.returncode == 0 and f"unchanged {target}" in again.stderr

@@ -45,6 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ragplane.kit.errors import TYPE_PREFIX, problem_document
+from ragplane.kit.generated import sync
 from ragplane.kit.versioning import V1
 from ragplane.services.gateway.cors import EXPOSED_HEADERS, METHODS, REQUEST_HEADERS
 from ragplane.services.gateway.routing import ROUTING_TABLE
@@ -251,27 +252,10 @@ def _block(value: Mapping[str, Any] | Sequence[Any], pad: str) -> list[str]:
     return lines
 
 
-def write(path: Path, text: str) -> bool:
-    """Write `text` to `path` unless it is there already; whether the file changed."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
-
-
 def export(settings: Settings, output: Path, *, check: bool, say: Callable[[str], None]) -> int:
     """Write (or with `check`, compare) the Kong config; 1 when `check` finds the file out of date."""
     text = compose_text(settings.gateway)
-    if check:
-        current = output.read_text(encoding="utf-8") if output.is_file() else None
-        if current == text:
-            say(f"{output} is up to date")
-            return 0
-        say(f"{output} is {'missing' if current is None else 'out of date'}: run `{COMMAND} --output {output}`")
-        return 1
-    say(f"{'wrote' if write(output, text) else 'unchanged'} {output}")
-    return 0
+    return sync({output: text}, check=check, command=f"{COMMAND} --output {output}", say=say)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,6 @@ from ragplane.services.gateway.kong import (
     kong_config,
     main,
     render,
-    write,
 )
 from ragplane.services.gateway.routing import public_prefixes
 from ragplane.settings import Settings, SettingsError
@@ -304,13 +303,6 @@ def test_the_emitter_quotes_what_yaml_would_misread() -> None:
     assert yaml.safe_load(text) == data
     with pytest.raises(TypeError, match="cannot write set"):
         render({"bad": {1}})
-
-
-def test_write_says_whether_the_file_changed(tmp_path: Path) -> None:
-    path = tmp_path / "deploy" / "kong" / "kong.yml"
-    assert write(path, "a\n") is True
-    assert write(path, "a\n") is False
-    assert write(path, "b\n") is True and path.read_text() == "b\n"
 
 
 def test_check_exits_1_on_drift_and_0_when_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
