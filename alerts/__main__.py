@@ -18,7 +18,7 @@ from ragplane.kit.generated import sync
 
 
 def _shown(path: Path) -> Path:
-    """`path` relative to the repository when it is inside it (shorter messages)."""
+    """`path` relative to the repository when it is inside it (for the help text)."""
     try:
         return path.resolve().relative_to(ROOT)
     except ValueError:
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"alerts: {exc}")
         return 2
     command = "python -m alerts" + ("" if args.output == OUTPUT else f" --output {args.output}")
-    return sync({_shown(args.output): text}, check=args.check, command=command, say=_say)
+    return sync({args.output: text}, check=args.check, command=command, say=_say)
 
 
 if __name__ == "__main__":

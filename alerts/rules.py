@@ -5,9 +5,11 @@ Each alert answers "what is broken, where, and what to open first": its labels c
 users feel, and its runbook (`runbooks/<name-lowercase>.md`) says what to do.
 
 Timing. Critical alerts page within 60 s of the fault in production: scrape interval (10 s)
-+ scrape timeout (5 s) + evaluation interval (10 s) + `for` + Alertmanager's critical
-`group_wait` (10 s), so their `for` stays at 10 s or less (a test keeps it so). The
-circuit-breaker alert uses 5 s: the alert drill must see fault → page within 15 s.
++ scrape timeout (5 s) + evaluation interval (10 s) + `for` (rounded up to evaluations) +
+Alertmanager's critical `group_wait` (10 s, a new group) or `group_interval` (10 s, an alert
+joining a group that already paged), so their `for` stays at 20 s or less
+(tests/deploy/test_prometheus.py keeps it so). The page-worthy circuit-breaker alert uses
+5 s: the alert drill must see fault → page within 15 s.
 Warnings wait longer (`for` of minutes): they go to the work queue, and a blip that heals
 itself is not work. Counters of bad events (failed jobs, dropped log entries) alert when
 the events *keep happening* (`for` longer than the window), not on a single one.
@@ -20,7 +22,16 @@ from __future__ import annotations
 from alerts.expr import by
 from alerts.model import Alert
 from ragplane.telemetry import catalog
-from ragplane.telemetry.promql import INFRA_ROUTES, QUERY_ROUTES, SLOW_QUERY_SECONDS, increase, le, rate, series
+from ragplane.telemetry.promql import (
+    INFRA_ROUTES,
+    QUERY_ROUTES,
+    SLOW_QUERY_SECONDS,
+    external,
+    increase,
+    le,
+    rate,
+    series,
+)
 
 ERROR_RATIO = 0.05  # share of 5xx answers, over ERROR_WINDOW
 ERROR_WINDOW = "1m"
@@ -30,22 +41,46 @@ SLOW_MIN_RATE = 0.1
 RATE_LIMITED_RATIO = 0.1
 RATE_LIMITED_MIN_RATE = 0.5
 CACHE_ERROR_RATIO = 0.1
+BREAKER_OPEN = 2  # ragplane_circuit_breaker_state: 0 closed, 1 half-open, 2 open
+# Breakers whose refusals fail user requests outright (search and Q&A answer 503): they page.
+# Every other breaker degrades answers (llm, cache) or fails ingestion (collections): a ticket.
+PAGING_BREAKERS = {"service": "query", "breaker": "~embedder|qdrant"}
 
 
 def _lines(*parts: str) -> str:
     return "\n".join(parts)
 
 
+def _replicas_up() -> str:
+    return by(["service"], external("up", job="ragplane"), "max")
+
+
 def service_down() -> Alert:
     return Alert(
         name="RagplaneServiceDown",
-        expr='up{job="ragplane"} == 0',
+        # Every replica: a service that still has one up still serves (InstanceDown says which is not).
+        expr=f"{_replicas_up()} == 0",
         for_="10s",
         severity="critical",
-        summary="A ragplane service cannot be scraped",
+        summary="A ragplane service cannot be scraped on any replica",
         description=(
-            "Prometheus has failed to scrape {{ $labels.service }} at {{ $labels.instance }} for 10 seconds: "
-            "the process is down, hung or unreachable."
+            "Prometheus has failed to scrape every replica of {{ $labels.service }} for 10 seconds: "
+            "the service is down, hung or unreachable."
+        ),
+    )
+
+
+def instance_down() -> Alert:
+    return Alert(
+        name="RagplaneInstanceDown",
+        # Not while the whole service is down: RagplaneServiceDown pages for that.
+        expr=f"{external('up', job='ragplane')} == 0\nunless on (service) ({_replicas_up()} == 0)",
+        for_="1m",
+        severity="warning",
+        summary="A replica of a ragplane service cannot be scraped",
+        description=(
+            "Prometheus has failed to scrape {{ $labels.service }} at {{ $labels.instance }} for a minute, "
+            "while other replicas of {{ $labels.service }} are up and take its traffic."
         ),
     )
 
@@ -66,7 +101,9 @@ def high_error_rate() -> Alert:
             # Maintenance mode answers 503 on purpose.
             f"unless on (service) {maintenance} == 1",
         ),
-        for_="10s",
+        # Errors that outlast a scrape interval, not one bad scrape (the 1m rate jumps on a single
+        # one); still within the 60 s budget (docs/alerting.md).
+        for_="20s",
         severity="critical",
         summary="A ragplane service answers many requests with server errors",
         description=(
@@ -76,18 +113,46 @@ def high_error_rate() -> Alert:
     )
 
 
-def circuit_breaker_open() -> Alert:
-    state = by(["service", "breaker"], series(catalog.CIRCUIT_BREAKER_STATE), "max")
-    return Alert(
-        name="RagplaneCircuitBreakerOpen",
-        expr=f"{state} >= 1",
-        for_="5s",
-        severity="critical",
-        summary="A circuit breaker is not closed",
-        description=(
-            "The {{ $labels.breaker }} breaker of {{ $labels.service }} is not closed "
-            "(state {{ $value }}: 1 half-open, 2 open): calls to {{ $labels.breaker }} fail fast with 503 "
-            "or fall back to a degraded answer."
+def _breakers_refusing(**matchers: str) -> str:
+    """Breakers open *and* refusing calls in the last minute, per service and breaker.
+
+    A breaker stays open until the next call probes it, however late (ragplane.kit.breakers):
+    a breaker nobody calls any more (collections' outside ingestion, one whose dependency
+    recovered while no call came) would otherwise alert forever. `rejected_total` starts at 0
+    for every breaker, so `increase` sees the first refusal."""
+    state = by(["service", "breaker"], series(catalog.CIRCUIT_BREAKER_STATE, **matchers), "max")
+    refused = by(["service", "breaker"], increase(series(catalog.CIRCUIT_BREAKER_REJECTED, **matchers), "1m"))
+    return _lines(f"{state} == {BREAKER_OPEN}", "and on (service, breaker)", f"{refused} > 0")
+
+
+def circuit_breaker_open() -> tuple[Alert, Alert]:
+    """One alert name, two severities: the `PAGING_BREAKERS` page, every other breaker is a ticket."""
+    paging = by(["service", "breaker"], series(catalog.CIRCUIT_BREAKER_STATE, **PAGING_BREAKERS), "max")
+    summary = "A circuit breaker is open and refuses calls"
+    return (
+        Alert(
+            name="RagplaneCircuitBreakerOpen",
+            expr=_breakers_refusing(**PAGING_BREAKERS),
+            for_="5s",
+            severity="critical",
+            summary=summary,
+            description=(
+                "The {{ $labels.breaker }} breaker of {{ $labels.service }} is open and refused calls in the last "
+                "minute: searches and questions fail at once with 503 until a probe of {{ $labels.breaker }} succeeds."
+            ),
+        ),
+        Alert(
+            name="RagplaneCircuitBreakerOpen",
+            # `unless` the paging scope: the two severities never describe the same breaker.
+            expr=_lines(_breakers_refusing(), f"unless on (service, breaker) {paging}"),
+            for_="1m",
+            severity="warning",
+            summary=summary,
+            description=(
+                "The {{ $labels.breaker }} breaker of {{ $labels.service }} has been open and refusing calls for a "
+                "minute: calls to {{ $labels.breaker }} fail fast, so answers are degraded (llm, cache) or ingestion "
+                "jobs fail (collections)."
+            ),
         ),
     )
 
@@ -225,8 +290,9 @@ def query_log_dropping() -> Alert:
 
 ALERTS: tuple[Alert, ...] = (
     service_down(),
+    instance_down(),
     high_error_rate(),
-    circuit_breaker_open(),
+    *circuit_breaker_open(),
     slow_queries(),
     ingestion_jobs_failing(),
     gateway_rate_limit_saturation(),

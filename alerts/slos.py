@@ -4,6 +4,8 @@ The method is the SRE workbook's (chapter 5, "Alerting on SLOs"), as slok/sloth 
 
 - one recording rule per window, `ragplane_slo:sli_error:ratio_rate<window>{slo, service}`:
   the share of bad requests over 5m, 30m, 1h, 2h, 6h, 1d and 3d;
+- one per long window of the alerts (1h, 6h, 1d, 3d), `ragplane_slo:sli_requests:rate<window>`:
+  the SLI's requests per second, for the traffic floor below;
 - `ragplane_slo:objective:ratio` and `ragplane_slo:error_budget:ratio` (constants, for
   dashboards: burn rate = error ratio / budget);
 - one alert per SLO, in two severities under the same name: critical (page) when the
@@ -11,6 +13,12 @@ The method is the SRE workbook's (chapter 5, "Alerting on SLOs"), as slok/sloth 
   and 2h, or 1x over 3d and 6h. The long window makes it significant, the short one makes it
   stop soon after the burn stops. Alertmanager's critical-inhibits-warning rule (equal
   alertname and service) keeps the ticket quiet while the page fires.
+
+Traffic floor: each window pair also needs `MIN_REQUESTS_PER_MINUTE` (1) request a minute on
+average over its long window. Below that a ratio is a handful of requests, and one failed
+search among the few of a quiet hour would page; an outage with no traffic at all is
+RagplaneServiceDown's to find, not an SLO's. The same rate holds for the ticket, whose longer
+windows hold more requests at it (1440 a day).
 
 Budgets are computed in decimal, so 99.9 % gives the budget 0.001 (not 0.0010000000000000009).
 """
@@ -36,6 +44,8 @@ WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 PERIOD_DAYS = 30
 SERVICES = ("gateway", "query", "collections")
 ERROR_RATIO = "ragplane_slo:sli_error:ratio_rate{window}"
+REQUESTS = "ragplane_slo:sli_requests:rate{window}"
+MIN_REQUESTS_PER_MINUTE = 1  # over each burn pair's long window; below it no SLO alert fires
 OBJECTIVE = "ragplane_slo:objective:ratio"
 ERROR_BUDGET = "ragplane_slo:error_budget:ratio"
 
@@ -66,6 +76,7 @@ TIERS = (
     Tier("critical", " fast", (Burn(Decimal("14.4"), "1h", "5m"), Burn(Decimal(6), "6h", "30m"))),
     Tier("warning", "", (Burn(Decimal(3), "1d", "2h"), Burn(Decimal(1), "3d", "6h"))),
 )
+LONG_WINDOWS = tuple(burn.long for tier in TIERS for burn in tier.burns)
 
 
 class SloError(ValueError):
@@ -198,18 +209,28 @@ def load(path: Path = PATH) -> tuple[Slo, ...]:
     return parse(path.read_text(), str(path.name))
 
 
+def _scope(slo: Slo) -> dict[str, str]:
+    return {"service": slo.service, "route": "~" + "|".join(slo.routes)}
+
+
+def requests(slo: Slo, window: str) -> str:
+    """`slo`'s requests per second over `window`, per service: the denominator of its error ratio."""
+    if slo.sli == "availability":
+        return by(["service"], rate(series(catalog.HTTP_REQUESTS, **_scope(slo)), window))
+    return by(["service"], rate(series(catalog.HTTP_REQUEST_DURATION, "_count", **_scope(slo)), window))
+
+
 def error_ratio(slo: Slo, window: str) -> str:
     """The share of `slo`'s requests that were bad over `window`, per service."""
-    scope = {"service": slo.service, "route": "~" + "|".join(slo.routes)}
+    total = requests(slo, window)
     if slo.sli == "availability":
-        total = by(["service"], rate(series(catalog.HTTP_REQUESTS, **scope), window))
-        bad = by(["service"], rate(series(catalog.HTTP_REQUESTS, **scope, status="~5.."), window))
+        bad = by(["service"], rate(series(catalog.HTTP_REQUESTS, **_scope(slo), status="~5.."), window))
         return ratio(bad, total)
     assert slo.threshold_s is not None  # parse_slo guarantees it for latency SLIs
     duration = catalog.HTTP_REQUEST_DURATION
-    count = by(["service"], rate(series(duration, "_count", **scope), window))
-    fast = by(["service"], rate(series(duration, "_bucket", **scope, le=le(duration, slo.threshold_s)), window))
-    return f"(\n  {count}\n  -\n  {fast}\n)\n/\n{count}"
+    bound = le(duration, slo.threshold_s)
+    fast = by(["service"], rate(series(duration, "_bucket", **_scope(slo), le=bound), window))
+    return f"(\n  {total}\n  -\n  {fast}\n)\n/\n{total}"
 
 
 def recordings(slo: Slo) -> list[Recording]:
@@ -217,15 +238,18 @@ def recordings(slo: Slo) -> list[Recording]:
     constants = {"slo": slo.name, "service": slo.service}  # vector() has no labels of its own
     return [
         *(Recording(ERROR_RATIO.format(window=w), error_ratio(slo, w), labels) for w in WINDOWS),
+        *(Recording(REQUESTS.format(window=w), requests(slo, w), labels) for w in LONG_WINDOWS),
         Recording(OBJECTIVE, f"vector({_text(slo.objective / 100)})", constants),
         Recording(ERROR_BUDGET, f"vector({_text(slo.budget)})", constants),
     ]
 
 
 def _burning(slo: Slo, burn: Burn) -> str:
+    """Both windows over the burn threshold, with the traffic floor over the long one."""
     threshold = f"({_text(burn.factor)} * {_text(slo.budget)})"
     long, short = (f'{ERROR_RATIO.format(window=w)}{{slo="{slo.name}"}}' for w in (burn.long, burn.short))
-    return f"(\n  {long} > {threshold}\n  and\n  {short} > {threshold}\n)"
+    traffic = f'{REQUESTS.format(window=burn.long)}{{slo="{slo.name}"}} >= ({MIN_REQUESTS_PER_MINUTE} / 60)'
+    return f"(\n  {long} > {threshold}\n  and\n  {short} > {threshold}\n  and\n  {traffic}\n)"
 
 
 def _what(slo: Slo) -> str:

@@ -123,7 +123,8 @@ health = Section(
     [
         stat(
             "Scrape targets up",
-            "1 when Prometheus' last scrape of the service instance succeeded: RagplaneServiceDown fires on 0.",
+            "1 when Prometheus' last scrape of the service instance succeeded. RagplaneServiceDown pages when "
+            "every instance of a service is 0; RagplaneInstanceDown (a ticket) when some are.",
             STATE,
             Query(
                 aggregate(
@@ -139,7 +140,8 @@ health = Section(
         ),
         stat(
             "Circuit breakers",
-            "Each breaker's state (closed, half-open, open): RagplaneCircuitBreakerOpen fires while one is open.",
+            "Each breaker's state (closed, half-open, open). RagplaneCircuitBreakerOpen fires while one is open "
+            "and refusing calls: a page for the query service's embedder and qdrant, a ticket for the others.",
             STATE,
             Query(aggregate(["service", "breaker"], sel(c.CIRCUIT_BREAKER_STATE), "max"), "{{service}} {{breaker}}"),
             alert=BREAKER_OPEN,

@@ -49,8 +49,8 @@ nodes = Section(
         ),
         stat(
             "Qdrant breaker",
-            "State of each service's qdrant circuit breaker; open means searches fail fast with 503 "
-            "(RagplaneCircuitBreakerOpen).",
+            "State of each service's qdrant circuit breaker; open means its calls fail fast (searches with "
+            "503, ingestion jobs fail). RagplaneCircuitBreakerOpen fires while it is open and refusing calls.",
             STATE,
             Query(aggregate(["service"], sel(c.CIRCUIT_BREAKER_STATE, breaker="qdrant"), "max"), "{{service}}"),
             alert=BREAKER_OPEN,

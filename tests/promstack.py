@@ -29,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 RULES = ROOT / "deploy/prometheus/rules/ragplane.rules.yml"
+ALERTMANAGER_CONFIG = ROOT / "deploy/alertmanager/alertmanager.yml"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "/usr/bin/alertmanager"
 
@@ -73,7 +74,11 @@ class _Process:
         for _ in range(3):
             port = free_port()
             self._log = (self.workdir / f"{self.name}.log").open("ab")
-            self.proc = subprocess.Popen(self.command(port), stdout=self._log, stderr=subprocess.STDOUT)
+            try:
+                self.proc = subprocess.Popen(self.command(port), stdout=self._log, stderr=subprocess.STDOUT)
+            except OSError:
+                self.stop()
+                raise
             self.url = f"http://127.0.0.1:{port}"
             if self._wait_ready(timeout):
                 return
@@ -153,11 +158,14 @@ class Prometheus(_Process):
         return list(data["result"]) if data["resultType"] == "vector" else [data["result"]]
 
     def wait_for(self, expr: str, timeout: float = 30) -> list[dict[str, Any]]:
+        """The first non-empty answer to `expr` within `timeout` seconds; fails the test otherwise."""
         deadline = time.monotonic() + timeout
         while True:
             result = self.query(expr)
-            if result or time.monotonic() > deadline:
+            if result:
                 return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Prometheus answered nothing to {expr} within {timeout:g} s")
             time.sleep(0.25)
 
 
@@ -204,14 +212,14 @@ class Webhook:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def alerts(self, alertname: str, status: str) -> Iterator[tuple[float, dict[str, Any]]]:
-        """(arrival time, alert) for every notified alert with that name and status."""
+    def alerts(self, alertname: str, status: str) -> Iterator[tuple[float, dict[str, Any], str]]:
+        """(arrival time, alert, receiver) for every notified alert with that name and status."""
         for at, payload in list(self.received):
             for alert in payload["alerts"]:
                 if alert["labels"].get("alertname") == alertname and alert["status"] == status:
-                    yield at, alert
+                    yield at, alert, payload["receiver"]
 
-    def wait_for(self, alertname: str, status: str, timeout: float) -> tuple[float, dict[str, Any]]:
+    def wait_for(self, alertname: str, status: str, timeout: float) -> tuple[float, dict[str, Any], str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = next(self.alerts(alertname, status), None)
@@ -225,15 +233,20 @@ class Webhook:
         self.server.server_close()
 
 
-def webhook_routing(url: str) -> dict[str, Any]:
-    """Alertmanager routing everything to `url` at once, resolved notifications included."""
-    return {
-        "route": {
-            "receiver": "webhook",
-            "group_by": ["alertname", "service"],
-            "group_wait": "0s",
-            "group_interval": "1s",
-            "repeat_interval": "1h",
-        },
-        "receivers": [{"name": "webhook", "webhook_configs": [{"url": url, "send_resolved": True}]}],
-    }
+def production_routing(url: str, *, interval: str = "1s") -> dict[str, Any]:
+    """The production routes and inhibitions with every receiver a webhook to `url` (resolved
+    notifications included) and every wait cut to `interval`: a drill measures the rules and
+    the pipeline, and checks which receiver each alert reaches, without real notifiers."""
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    config.pop("global", None)  # secret files and SMTP settings of the real notifiers
+    config["receivers"] = [
+        {"name": r["name"], "webhook_configs": [{"url": url, "send_resolved": True}]} for r in config["receivers"]
+    ]
+    routes = [config["route"]]
+    while routes:
+        route = routes.pop()
+        for key in ("group_wait", "group_interval"):
+            if key in route or route is config["route"]:
+                route[key] = interval
+        routes.extend(route.get("routes", []))
+    return config

@@ -85,11 +85,15 @@ def _parser() -> argparse.ArgumentParser:
         "alert",
         help="trip a breaker and time RagplaneCircuitBreakerOpen through Prometheus and Alertmanager",
     )
-    alert.add_argument("--dependency", default="embedder", choices=("embedder", "qdrant", "llm"))
+    # The query service's breakers that page; the others' alerts are tickets after a minute of refusals.
+    alert.add_argument("--dependency", default="embedder", choices=("embedder", "qdrant"))
     alert.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL (default %(default)s)")
     alert.add_argument("--alertmanager", default="http://127.0.0.1:9093", help="Alertmanager URL (default %(default)s)")
     alert.add_argument("--collection", default=DEMO_COLLECTION, help="the collection asked (default %(default)s)")
-    alert.add_argument("--timeout", type=float, default=120, help="give up on a step after this many seconds")
+    alert.add_argument("--timeout", type=float, default=120, help="give up when one step takes longer (seconds)")
+    alert.add_argument(
+        "--hold", type=float, default=30, help="how long to wait for the page once Alertmanager has the alert"
+    )
     alert.add_argument("--requests", type=int, default=6, help="requests sent through the gateway (default 6)")
     gateway = commands.add_parser("gateway", help="the edge's generated configuration")
     gateway_commands = gateway.add_subparsers(dest="gateway_command", required=True, metavar="COMMAND")
@@ -190,7 +194,12 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.drill == "alert":
             AlertDrill(
-                drill, args.prometheus.rstrip("/"), args.alertmanager.rstrip("/"), _say, timeout_s=args.timeout
+                drill,
+                args.prometheus.rstrip("/"),
+                args.alertmanager.rstrip("/"),
+                _say,
+                timeout_s=args.timeout,
+                hold_s=args.hold,
             ).run(requests=args.requests)
         elif args.end:
             drill.end()

@@ -133,6 +133,7 @@ def test_each_slo_records_its_error_ratio_over_every_window_and_alerts_in_two_se
     records = [r.record for r in rules if isinstance(r, Recording)]
     assert records == [
         *(f"ragplane_slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
+        *(f"ragplane_slo:sli_requests:rate{w}" for w in ("1h", "6h", "1d", "3d")),
         "ragplane_slo:objective:ratio",
         "ragplane_slo:error_budget:ratio",
     ]
@@ -148,3 +149,22 @@ def test_each_slo_records_its_error_ratio_over_every_window_and_alerts_in_two_se
     for window in ("1d", "2h", "3d", "6h"):
         assert f'ratio_rate{window}{{slo="search-latency"}}' in ticket
     assert 'le="0.5"' in slos.error_ratio(slo, "5m")
+
+
+@pytest.mark.parametrize("spec", [GOOD, LATENCY], ids=["availability", "latency"])
+def test_the_recorded_request_rate_is_the_error_ratios_denominator(spec: dict[str, Any]) -> None:
+    (slo,) = slos.parse(document(spec))
+    total = slos.requests(slo, "1h")
+    assert total.startswith("sum by (service) (rate(") and "[1h]" in total
+    assert slos.error_ratio(slo, "1h").endswith(total)
+
+
+def test_every_burn_pair_needs_a_request_a_minute_over_its_long_window() -> None:
+    """A single error among a handful of requests is no burn: no window pair fires below the floor."""
+    (slo,) = slos.parse(document(GOOD))
+    page, ticket = (r.expr for r in slos.rules(slo) if isinstance(r, Alert))
+    for expr, tier in ((page, slos.TIERS[0]), (ticket, slos.TIERS[1])):
+        pairs = expr.split("\nor\n")
+        assert len(pairs) == len(tier.burns)
+        for pair, burn in zip(pairs, tier.burns, strict=True):
+            assert f'ragplane_slo:sli_requests:rate{burn.long}{{slo="search-availability"}} >= (1 / 60)' in pair

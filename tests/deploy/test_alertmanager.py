@@ -75,12 +75,21 @@ def test_amtool_accepts_the_config() -> None:
         ({"severity": "critical", "alertname": "RagplaneCircuitBreakerOpen", "service": "query"}, "pagerduty-slack"),
         ({"severity": "critical", "alertname": "RagplaneServiceDown", "service": "gateway"}, "pagerduty-slack"),
         ({"severity": "warning", "alertname": "RagplaneSlowQueries", "service": "query"}, "slack-email"),
+        ({"severity": "warning", "alertname": "RagplaneInstanceDown", "service": "query"}, "slack-email"),
         ({"severity": "info", "alertname": "RagplaneSomethingToKnow", "service": "collections"}, "null"),
         # A rule without a known severity is a bug, but its alert still reaches people.
         ({"alertname": "RagplaneUnlabelled", "service": "query"}, "slack-email"),
         ({"severity": "page", "alertname": "RagplaneMislabelled", "service": "query"}, "slack-email"),
     ],
-    ids=["critical", "critical-service-down", "warning", "info", "no-severity", "unknown-severity"],
+    ids=[
+        "critical",
+        "critical-service-down",
+        "warning",
+        "warning-instance-down",
+        "info",
+        "no-severity",
+        "unknown-severity",
+    ],
 )
 def test_each_severity_reaches_its_receiver(labels: dict[str, str], receiver: str) -> None:
     pairs = [f"{name}={value}" for name, value in labels.items()]
@@ -107,13 +116,16 @@ def test_receivers_hold_the_promised_integrations() -> None:
 
 
 def test_grouping_and_timing() -> None:
-    """One notification per alert name and service; critical alerts wait 10 s, the notification budget's share."""
+    """One notification per alert name and service; critical alerts wait 10 s, new or joining a group that
+    already paged (the notification budget's share); warnings keep the root's timing."""
     route = config()["route"]
     assert route["group_by"] == ["alertname", "service"]
     assert route["group_interval"] == "5m"
     assert (route["group_wait"], route["repeat_interval"]) == ("30s", "12h")
     critical = next(r for r in route["routes"] if r["matchers"] == ['severity="critical"'])
-    assert (critical["group_wait"], critical["repeat_interval"]) == ("10s", "4h")
+    assert (critical["group_wait"], critical["group_interval"], critical["repeat_interval"]) == ("10s", "10s", "4h")
+    warning = next(r for r in route["routes"] if r["matchers"] == ['severity="warning"'])
+    assert not {"group_wait", "group_interval", "repeat_interval"} & set(warning)
     assert not any(r.get("continue") for r in route["routes"]), "one receiver per severity, no fall-through"
 
 
@@ -188,15 +200,41 @@ def test_the_notification_templates_render(tmp_path: Path) -> None:
 
 # Alerts posted to a real Alertmanager running the production routes and inhibition rules.
 ALERTS = {
-    "query down": {"alertname": "RagplaneServiceDown", "service": "query", "severity": "critical", "instance": "a"},
-    "query down elsewhere": {
-        "alertname": "RagplaneServiceDown",
+    # Every query replica down: query's other alerts are consequences.
+    "query down": {"alertname": "RagplaneServiceDown", "service": "query", "severity": "critical"},
+    "query breaker": {
+        "alertname": "RagplaneCircuitBreakerOpen",
         "service": "query",
         "severity": "critical",
-        "instance": "b",
+        "breaker": "embedder",
     },
-    "query breaker": {"alertname": "RagplaneCircuitBreakerOpen", "service": "query", "severity": "critical"},
+    "query instance down": {
+        "alertname": "RagplaneInstanceDown",
+        "service": "query",
+        "severity": "warning",
+        "instance": "query:8001",
+    },
+    # One collections replica down of several: the healthy replicas' alerts still notify.
+    "collections instance down": {
+        "alertname": "RagplaneInstanceDown",
+        "service": "collections",
+        "severity": "warning",
+        "instance": "collections:8002",
+    },
+    "collections breaker": {
+        "alertname": "RagplaneCircuitBreakerOpen",
+        "service": "collections",
+        "severity": "warning",
+        "breaker": "embedder",
+    },
     "gateway breaker": {"alertname": "RagplaneCircuitBreakerOpen", "service": "gateway", "severity": "critical"},
+    # A paging breaker does not mute another breaker's ticket of the same service: other dependency.
+    "gateway cache breaker": {
+        "alertname": "RagplaneCircuitBreakerOpen",
+        "service": "gateway",
+        "severity": "warning",
+        "breaker": "cache",
+    },
     "collections errors page": {"alertname": "RagplaneHighErrorRate", "service": "collections", "severity": "critical"},
     "collections errors ticket": {
         "alertname": "RagplaneHighErrorRate",
@@ -207,7 +245,7 @@ ALERTS = {
     "down without service": {"alertname": "RagplaneServiceDown", "job": "qdrant", "severity": "critical"},
     "other without service": {"alertname": "RagplaneRegistryFallbackActive", "severity": "warning"},
 }
-INHIBITED = {"query breaker", "collections errors ticket"}
+INHIBITED = {"query breaker", "query instance down", "collections errors ticket"}
 
 
 def silent(routing: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,6 +260,7 @@ def inhibited_alerts(url: str) -> set[str]:
 
 
 def test_service_down_and_critical_alerts_inhibit_what_they_explain(tmp_path: Path) -> None:
+    """ServiceDown mutes its service's alerts; a single replica's InstanceDown mutes nothing."""
     alertmanager = Alertmanager(tmp_path, silent(config()))
     alertmanager.start()
     try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from alerts.model import seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
@@ -18,15 +19,6 @@ ALERTMANAGER = ROOT / "deploy/alertmanager/alertmanager.yml"
 DOC = ROOT / "docs/alerting.md"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 BUDGET_S = 60
-DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-
-def seconds(duration: str) -> float:
-    """A Prometheus duration such as `1m30s` in seconds."""
-    parts = DURATION.findall(duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
-    return sum(int(n) * UNIT_S[u] for n, u in parts)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -45,18 +37,26 @@ def critical_alerts() -> dict[str, str]:
     return out
 
 
-def worst_case_s() -> dict[str, float]:
-    """Seconds from a critical alert's condition to its receiver, at worst (docs/alerting.md explains each term).
+def held_s(hold: str) -> float:
+    """`for` as Prometheus holds it: rounded up to whole evaluations, where it is checked."""
+    evaluation = seconds(load(CONFIG)["global"]["evaluation_interval"])
+    return math.ceil(seconds(hold) / evaluation) * evaluation
+
+
+def worst_case_s() -> dict[str, tuple[float, float]]:
+    """Seconds from a critical alert's condition to its receiver, at worst (docs/alerting.md explains each term):
+    as the first alert of a new group, and as one joining a group that has already notified.
 
     A scrape just missed (interval, plus the timeout of a hung target), an evaluation just
-    missed, `for` rounded up to whole evaluations (Prometheus checks it only then), group_wait.
-    """
+    missed, `for` rounded up to whole evaluations, then Alertmanager's group_wait (a new
+    group) or group_interval (the group's next flush)."""
     timing = {k: seconds(v) for k, v in load(CONFIG)["global"].items()}
-    route = load(ALERTMANAGER)["route"]
-    group_wait = next(r for r in route["routes"] if r["matchers"] == ['severity="critical"'])["group_wait"]
-    path = timing["scrape_interval"] + timing["scrape_timeout"] + timing["evaluation_interval"] + seconds(group_wait)
-    evaluation = timing["evaluation_interval"]
-    return {name: path + math.ceil(seconds(hold) / evaluation) * evaluation for name, hold in critical_alerts().items()}
+    critical = next(r for r in load(ALERTMANAGER)["route"]["routes"] if r["matchers"] == ['severity="critical"'])
+    path = timing["scrape_interval"] + timing["scrape_timeout"] + timing["evaluation_interval"]
+    first, joining = seconds(critical["group_wait"]), seconds(critical["group_interval"])
+    return {
+        name: (path + held_s(hold) + first, path + held_s(hold) + joining) for name, hold in critical_alerts().items()
+    }
 
 
 def test_promtool_accepts_the_config_with_the_generated_rules(tmp_path: Path) -> None:
@@ -81,23 +81,22 @@ def test_every_ragplane_target_names_its_service() -> None:
         assert [t.split(":")[0] for t in group["targets"]] == [group["labels"]["service"]]
 
 
-def test_critical_alerts_reach_their_receiver_within_a_minute() -> None:
+def test_critical_alerts_reach_their_receiver_in_under_a_minute() -> None:
     worst = worst_case_s()
     assert worst, f"no critical alert in {RULES}"
-    slow = {name: s for name, s in worst.items() if s > BUDGET_S}
-    assert not slow, f"worst-case seconds to the receiver over {BUDGET_S} s: {slow}"
+    slow = {name: paths for name, paths in worst.items() if max(paths) >= BUDGET_S}
+    assert not slow, f"worst-case seconds to the receiver (new group, joining one) not under {BUDGET_S} s: {slow}"
 
 
 def test_the_documented_notification_times_are_the_real_ones() -> None:
-    """docs/alerting.md has one row per critical alert: name, `for`, rounded `for`, worst case."""
+    """docs/alerting.md has one row per critical alert: name, `for`, rounded `for`, both worst cases."""
     rows = {
         cells[0].strip("`"): cells[1:]
         for line in DOC.read_text().splitlines()
-        if line.startswith("| `Ragplane") and len(cells := [c.strip() for c in line.strip("|").split("|")]) == 4
+        if line.startswith("| `Ragplane") and len(cells := [c.strip() for c in line.strip("|").split("|")]) == 5
     }
-    evaluation = seconds(load(CONFIG)["global"]["evaluation_interval"])
     expected = {
-        name: [hold, f"{math.ceil(seconds(hold) / evaluation) * evaluation:g} s", f"{worst_case_s()[name]:g} s"]
+        name: [hold, f"{held_s(hold):g} s", *(f"{s:g} s" for s in worst_case_s()[name])]
         for name, hold in critical_alerts().items()
     }
     assert rows == expected

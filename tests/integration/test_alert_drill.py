@@ -1,13 +1,16 @@
 """The alert drill: a dependency fault pages on-call through real Prometheus and Alertmanager.
 
-The production rule file runs unchanged; only the intervals are short (1 s scrape and
-evaluation, Alertmanager sending at once), so the measured fault → page time is the
-rules' own `for` plus the pipeline. The drill is the same code `ragplane drill alert` runs.
+The production rule file and the production routes and inhibitions run unchanged; only the
+intervals are short (1 s scrape and evaluation, 1 s group_wait) and every receiver is the
+test's webhook, so the measured fault → page time is the rules' own `for` plus the pipeline,
+and the page must reach the receiver production routes it to. The drill is the same code
+`ragplane drill alert` runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestClient, ingest, read_documents
 from ragplane.telemetry.runbooks import runbook_url
 from tests.integration.conftest import stack_settings
-from tests.promstack import Alertmanager, Prometheus, Webhook, webhook_routing
+from tests.promstack import Alertmanager, Prometheus, Webhook, production_routing
 from tests.running import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,13 +49,16 @@ class Pipeline:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[Pipeline]:
     tmp = tmp_path_factory.mktemp("drill")
-    stack = RunningStack(stack_settings(tmp / "data", CIRCUIT_BREAKER_RECOVERY_S="300")).start()
-    webhook = Webhook()
-    alertmanager = Alertmanager(tmp / "alertmanager", webhook_routing(webhook.url))
-    prometheus = None
-    try:
+    with contextlib.ExitStack() as cleanup:
+        stack = RunningStack(stack_settings(tmp / "data", CIRCUIT_BREAKER_RECOVERY_S="300")).start()
+        cleanup.callback(stack.stop)
+        webhook = Webhook()
+        cleanup.callback(webhook.stop)
+        alertmanager = Alertmanager(tmp / "alertmanager", production_routing(webhook.url))
+        cleanup.callback(alertmanager.stop)
         alertmanager.start()
         prometheus = Prometheus(tmp / "prometheus", stack.urls, alertmanager=alertmanager.url)
+        cleanup.callback(prometheus.stop)
         prometheus.start()
 
         async def seed() -> None:
@@ -63,18 +69,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) 
         asyncio.run(seed())
         prometheus.wait_for('up{job="ragplane",service="query"} == 1')
         yield Pipeline(stack, prometheus, alertmanager, webhook)
-    finally:
-        for part in (prometheus, alertmanager, webhook):
-            if part is not None:
-                part.stop()
-        stack.stop()
 
 
 def test_a_dependency_fault_pages_within_15_seconds_and_resolves(pipeline: Pipeline, measured) -> None:
     lines: list[str] = []
     timings = pipeline.drill(lines.append).run()
 
-    arrived, alert = pipeline.webhook.wait_for(ALERT, "firing", timeout=5)
+    arrived, alert, receiver = pipeline.webhook.wait_for(ALERT, "firing", timeout=5)
     page_s = arrived - timings.fault_at
     measured(
         f"alert drill: fault → page (webhook) {page_s:.1f} s, target < {PAGE_WITHIN_S} s; breaker open "
@@ -82,14 +83,16 @@ def test_a_dependency_fault_pages_within_15_seconds_and_resolves(pipeline: Pipel
     )
     assert page_s < PAGE_WITHIN_S
     assert alert["labels"]["severity"] == "critical"
+    assert receiver == "pagerduty-slack"  # the production route of a critical alert
     assert alert["labels"]["service"] == "query"
     assert alert["labels"]["breaker"] == "embedder"
     assert alert["annotations"]["runbook_url"] == runbook_url(ALERT)
     assert alert["annotations"]["summary"] and alert["annotations"]["description"]
 
-    pipeline.webhook.wait_for(ALERT, "resolved", timeout=30)
-    assert timings.breaker_open <= timings.firing <= timings.received
-    assert any("fault → page" in line for line in lines)
+    assert timings.notified is not None  # the drill saw Alertmanager send it, as the CLI reports
+    assert any(line.startswith(f"fault → page {timings.notified:.1f} s") for line in lines)
+    resolved_at, _, _ = pipeline.webhook.wait_for(ALERT, "resolved", timeout=30)
+    assert resolved_at > arrived
 
 
 def test_the_drill_refuses_unreachable_monitoring(pipeline: Pipeline) -> None:

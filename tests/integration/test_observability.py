@@ -9,6 +9,7 @@ PostgreSQL (query logs, registry backend) and Redis (caches, rate limits), as in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import uuid
@@ -45,18 +46,20 @@ def observed(
         JWT_SECRET=secrets.token_urlsafe(40),
         RATE_LIMIT_PLANS="free:1000000,pro:1000000,trial:2",
     )
-    stack = RunningStack(settings).start()
-    prometheus = Prometheus(tmp / "prometheus", stack.urls)
-    try:
+    with contextlib.ExitStack() as cleanup:
+        stack = RunningStack(settings).start()
+        cleanup.callback(stack.stop)
+        prometheus = Prometheus(tmp / "prometheus", stack.urls)
+        cleanup.callback(prometheus.stop)
         prometheus.start()
         drive_mixed_load(stack)
-        # Two scrapes after the load, so rate() over the load has samples on both sides.
-        prometheus.wait_for('sum(ragplane_http_requests_total{service="query",route="/api/v1/rag/query"}) > 0')
-        time.sleep(3)
+        # Every target scraped successfully well after the load, so rate() over it has samples on both
+        # sides (on a busy machine a scrape can time out: wait for good ones rather than a fixed time).
+        after = time.time() + 2
+        prometheus.wait_for(
+            f'count(up{{job="ragplane"}} == 1 and timestamp(up{{job="ragplane"}}) > {after}) == 3', timeout=60
+        )
         yield stack, prometheus
-    finally:
-        prometheus.stop()
-        stack.stop()
 
 
 def drive_mixed_load(stack: RunningStack) -> None:
@@ -89,7 +92,9 @@ def drive_mixed_load(stack: RunningStack) -> None:
 
 
 def exported_names(prometheus: Prometheus) -> set[str]:
-    result = prometheus.query('group by (__name__) ({job="ragplane", __name__=~"ragplane_.+"})')
+    """Every ragplane series name scraped in the last 30 s: one slow scrape on a busy machine
+    makes the series stale for an instant query, not absent from a range."""
+    result = prometheus.query('group by (__name__) (last_over_time({job="ragplane", __name__=~"ragplane_.+"}[30s]))')
     return {r["metric"]["__name__"] for r in result}
 
 
@@ -102,9 +107,9 @@ def test_every_catalogue_metric_is_exported(observed: tuple[RunningStack, Promet
 
 def test_every_series_carries_the_scrape_labels(observed: tuple[RunningStack, Prometheus]) -> None:
     _, prometheus = observed
-    unlabelled = prometheus.query('count by (__name__) ({job="ragplane", service=""})')
+    unlabelled = prometheus.query('count by (__name__) (last_over_time({job="ragplane", service=""}[30s]))')
     assert unlabelled == []
-    services = {r["metric"]["service"] for r in prometheus.query('up{job="ragplane"} == 1')}
+    services = {r["metric"]["service"] for r in prometheus.query('max_over_time(up{job="ragplane"}[30s]) == 1')}
     assert services == {"gateway", "query", "collections"}
 
 

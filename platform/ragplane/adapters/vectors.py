@@ -88,14 +88,15 @@ class _NodeMetrics:
     def __init__(self, metrics: ServiceMetrics, node: str) -> None:
         requests = metrics.counter(catalog.QDRANT_REQUESTS)
         requests.prime(node=node)
+        self.node = node
         self.ok, self.error = requests.labels(node=node, result="ok"), requests.labels(node=node, result="error")
         self.duration = metrics.histogram(catalog.QDRANT_REQUEST_DURATION).labels(node=node)
-        self.up = metrics.gauge(catalog.QDRANT_NODE_UP).labels(node=node)
+        self.up = metrics.gauge(catalog.QDRANT_NODE_UP)  # its series appears with the first call, not as 0 (down)
 
     def record(self, started: float, *, reached: bool) -> None:
         self.duration.observe(time.perf_counter() - started)
         (self.ok if reached else self.error).inc()
-        self.up.set(1 if reached else 0)
+        self.up.labels(node=self.node).set(1 if reached else 0)
 
 
 class VectorStore:
@@ -265,6 +266,11 @@ class VectorStore:
             raise
         except (CollectionNotFound, CollectionExists, DependencyRejected):
             self._record(started, reached=True)  # an answer, if not the one hoped for
+            raise
+        except asyncio.CancelledError:
+            # Mostly the breaker's call timeout cutting off a node that does not answer: the case
+            # the node metrics exist for (a client hanging up early counts too, rarely).
+            self._record(started, reached=False)
             raise
         self._record(started, reached=True)
         return result

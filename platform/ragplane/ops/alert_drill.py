@@ -2,33 +2,40 @@
 
 The breaker drill (`ragplane.ops.drill`) makes a dependency fail until its circuit breaker
 opens; this drill then follows the alert out of the stack: Prometheus fires
-`RagplaneCircuitBreakerOpen`, Alertmanager receives it (from there its routes page
-on-call), and, once the fault is removed and the breaker reset, the alert resolves.
-Every step is printed with its time since the fault, so a game day measures the real
-detection path with the production rules and intervals rather than trusting a diagram.
+`RagplaneCircuitBreakerOpen`, Alertmanager receives it and, unless a silence or an
+inhibition suppresses it, sends the page after its route's `group_wait` (seen as its own
+`alertmanager_notifications_total` going up; the fault is held until then), and, once the
+fault is removed and the breaker reset, the alert resolves. Every step is printed with its time since the
+fault, so a game day measures the real detection path with the production rules and
+intervals rather than trusting a diagram. Prometheus and Alertmanager are polled; one
+failed poll is retried until the step's timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from ragplane.ops.drill import Drill, DrillError
 
 ALERT = "RagplaneCircuitBreakerOpen"
+T = TypeVar("T")
 
 
 @dataclass
 class Timings:
-    """Seconds from the fault (the first four) and from its removal (`resolved`)."""
+    """Seconds from the fault (the first three) and from its removal (`resolved`)."""
 
     breaker_open: float = 0.0
     firing: float = 0.0
-    received: float = 0.0
+    received: float = 0.0  # in Alertmanager
+    notified: float | None = None  # Alertmanager sent notifications (None: not within `hold_s`)
     resolved: float = 0.0
     fault_at: float = 0.0  # time.monotonic() when the fault went in
 
@@ -41,46 +48,75 @@ class AlertDrill:
     say: Callable[[str], None]
     service: str = "query"
     timeout_s: float = 120
+    hold_s: float = 30  # how long to wait for the page once Alertmanager has the alert (> group_wait)
     poll_s: float = 0.2
     timings: Timings = field(default_factory=Timings)
 
     def run(self, *, requests: int = 6) -> Timings:
-        """Fault → breaker open → Prometheus firing → Alertmanager received → fault removed → resolved."""
+        """Fault → breaker open → Prometheus firing → in Alertmanager → paged → fault removed → resolved."""
         self._check_reachable()
+        sent_before = self._notifications()
         t = self.timings
         t.fault_at = time.monotonic()
         try:
-            state = self.drill.start(seconds=self.timeout_s * 2, mode="error", requests=requests)
+            state = self.drill.start(seconds=self.timeout_s * 4, mode="error", requests=requests)
             if state["state"] != "open":
                 raise DrillError(
                     f"the {self.drill.dependency} breaker is {state['state']}, not open: send more requests"
                 )
             t.breaker_open = self._since(t.fault_at)
-            t.firing = self._wait(self._firing, "Prometheus to fire " + ALERT)
+            t.firing, _ = self._wait(self._firing, "Prometheus to fire " + ALERT)
             self.say(f"{t.firing:.1f} s  Prometheus fires {ALERT}")
-            t.received = self._wait(lambda: bool(self._received()), "Alertmanager to receive " + ALERT)
-            labels = self._received()[0]["labels"]
-            self.say(f"{t.received:.1f} s  Alertmanager has it ({_describe(labels)}) and routes it to on-call")
+            t.received, held = self._wait(self._received, "Alertmanager to receive " + ALERT)
+            labels = held[0]["labels"]
+            state = held[0]["status"]["state"]
+            self.say(f"{t.received:.1f} s  Alertmanager has it, {state} ({_describe(labels)})")
+            t.notified = self._wait_for_page(sent_before)
         finally:
             self.drill.end()
         cleared = time.monotonic()
-        t.resolved = self._wait(lambda: not self._received(), f"{ALERT} to resolve", since=cleared)
+        t.resolved, _ = self._wait(lambda: not self._received(), f"{ALERT} to resolve", origin=cleared)
         self.say(f"{t.resolved:.1f} s after the fault was removed, the alert is resolved")
+        page = f"fault → page {t.notified:.1f} s" if t.notified is not None else "no page within the hold"
         self.say(
-            f"fault → page {t.received:.1f} s (breaker open {t.breaker_open:.1f} s, "
-            f"firing {t.firing:.1f} s); recovery → resolved {t.resolved:.1f} s"
+            f"{page} (breaker open {t.breaker_open:.1f} s, firing {t.firing:.1f} s, in Alertmanager "
+            f"{t.received:.1f} s); recovery → resolved {t.resolved:.1f} s"
         )
         return t
 
+    def _wait_for_page(self, sent_before: float) -> float | None:
+        """Seconds from the fault until Alertmanager sent notifications, or None after `hold_s`
+        (silenced, inhibited, or a route that sends nothing): the drill says which it was."""
+        deadline = time.monotonic() + self.hold_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                sent = self._notifications() - sent_before
+                if sent > 0:
+                    notified = self._since(self.timings.fault_at)
+                    self.say(f"{notified:.1f} s  Alertmanager sent {sent:g} notification(s): on-call is paged")
+                    return notified
+            time.sleep(self.poll_s)
+        self.say(f"Alertmanager sent nothing within {self.hold_s:g} s: is the alert silenced, or routed to nothing?")
+        return None
+
+    def _notifications(self) -> float:
+        """Notifications Alertmanager has attempted so far, over all its integrations."""
+        response = httpx.get(self.alertmanager_url + "/metrics", timeout=10)
+        response.raise_for_status()
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(response.text)
+            if family.name == "alertmanager_notifications"
+            for sample in family.samples
+            if sample.name == "alertmanager_notifications_total"
+        )
+
     def _check_reachable(self) -> None:
-        for name, url in (
-            ("Prometheus", self.prometheus_url + "/-/ready"),
-            ("Alertmanager", self.alertmanager_url + "/-/ready"),
-        ):
+        for name, url in (("Prometheus", self.prometheus_url), ("Alertmanager", self.alertmanager_url)):
             try:
-                httpx.get(url, timeout=5).raise_for_status()
+                httpx.get(url + "/-/ready", timeout=5).raise_for_status()
             except httpx.HTTPError as exc:
-                raise DrillError(f"{name} is not ready at {url}: {exc}") from exc
+                raise DrillError(f"{name} is not ready at {url}/-/ready: {exc}") from exc
         if self._received():
             raise DrillError(f"{ALERT} is already active for {self.drill.dependency}: resolve it before drilling")
 
@@ -92,24 +128,35 @@ class AlertDrill:
         )
 
     def _firing(self) -> bool:
-        body = httpx.get(self.prometheus_url + "/api/v1/alerts", timeout=10).json()
-        return any(a["state"] == "firing" and self._matches(a["labels"]) for a in body["data"]["alerts"])
+        response = httpx.get(self.prometheus_url + "/api/v1/alerts", timeout=10)
+        response.raise_for_status()
+        return any(a["state"] == "firing" and self._matches(a["labels"]) for a in response.json()["data"]["alerts"])
 
     def _received(self) -> list[dict[str, Any]]:
-        """The drill's alert as Alertmanager holds it (active, not yet resolved)."""
+        """The drill's alert as Alertmanager holds it, unresolved: active, or suppressed by a silence
+        (a quiet drill) or an inhibition; `_wait_for_page` then tells whether anyone was paged."""
         response = httpx.get(
             self.alertmanager_url + "/api/v2/alerts", params={"filter": f'alertname="{ALERT}"'}, timeout=10
         )
         response.raise_for_status()
         return [a for a in response.json() if self._matches(a["labels"])]
 
-    def _wait(self, done: Callable[[], bool], what: str, *, since: float | None = None) -> float:
-        start = self.timings.fault_at if since is None else since
-        while not done():
-            if self._since(start) > self.timeout_s:
-                raise DrillError(f"gave up waiting for {what} after {self.timeout_s:g} s")
+    def _wait(self, poll: Callable[[], T], what: str, *, origin: float | None = None) -> tuple[float, T]:
+        """Poll until `poll` answers something truthy, for up to `timeout_s`: the seconds from
+        `origin` (default: the fault) until then, and that answer."""
+        deadline = time.monotonic() + self.timeout_s
+        last_error: Exception | None = None
+        while True:
+            try:
+                answer = poll()
+                if answer:
+                    return self._since(self.timings.fault_at if origin is None else origin), answer
+            except (httpx.HTTPError, KeyError, ValueError) as exc:  # one bad poll is not the end of the drill
+                last_error = exc
+            if time.monotonic() > deadline:
+                reason = f" (last error: {last_error})" if last_error else ""
+                raise DrillError(f"gave up waiting for {what} after {self.timeout_s:g} s{reason}")
             time.sleep(self.poll_s)
-        return self._since(start)
 
     @staticmethod
     def _since(start: float) -> float:

@@ -123,7 +123,9 @@ _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _VARIABLES = re.compile(r"\$\{[^}]*\}|\$\w+|\[\[\w+\]\]")  # Grafana's $var, ${var}, [[var]]
 _LABEL_SETS = re.compile(r"\{[^{}]*\}")
 _RANGES = re.compile(r"\[[^\]]*\]")
-_GROUPINGS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_GROUPINGS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.I)
+_COMMENTS = re.compile(r"#[^\n]*")
+_NAME_MATCHERS = re.compile(r"__name__\s*=\s*\"([^\"]*)\"")
 _IDENTIFIER = re.compile(r"(?<![\w:.])([A-Za-z_:][\w:]*)(\s*\()?")
 _WORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"})
 _WORDS |= {"group_left", "group_right", "atan2", "start", "end"}
@@ -131,12 +133,12 @@ _WORDS |= {"group_left", "group_right", "atan2", "start", "end"}
 
 def metric_names(expr: str) -> set[str]:
     """The metric names an expression selects (function and label names excluded)."""
-    text = _STRINGS.sub('""', expr)
+    names = set(_NAME_MATCHERS.findall(expr))  # {__name__="x"} selects x too
+    text = _COMMENTS.sub("", _STRINGS.sub('""', expr))
     text = _VARIABLES.sub("1", text)
     text = _LABEL_SETS.sub("", text)
     text = _RANGES.sub("", text)
     text = _GROUPINGS.sub("", text)
-    names = set()
     for match in _IDENTIFIER.finditer(text):
         name, call = match.groups()
         if call or name.lower() in _WORDS:

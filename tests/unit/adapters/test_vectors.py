@@ -1,6 +1,7 @@
 """The vector store against real Qdrant local mode on disk."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,7 @@ def test_a_guarded_view_counts_calls_per_node(tmp_path: Path) -> None:
         store = VectorStore(path=tmp_path / "q")
         await store.open()
         view = store.guarded(_OpenGuard(), metrics)
+        assert _node_samples(metrics, "local")["up"] is None  # unknown until the first call, not "down"
         await view.create_collection("c", 4)
         with pytest.raises(CollectionNotFound):  # an answer: the node is up
             await view.count("missing")
@@ -187,5 +189,27 @@ def test_a_guarded_view_counts_calls_per_node(tmp_path: Path) -> None:
             await server.guarded(_OpenGuard(), down).ping()
         await server.close()
         assert _node_samples(down, "127.0.0.1:9") == {"ok": 0, "error": 1, "calls": 1, "up": 0}
+
+    asyncio.run(scenario())
+
+
+def test_a_call_cut_off_by_a_timeout_counts_as_an_error(tmp_path: Path) -> None:
+    from ragplane.telemetry.metrics import ServiceMetrics
+
+    class _TimeoutGuard(_OpenGuard):
+        async def call(self, fn):
+            async with asyncio.timeout(0.01):
+                return await fn()
+
+    async def scenario() -> None:
+        metrics = ServiceMetrics("query")
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        view = store.guarded(_TimeoutGuard(), metrics)
+        store._conn.executor.submit(time.sleep, 0.3)  # the single local-mode thread is busy: the call hangs
+        with pytest.raises(TimeoutError):
+            await view.count("c")
+        await store.close()
+        assert _node_samples(metrics, "local") == {"ok": 0, "error": 1, "calls": 1, "up": 0}
 
     asyncio.run(scenario())

@@ -84,3 +84,9 @@ def test_the_shared_shapes() -> None:
     assert external("up", job="ragplane") == 'up{job="ragplane"}'
     with pytest.raises(ValueError, match="neither in the catalogue"):
         external("ragplane_made_up_total")
+
+
+def test_metric_names_sees_name_matchers_ignores_comments_and_upper_case_keywords() -> None:
+    expr = 'SUM BY (route) ({__name__="ragplane_typo_total"}) # ragplane_in_a_comment\n+ ON (x) up'
+    assert metric_names(expr) == {"ragplane_typo_total", "up"}
+    assert unknown_metrics(expr) == {"ragplane_typo_total"}
