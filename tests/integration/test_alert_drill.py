@@ -25,6 +25,7 @@ from tests.integration.conftest import stack_settings
 from tests.promstack import Alertmanager, Prometheus, Webhook, production_routing
 from tests.running import RunningStack
 
+pytestmark = pytest.mark.drill
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_WITHIN_S = 15
 COLLECTION = "drill"
