@@ -8,12 +8,16 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import yaml
 
 from ragplane.settings import Settings
+from ragplane.telemetry import promql
 from ragplane.telemetry.catalog import CATALOG
+from ragplane.telemetry.runbooks import runbook_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *ROOT.glob("runbooks/**/*.md")])
+RULES = yaml.safe_load((ROOT / "deploy/prometheus/rules/ragplane.rules.yml").read_text())
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -96,3 +100,44 @@ def test_the_offline_amtool_commands_of_the_alerting_guide_run() -> None:
     for command in offline:
         result = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+
+
+def alert_names() -> set[str]:
+    return {r["alert"] for g in RULES["groups"] for r in g["rules"] if "alert" in r}
+
+
+RUNBOOK_SECTIONS = ["What it means", "Impact", "Dashboard", "Diagnose", "Mitigate", "Escalate"]
+
+
+def promql_blocks(pages: list[Path]) -> list[tuple[Path, str]]:
+    fence = re.compile(r"```promql\n(.*?)```", re.S)
+    return [(page, block.strip()) for page in pages for block in fence.findall(page.read_text())]
+
+
+def promtool_accepts(tmp_path: Path, exprs: list[str]) -> str:
+    """promtool's complaint about `exprs` as recording rules, or "" when they all parse."""
+    rules = [{"record": f"docs:block:{i}", "expr": expr} for i, expr in enumerate(exprs)]
+    path = tmp_path / "docs.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "docs", "rules": rules}]}))
+    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    return "" if result.returncode == 0 else result.stdout + result.stderr
+
+
+def test_every_alert_runbook_has_the_on_call_sections() -> None:
+    for alert in alert_names():
+        page = ROOT / runbook_path(alert)
+        headings = re.findall(r"^## (.+)$", page.read_text(), re.M)
+        assert headings == RUNBOOK_SECTIONS, f"{page.name}: {headings}"
+
+
+def test_the_promql_of_the_runbooks_and_docs_parses_and_names_only_known_metrics(tmp_path: Path) -> None:
+    """A ```promql block is one expression (an alert's, over several lines) or one per line;
+    promtool must accept it one way or the other, and it may name only known metrics."""
+    blocks = promql_blocks(PAGES)
+    assert len(blocks) >= 15
+    recorded = {r["record"] for g in RULES["groups"] for r in g["rules"] if "record" in r}
+    for page, block in blocks:
+        assert not promql.unknown_metrics(block, recorded), f"{page.name}: {block}"
+        lines = [line for line in block.splitlines() if line.strip()]
+        complaint = promtool_accepts(tmp_path, [block]) and promtool_accepts(tmp_path, lines)
+        assert not complaint, f"{page.name}: {block}\n{complaint}"
