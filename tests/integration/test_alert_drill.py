@@ -109,3 +109,14 @@ def test_the_cli_reports_a_drill_that_cannot_start(pipeline: Pipeline, capsys, t
     code = main(["--env-file", str(env), "drill", "alert", "--prometheus", "http://127.0.0.1:9", "--timeout", "1"])
     assert code == 1
     assert "Prometheus is not ready at http://127.0.0.1:9/-/ready" in capsys.readouterr().err
+
+
+def test_no_page_and_a_dead_endpoint_are_reported_not_hidden(pipeline: Pipeline) -> None:
+    lines: list[str] = []
+    drill = pipeline.drill(lines.append)
+    drill.hold_s, drill.timeout_s = 0.5, 0.5
+    assert drill._wait_for_page(drill._notifications()) is None  # nothing firing: nothing sent
+    assert "Alertmanager sent nothing within 0.5 s" in lines[-1]
+    drill.prometheus_url = "http://127.0.0.1:9"
+    with pytest.raises(DrillError, match=r"gave up waiting for Prometheus .* \(last error: .*\)"):
+        drill._wait(drill._firing, "Prometheus to fire")

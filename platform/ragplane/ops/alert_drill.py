@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 @dataclass
 class Timings:
-    """Seconds from the fault (the first three) and from its removal (`resolved`)."""
+    """Seconds from the fault (all but `resolved`, which counts from the fault's removal)."""
 
     breaker_open: float = 0.0
     firing: float = 0.0
@@ -69,8 +69,8 @@ class AlertDrill:
             self.say(f"{t.firing:.1f} s  Prometheus fires {ALERT}")
             t.received, held = self._wait(self._received, "Alertmanager to receive " + ALERT)
             labels = held[0]["labels"]
-            state = held[0]["status"]["state"]
-            self.say(f"{t.received:.1f} s  Alertmanager has it, {state} ({_describe(labels)})")
+            held_as = held[0]["status"]["state"]  # active, or suppressed by a silence or an inhibition
+            self.say(f"{t.received:.1f} s  Alertmanager has it, {held_as} ({_describe(labels)})")
             t.notified = self._wait_for_page(sent_before)
         finally:
             self.drill.end()
@@ -86,7 +86,7 @@ class AlertDrill:
 
     def _wait_for_page(self, sent_before: float) -> float | None:
         """Seconds from the fault until Alertmanager sent notifications, or None after `hold_s`
-        (silenced, inhibited, or a route that sends nothing): the drill says which it was."""
+        (silenced, inhibited, or a route that sends nothing)."""
         deadline = time.monotonic() + self.hold_s
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
