@@ -8,17 +8,15 @@ rules production uses. A port taken between choosing and binding is retried.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import copy
 import json
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,12 +24,39 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from tests.fakes.receiver import Receiver
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 RULES = ROOT / "deploy/prometheus/rules/ragplane.rules.yml"
 ALERTMANAGER_CONFIG = ROOT / "deploy/alertmanager/alertmanager.yml"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "/usr/bin/alertmanager"
+
+
+def rules() -> list[dict[str, Any]]:
+    """Every rule of the generated rule file, alerts and recordings."""
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def alert_names() -> set[str]:
+    return {rule["alert"] for rule in rules() if "alert" in rule}
+
+
+def recorded_names() -> set[str]:
+    return {rule["record"] for rule in rules() if "record" in rule}
+
+
+def check_expressions(exprs: Sequence[str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    """`promtool check rules` over `exprs` as recording rules: Prometheus' own parser, no server."""
+    recordings = [{"record": f"ragplane_check:expr:{i}", "expr": expr} for i, expr in enumerate(exprs)]
+    path = workdir / "expressions.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "expressions", "rules": recordings}]}))
+    return subprocess.run(
+        [PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def free_port() -> int:
@@ -55,7 +80,7 @@ def ragplane_job(targets: Mapping[str, str], interval: str) -> dict[str, Any]:
     return job
 
 
-class _Process:
+class _Process(abc.ABC):
     """A server binary on a free port, ready when `/-/ready` answers 200."""
 
     name = "process"
@@ -67,8 +92,9 @@ class _Process:
         self.url = ""
         self._log: Any = None
 
+    @abc.abstractmethod
     def command(self, port: int) -> list[str]:
-        raise NotImplementedError
+        """The binary and its flags, listening on `port`."""
 
     def start(self, timeout: float = 30) -> None:
         for _ in range(3):
@@ -188,29 +214,11 @@ class Alertmanager(_Process):
         ]
 
 
-@dataclass
-class Webhook:
-    """An HTTP endpoint recording each Alertmanager notification with the time it arrived."""
+class Webhook(Receiver[dict[str, Any]]):
+    """Alertmanager's webhook receiver: each notification, with the time it arrived."""
 
-    received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                hook.received.append((time.monotonic(), json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def __init__(self) -> None:
+        super().__init__(json.loads)
 
     def alerts(self, alertname: str, status: str) -> Iterator[tuple[float, dict[str, Any], str]]:
         """(arrival time, alert, receiver) for every notified alert with that name and status."""
@@ -227,10 +235,6 @@ class Webhook:
                 return found
             time.sleep(0.05)
         raise TimeoutError(f"no {status} {alertname} notification within {timeout:g} s: {self.received}")
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def production_routing(url: str, *, interval: str = "1s") -> dict[str, Any]:

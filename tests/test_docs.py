@@ -8,16 +8,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import yaml
 
 from ragplane.settings import Settings
 from ragplane.telemetry import promql
 from ragplane.telemetry.catalog import CATALOG
 from ragplane.telemetry.runbooks import runbook_path
+from tests.promstack import alert_names, check_expressions, recorded_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *ROOT.glob("runbooks/**/*.md")])
-RULES = yaml.safe_load((ROOT / "deploy/prometheus/rules/ragplane.rules.yml").read_text())
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -102,10 +101,6 @@ def test_the_offline_amtool_commands_of_the_alerting_guide_run() -> None:
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
 
 
-def alert_names() -> set[str]:
-    return {r["alert"] for g in RULES["groups"] for r in g["rules"] if "alert" in r}
-
-
 RUNBOOK_SECTIONS = ["What it means", "Impact", "Dashboard", "Diagnose", "Mitigate", "Escalate"]
 
 
@@ -115,11 +110,8 @@ def promql_blocks(pages: list[Path]) -> list[tuple[Path, str]]:
 
 
 def promtool_accepts(tmp_path: Path, exprs: list[str]) -> str:
-    """promtool's complaint about `exprs` as recording rules, or "" when they all parse."""
-    rules = [{"record": f"docs:block:{i}", "expr": expr} for i, expr in enumerate(exprs)]
-    path = tmp_path / "docs.rules.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "docs", "rules": rules}]}))
-    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    """promtool's complaint about `exprs`, or "" when they all parse."""
+    result = check_expressions(exprs, tmp_path)
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
@@ -135,7 +127,7 @@ def test_the_promql_of_the_runbooks_and_docs_parses_and_names_only_known_metrics
     promtool must accept it one way or the other, and it may name only known metrics."""
     blocks = promql_blocks(PAGES)
     assert len(blocks) >= 15
-    recorded = {r["record"] for g in RULES["groups"] for r in g["rules"] if "record" in r}
+    recorded = recorded_names()
     for page, block in blocks:
         assert not promql.unknown_metrics(block, recorded), f"{page.name}: {block}"
         lines = [line for line in block.splitlines() if line.strip()]

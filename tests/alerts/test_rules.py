@@ -6,7 +6,6 @@ promtool is the real binary (Debian package `prometheus`; `make test` installs i
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ from alerts.model import NAME, SEVERITIES, seconds
 from alerts.render import OUTPUT, ROOT, render
 from ragplane.telemetry.promql import unknown_metrics
 from ragplane.telemetry.runbooks import runbook_path, runbook_url
+from tests.promstack import PROMTOOL
 
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMTOOL_TESTS = sorted((ROOT / "alerts" / "tests").glob("*.yaml"))
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 

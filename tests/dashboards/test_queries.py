@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dashboards import dashboards, panels, queries
 from dashboards.expr import substitute
 from ragplane.telemetry.promql import metric_names, unknown_metrics
+from tests.promstack import check_expressions
 
 QUERIES = queries()
 
@@ -45,12 +43,6 @@ def test_every_query_names_only_catalogue_or_external_metrics() -> None:
 
 def test_prometheus_parses_every_query(tmp_path: Path) -> None:
     """promtool parses each query as a recording rule's expression (the truth check then evaluates them)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package prometheus; `make test` installs it)")
-    rules = [{"record": f"ragplane_dashboard_query_{i}", "expr": expr} for i, (_, _, expr) in enumerate(QUERIES)]
-    path = tmp_path / "dashboards.rules.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    result = check_expressions([expr for _, _, expr in QUERIES], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(rules)} rules found" in result.stdout
+    assert f"{len(QUERIES)} rules found" in result.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,13 @@ from typing import Any
 import yaml
 
 from alerts.model import seconds
+from tests.promstack import PROMTOOL
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 RULES = ROOT / "deploy/prometheus/rules"
 ALERTMANAGER = ROOT / "deploy/alertmanager/alertmanager.yml"
 DOC = ROOT / "docs/alerting.md"
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 BUDGET_S = 60
 
 

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 import dashboards
 from ragplane.ops.ingest import IngestClient, ingest, read_documents
 from ragplane.services.gateway.auth import issue_token
 from ragplane.telemetry.catalog import CATALOG, Kind
 from tests.integration.conftest import stack_settings
-from tests.promstack import RULES, Prometheus
+from tests.promstack import Prometheus, rules
 from tests.running import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,11 +114,10 @@ def test_every_series_carries_the_scrape_labels(observed: tuple[RunningStack, Pr
 
 def test_every_rule_expression_evaluates(observed: tuple[RunningStack, Prometheus]) -> None:
     _, prometheus = observed
-    groups = yaml.safe_load(RULES.read_text())["groups"]
-    rules = [rule for group in groups for rule in group["rules"]]
-    assert rules
+    every_rule = rules()
+    assert every_rule
     failures = {}
-    for rule in rules:
+    for rule in every_rule:
         try:
             prometheus.query(rule["expr"])
         except ValueError as exc:
@@ -127,7 +125,7 @@ def test_every_rule_expression_evaluates(observed: tuple[RunningStack, Prometheu
     assert not failures
     # And Prometheus loaded the same file without complaint.
     loaded = prometheus.api("rules")["groups"]
-    assert sum(len(g["rules"]) for g in loaded) == len(rules)
+    assert sum(len(g["rules"]) for g in loaded) == len(every_rule)
     assert all(r["health"] != "err" for g in loaded for r in g["rules"]), loaded
 
 

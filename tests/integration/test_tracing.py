@@ -1,11 +1,10 @@
 """One trace per request across gateway → query → embedder/Qdrant, and OTLP export."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.fakes.receiver import Receiver
 from tests.running import RunningStack
 
 
@@ -69,34 +68,14 @@ def test_ingestion_jobs_are_traced(stack, collections, unique) -> None:
     assert {"ingest", "embed", "upsert"} <= names
 
 
-class Collector:
-    """A minimal OTLP/HTTP trace receiver."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                message = ExportTraceServiceRequest()
-                message.ParseFromString(body)
-                received.append(message)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+def parse_export(body: bytes) -> ExportTraceServiceRequest:
+    message = ExportTraceServiceRequest()
+    message.ParseFromString(body)
+    return message
 
 
 def test_spans_are_exported_over_otlp(make_settings) -> None:
-    collector = Collector()
+    collector = Receiver(parse_export, content_type="application/x-protobuf")  # an OTLP/HTTP trace receiver
     settings = make_settings(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url)
     gateway_only = RunningStack(settings, services=("gateway",)).start(wait_ready=False)
     try:
@@ -104,15 +83,14 @@ def test_spans_are_exported_over_otlp(make_settings) -> None:
             client.get("/health")
     finally:
         gateway_only.stop()  # shutdown flushes the batch processor
-        collector.server.shutdown()
-        collector.server.server_close()
+        collector.stop()
     names = {
         span.name
-        for request in collector.requests
+        for _, request in collector.received
         for resource in request.resource_spans
         for scope in resource.scope_spans
         for span in scope.spans
     }
     assert any("/health" in name for name in names)
-    resource = collector.requests[0].resource_spans[0].resource
+    resource = collector.received[0][1].resource_spans[0].resource
     assert any(a.key == "service.name" and a.value.string_value == "ragplane-gateway" for a in resource.attributes)
