@@ -47,6 +47,29 @@ def test_every_metric_is_documented() -> None:
     assert not missing, f"document these in docs/observability.md: {missing}"
 
 
+# How the product came to be is for commit messages: "the seed named…", "issue 3's breaker".
+HISTORY = re.compile(r"\bthe seed\b|\bseed \d|\bissues? \d+|\bTASKS\.md\b", re.I)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_describe_the_product_not_its_history(page: Path) -> None:
+    found = [m.group(0) for m in HISTORY.finditer(page.read_text())]
+    assert not found, f"{page.relative_to(ROOT)} tells the project's history: {found}"
+
+
+def test_metrics_that_need_postgresql_or_redis_say_so() -> None:
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in (ROOT / "docs" / "observability.md").read_text().splitlines()
+        if line.startswith("| `ragplane_")
+    }
+    database = ("ragplane_registry_", "ragplane_query_log_")
+    needs = {m.name: "DATABASE_URL" for m in CATALOG if m.name.startswith(database)}
+    needs["ragplane_gateway_rate_limit_errors_total"] = "REDIS_URL"
+    unmarked = [name for name, setting in needs.items() if f"with `{setting}` only" not in rows[name]]
+    assert not unmarked, f"mark these as needing their backend in docs/observability.md: {unmarked}"
+
+
 def test_every_setting_is_documented() -> None:
     text = (ROOT / "docs" / "configuration.md").read_text()
     source = (ROOT / "platform" / "ragplane" / "settings.py").read_text()

@@ -255,6 +255,11 @@ def test_the_drill_command_trips_and_resets_a_breaker(make_settings, tmp_path, c
         assert breaker_state(stack, "embedder") == ("closed", 0.0)
         with stack.client() as client:
             assert search(client, "docs").status_code == 200
+        # Without an LLM the llm breaker guards nothing: the drill says so instead of six 200s.
+        assert cli.main(["--env-file", str(env), "drill", "breaker", "--dependency", "llm"]) == 1
+        out = capsys.readouterr().err
+        assert "no LLM is in use (OLLAMA_URL is not set)" in out and "request 1" not in out
+        assert breaker_state(stack, "llm") == ("closed", 0.0)
         wrong = tmp_path / "wrong.env"
         wrong.write_text(f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\nQUERY_URL=http://127.0.0.1:9\n")
         assert cli.main(["--env-file", str(wrong), "drill", "breaker", "--dependency", "embedder"]) == 1

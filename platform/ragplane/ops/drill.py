@@ -47,8 +47,22 @@ class Drill:
             raise DrillError(f"the service has no breaker {self.dependency!r}; it has {', '.join(breakers)}")
         return breakers[self.dependency]
 
+    def _answerer(self) -> str:
+        """The query service's answerer: `extractive` when no LLM is configured."""
+        with self._service() as client:
+            response = client.get("/health")
+        if response.status_code != 200:
+            raise DrillError(f"cannot read the service's health: HTTP {response.status_code} {response.text[:200]}")
+        return str(response.json().get("dependencies", {}).get("answerer", {}).get("name", ""))
+
     def start(self, *, seconds: float, mode: str, requests: int) -> dict[str, Any]:
         self.breaker()  # fails early on a wrong service or dependency
+        if self.dependency == "llm" and self._answerer() == "extractive":
+            # Its breaker guards no call: every request would answer 200 and prove nothing.
+            raise DrillError(
+                "no LLM is in use (OLLAMA_URL is not set): answers are extractive and the llm breaker "
+                "guards no call. Set OLLAMA_URL to drill it, or drill the embedder or qdrant."
+            )
         with self._service() as client:
             response = client.post(f"/internal/faults/{self.dependency}", json={"seconds": seconds, "mode": mode})
         if response.status_code != 200:
