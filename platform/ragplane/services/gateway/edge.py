@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,7 +41,7 @@ class Consumer(Protocol):
 
 
 class Authenticates(Protocol):
-    def authenticate(self, authorization: str | None, client_ip: str) -> Consumer: ...
+    def authenticate(self, authorization: Sequence[str], client_ip: str) -> Consumer: ...
 
 
 class Decides(Protocol):
@@ -134,7 +134,7 @@ class EdgeMiddleware:
         if policy.authenticator is None:
             return {}
         client = scope.get("client")
-        consumer = policy.authenticator.authenticate(headers.get("authorization"), client[0] if client else "")
+        consumer = policy.authenticator.authenticate(headers.getlist("authorization"), client[0] if client else "")
         if policy.limits is None:
             return {}
         decision = await policy.limits.check(consumer.id, consumer.plan)

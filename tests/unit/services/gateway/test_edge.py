@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -27,8 +28,8 @@ class Caller:
 class Tokens:
     """Anyone but the holder of `Bearer bad`."""
 
-    def authenticate(self, authorization: str | None, client_ip: str) -> Caller:
-        if authorization == "Bearer bad":
+    def authenticate(self, authorization: Sequence[str], client_ip: str) -> Caller:
+        if "Bearer bad" in authorization:
             raise Unauthorized("bad token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return Caller(f"ip:{client_ip}", "free")
 
