@@ -81,7 +81,7 @@ def create_app(spec: ServiceSpec) -> Starlette:
         else None
     )
     routes: list[BaseRoute] = [
-        *spec.health.routes(),
+        *spec.health.routes(spec.service_secrets),
         metrics_route(spec.metrics),
         *docs_routes(document, title=spec.title),
         # /internal/* only exists where the service token guards it (never on the public gateway).
