@@ -371,6 +371,7 @@ def _gateway(read: _Reader) -> GatewaySettings:
         query_upstreams=read("QUERY_UPSTREAMS", urls, ()),
         collections_upstreams=read("COLLECTIONS_UPSTREAMS", urls, ()),
         max_body_bytes=read("GATEWAY_MAX_BODY_BYTES", parsing.positive_int, g.max_body_bytes),
+        max_header_bytes=read("GATEWAY_MAX_HEADER_BYTES", parsing.positive_int, g.max_header_bytes),
     )
 
 
