@@ -104,6 +104,8 @@ def create_app(spec: ServiceSpec) -> Starlette:
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=spec.lifespan,
     )
+    # No trailing-slash redirects: their Location would be this service's own address (see kit.problems).
+    app.router.redirect_slashes = False
     app.state.spec = spec
     instrument_app(app, spec.tracer_provider)
     return app
