@@ -15,23 +15,11 @@ import redis
 
 from ragplane import cli
 from ragplane.services.gateway.auth import issue_token
-from tests.integration.conftest import stack_settings
+from tests.integration.conftest import edge_for, stack_settings
 from tests.running import RunningStack, ingest
 
 API = "/api/v1/rag"
 JWT_SECRET = "j" * 40
-
-
-def edge_for(backends: RunningStack, data: Path, **env: str) -> RunningStack:
-    """A gateway alone, in front of `backends`' services."""
-    settings = stack_settings(
-        data,
-        INTER_SERVICE_SECRET=backends.settings.inter_service_secret or "",
-        QUERY_URL=backends.urls["query"],
-        COLLECTIONS_URL=backends.urls["collections"],
-        **env,
-    )
-    return RunningStack(settings, services=("gateway",)).start()
 
 
 @pytest.fixture
