@@ -9,7 +9,8 @@ a load balancer stops sending traffic to a replica that cannot answer.
 Both are open (orchestrators and Prometheus hold no secret), so what they show depends
 on who asks: a caller holding the service token sees everything; anyone else sees the
 same verdicts without what says where things live (`WHERE_KEYS`: file paths, Qdrant and
-database addresses), and with absolute paths and URLs in error texts masked.
+database addresses), and with absolute paths, URLs and IP addresses masked in error texts
+(`ERROR_KEYS`; other texts, such as the operator's maintenance message, are shown as they are).
 """
 
 from __future__ import annotations
@@ -38,18 +39,21 @@ Describe = Callable[[], Awaitable[Mapping[str, Any]]]
 DOWN_STATES = frozenset({"down", "not_ready", "open"})
 RETRY_AFTER_S = 5
 WHERE_KEYS = frozenset({"path", "location", "host", "port", "url"})
-# A URL, or an absolute path that starts a word ("'/data/x'", " /var/lib"), in free text.
-_WHERE_IN_TEXT = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"]+|(?<![\w.:/~-])/[^\s'\"]+", re.IGNORECASE)
+ERROR_KEYS = frozenset({"error", "detail", "last_error", "database"})  # `database`: why the registry fell back
+# A URL, an absolute path that starts a word ("'/data/x'", " /var/lib") or an IPv4 address, in free text.
+_WHERE_IN_TEXT = re.compile(
+    r"[a-z][a-z0-9+.-]*://[^\s'\"]+|(?<![\w.:/~-])/[^\s'\"]+|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.IGNORECASE
+)
 MASK = "<hidden>"
 
 
-def public_view(value: Any) -> Any:
-    """Health data without where things live: `WHERE_KEYS` dropped, paths and URLs in text masked."""
+def public_view(value: Any, key: str | None = None) -> Any:
+    """Health data without where things live: `WHERE_KEYS` dropped, paths and URLs in error texts masked."""
     if isinstance(value, Mapping):
-        return {k: public_view(v) for k, v in value.items() if k not in WHERE_KEYS}
+        return {k: public_view(v, k) for k, v in value.items() if k not in WHERE_KEYS}
     if isinstance(value, list | tuple):
-        return [public_view(v) for v in value]
-    if isinstance(value, str):
+        return [public_view(v, key) for v in value]
+    if isinstance(value, str) and key in ERROR_KEYS:
         return _WHERE_IN_TEXT.sub(MASK, value)
     return value
 

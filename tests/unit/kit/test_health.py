@@ -87,14 +87,20 @@ def test_only_service_token_holders_see_where_things_live(make_kit) -> None:
         ("cannot open /var/lib/ragplane/x.json", "cannot open <hidden>"),
         ("[Errno 2] No such file: '/data/q'", "[Errno 2] No such file: '<hidden>'"),
         ("refused by http://user@db:5432/x", "refused by <hidden>"),
-        ("3/5 replicas, n/a, degraded (json)", "3/5 replicas, n/a, degraded (json)"),
+        ("Connect call failed ('10.0.0.5', 5432)", "Connect call failed ('<hidden>', 5432)"),
+        ("3/5 replicas, n/a, degraded (json), v1.2", "3/5 replicas, n/a, degraded (json), v1.2"),
     ],
 )
 def test_public_view_masks_paths_and_urls_in_text(text: str, shown: str) -> None:
-    assert public_view({"error": text, "host": "db", "port": 5432, "nested": [{"url": "x"}]}) == {
+    assert public_view({"error": text, "host": "db", "port": 5432, "nested": [{"url": "x", "detail": text}]}) == {
         "error": shown,
-        "nested": [{}],
+        "nested": [{"detail": shown}],
     }
+
+
+def test_public_view_keeps_texts_that_are_not_errors() -> None:
+    maintenance = {"status": "on", "message": "Re-indexing, see https://status.example/ or /var/www/notice"}
+    assert public_view({"maintenance": maintenance}) == {"maintenance": maintenance}
 
 
 def test_liveness_hides_locations_from_anonymous_callers() -> None:
