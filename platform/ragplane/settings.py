@@ -5,9 +5,7 @@ then from a `.env` file, into a frozen `Settings` object that the composition ro
 hands to the services. Nothing else in ragplane reads `os.environ`.
 
 A wrong value fails at start with a `SettingsError` that names the variable, so an
-operator never has to guess which of forty variables broke a deploy. The message shows
-the value too, except a secret's (named, never shown: start-up errors end up in logs and
-CI output) and the password of a URL.
+operator never has to guess which of forty variables broke a deploy; it never shows a secret or a URL's password.
 """
 
 from __future__ import annotations
@@ -347,8 +345,7 @@ def _gateway(read: _Reader) -> GatewaySettings:
     urls = parsing.url_list(parsing.http_url)
     return GatewaySettings(
         jwt_secret=read("JWT_SECRET", parsing.service_secret, None, secret=True),
-        jwt_public_keys=read("JWT_PUBLIC_KEYS", parsing.pem_keys, (), secret=True)
-        or read("JWT_PUBLIC_KEY", parsing.pem_keys, (), secret=True),
+        jwt_public_keys=read("JWT_PUBLIC_KEYS", parsing.pem_keys, ()) or read("JWT_PUBLIC_KEY", parsing.pem_keys, ()),
         jwt_issuer=read("JWT_ISSUER", parsing.non_empty, None),
         jwt_audience=read("JWT_AUDIENCE", parsing.non_empty, None),
         jwt_leeway_s=read("JWT_LEEWAY_S", parsing.non_negative_float, g.jwt_leeway_s),
