@@ -5,7 +5,7 @@ then from a `.env` file, into a frozen `Settings` object that the composition ro
 hands to the services. Nothing else in ragplane reads `os.environ`.
 
 A wrong value fails at start with a `SettingsError` that names the variable, so an
-operator never has to guess which of forty variables broke a deploy.
+operator never has to guess which of forty variables broke a deploy; it never shows a secret or a URL's password.
 """
 
 from __future__ import annotations
@@ -206,13 +206,13 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         query_port=read("QUERY_PORT", parsing.port, defaults.query_port),
         collections_port=read("COLLECTIONS_PORT", parsing.port, defaults.collections_port),
         data_dir=read("RAGPLANE_DATA_DIR", Path, defaults.data_dir),
-        inter_service_secret=read("INTER_SERVICE_SECRET", parsing.service_secret, None),
-        inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", parsing.service_secret, None),
+        inter_service_secret=read("INTER_SERVICE_SECRET", parsing.service_secret, None, secret=True),
+        inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", parsing.service_secret, None, secret=True),
         query_url=read("QUERY_URL", parsing.http_url, None),
         collections_url=read("COLLECTIONS_URL", parsing.http_url, None),
         upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", parsing.positive_float, defaults.upstream_timeout_s),
         qdrant_urls=_qdrant_urls(read),
-        qdrant_api_key=read("QDRANT_API_KEY", str, None),
+        qdrant_api_key=read("QDRANT_API_KEY", str, None, secret=True),
         ollama_url=ollama_url,
         ollama_embed_model=read("OLLAMA_EMBED_MODEL", parsing.non_empty, defaults.ollama_embed_model),
         ollama_llm_model=read("OLLAMA_LLM_MODEL", parsing.non_empty, defaults.ollama_llm_model),
@@ -295,14 +295,15 @@ class _Reader:
     def __init__(self, config: Config) -> None:
         self._config = config
 
-    def __call__(self, key: str, cast: Callable[[str], T], default: T) -> T:
+    def __call__(self, key: str, cast: Callable[[str], T], default: T, *, secret: bool = False) -> T:
         raw = self._config(key, default=None)
         if raw is None or raw == "":
             return default
         try:
             return cast(raw)
         except (TypeError, ValueError) as exc:
-            raise SettingsError(f"{key}={raw!r} is not valid: {exc}") from None
+            shown = key if secret else f"{key}={','.join(_without_credentials(p) for p in raw.split(','))!r}"
+            raise SettingsError(f"{shown} is not valid: {exc}") from None
 
 
 def _breaker_defaults(read: _Reader) -> BreakerSettings:
@@ -343,7 +344,7 @@ def _gateway(read: _Reader) -> GatewaySettings:
         raise SettingsError("CORS_ALLOWED_ORIGINS=* cannot go with CORS_ALLOW_CREDENTIALS=true: list the origins")
     urls = parsing.url_list(parsing.http_url)
     return GatewaySettings(
-        jwt_secret=read("JWT_SECRET", parsing.service_secret, None),
+        jwt_secret=read("JWT_SECRET", parsing.service_secret, None, secret=True),
         jwt_public_keys=read("JWT_PUBLIC_KEYS", parsing.pem_keys, ()) or read("JWT_PUBLIC_KEY", parsing.pem_keys, ()),
         jwt_issuer=read("JWT_ISSUER", parsing.non_empty, None),
         jwt_audience=read("JWT_AUDIENCE", parsing.non_empty, None),
@@ -367,6 +368,7 @@ def _gateway(read: _Reader) -> GatewaySettings:
         query_upstreams=read("QUERY_UPSTREAMS", urls, ()),
         collections_upstreams=read("COLLECTIONS_UPSTREAMS", urls, ()),
         max_body_bytes=read("GATEWAY_MAX_BODY_BYTES", parsing.positive_int, g.max_body_bytes),
+        max_header_bytes=read("GATEWAY_MAX_HEADER_BYTES", parsing.positive_int, g.max_header_bytes),
     )
 
 

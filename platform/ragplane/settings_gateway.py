@@ -1,4 +1,4 @@
-"""The edge's settings: tokens, plans, CORS, maintenance, upstream replicas, body limit.
+"""The edge's settings: tokens, plans, CORS, maintenance, upstream replicas, body and header limits.
 
 A section of `Settings` (`settings.gateway`), declared here to keep `settings.py` small;
 the environment is still read only by `settings.load_settings`. The names follow Kong's
@@ -44,10 +44,11 @@ class GatewaySettings:
     maintenance: bool = False
     maintenance_message: str = "ragplane is down for maintenance; please retry later."
     maintenance_retry_after_s: int = 300
-    # Upstream replicas (empty: the one URL `Settings.upstream_url` gives) and the body limit.
+    # Upstream replicas (empty: the one URL `Settings.upstream_url` gives) and the request limits.
     query_upstreams: tuple[str, ...] = ()
     collections_upstreams: tuple[str, ...] = ()
     max_body_bytes: int = 25 * 1024 * 1024
+    max_header_bytes: int = 32 * 1024  # all header lines together; nginx (Kong) allows 4 buffers of 8 KiB
 
     def replicas(self, service: str) -> tuple[str, ...]:
         return {"query": self.query_upstreams, "collections": self.collections_upstreams}[service]

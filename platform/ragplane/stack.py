@@ -222,10 +222,16 @@ class Runner:
                 server_header=False,
                 proxy_headers=False,  # the gateway sets X-Forwarded-*; no other proxy is trusted
                 timeout_graceful_shutdown=10,
+                # Each request in a fresh context. Without it, asyncio's transport re-registers the
+                # connection's reader inside the request that resumed reading a large body
+                # (python/cpython#140947), and every later request on that keep-alive connection
+                # inherits that request's trace (uvicorn#2167).
+                reset_contextvars=True,
             )
             server = _Server(config)
             self.servers[name] = server
-            # Each server runs in a context naming its service, so even uvicorn's own log lines say which.
+            # Each server runs in a context naming its service, so uvicorn's own log lines say which
+            # (requests get a fresh context: `ServiceLogContext` names the service in theirs).
             context = contextvars.copy_context()
             context.run(current_service.set, name)
             serve = server.serve(sockets=[self.stack.sockets[name]])

@@ -37,6 +37,18 @@ def stack_settings(data: Path, **env: str) -> Settings:
     )
 
 
+def edge_for(backends: RunningStack, data: Path, **env: str) -> RunningStack:
+    """A gateway alone, in front of `backends`' services."""
+    settings = stack_settings(
+        data,
+        INTER_SERVICE_SECRET=backends.settings.inter_service_secret or "",
+        QUERY_URL=backends.urls["query"],
+        COLLECTIONS_URL=backends.urls["collections"],
+        **env,
+    )
+    return RunningStack(settings, services=("gateway",)).start()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[RunningStack]:
     running = RunningStack(stack_settings(tmp_path_factory.mktemp("stack"))).start()

@@ -1,6 +1,7 @@
 """One trace per request across gateway → query → embedder/Qdrant, and OTLP export."""
 
 import time
+from collections.abc import Iterator
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -94,3 +95,46 @@ def test_spans_are_exported_over_otlp(make_settings) -> None:
     assert any("/health" in name for name in names)
     resource = collector.received[0][1].resource_spans[0].resource
     assert any(a.key == "service.name" and a.value.string_value == "ragplane-gateway" for a in resource.attributes)
+
+
+def streamed_upload(size: int, boundary: str) -> Iterator[bytes]:
+    """A multipart upload of one `size`-byte file, sent in chunks (no Content-Length: chunked encoding)."""
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.md"\r\n'
+        "Content-Type: text/markdown\r\n\r\n"
+    ).encode()
+    chunk = b"\xff" * 65536  # not UTF-8: refused after the whole body is read, so nothing is ingested
+    for _ in range(size // len(chunk)):
+        yield chunk
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_trace_ids_stay_with_their_request_after_a_streamed_upload(stack, unique, json_logs) -> None:
+    upload_trace = "5a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    name = unique("t")
+    with stack.client("gateway") as client:  # one client: the requests reuse one keep-alive connection
+        assert client.post("/api/v1/rag/collections", json={"name": name}).status_code == 201
+        upload = client.post(
+            f"/api/v1/rag/collections/{name}/documents",
+            content=streamed_upload(1024 * 1024, "b0undary"),
+            headers={
+                "content-type": "multipart/form-data; boundary=b0undary",
+                "traceparent": f"00-{upload_trace}-b7ad6b7169203331-01",
+            },
+        )
+        assert upload.status_code == 422 and upload.json()["trace_id"] == upload_trace
+        answered = {}
+        for i in range(4):
+            path = f"/api/v1/rag/collections/{name}-missing-{i}"
+            r = client.get(path)
+            assert r.status_code == 404
+            answered[path] = r.json()["trace_id"]
+    assert upload_trace not in answered.values()
+    assert len(set(answered.values())) == len(answered)  # each request its own trace
+    deadline = time.monotonic() + 5  # the gateway logs once the last body byte is sent
+    while True:
+        logged = {rec["path"]: rec["trace_id"] for rec in json_logs.records(event="request", service="gateway")}
+        if set(answered) <= set(logged) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert {path: logged.get(path) for path in answered} == answered

@@ -177,3 +177,29 @@ def test_gateway_settings_are_read_and_checked(tmp_path: Path) -> None:
 def test_bad_gateway_settings_name_their_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load(**env)
+
+
+@pytest.mark.parametrize(
+    ("env", "name", "hidden"),
+    [
+        ({"JWT_SECRET": "short-hs256-secret"}, "JWT_SECRET", "short-hs256-secret"),
+        ({"INTER_SERVICE_SECRET": "tiny-shared-secret"}, "INTER_SERVICE_SECRET", "tiny-shared-secret"),
+        (
+            {"INTER_SERVICE_SECRET_PREVIOUS": "old-shared-secret"},
+            "INTER_SERVICE_SECRET_PREVIOUS",
+            "old-shared-secret",
+        ),
+        ({"DATABASE_URL": "mysql://root:hunter2@db/x"}, "DATABASE_URL", "hunter2"),
+        ({"REDIS_URL": "http://:hunter2@cache:6379"}, "REDIS_URL", "hunter2"),
+        ({"QDRANT_URLS": "http://a:6333,ftp://u:hunter2@b"}, "QDRANT_URLS", "hunter2"),
+    ],
+)
+def test_errors_name_a_secret_but_never_show_it(env: dict[str, str], name: str, hidden: str) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        load(**env)
+    assert hidden not in str(caught.value)
+
+
+def test_errors_still_show_ordinary_values() -> None:
+    with pytest.raises(SettingsError, match="GATEWAY_PORT='abc' is not valid"):
+        load(GATEWAY_PORT="abc")

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.kit.logs import current_service
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -47,9 +46,8 @@ def route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str:
 class AccessMiddleware:
     """Counts, times and logs every HTTP request of one service."""
 
-    def __init__(self, app: ASGIApp, *, service: str, metrics: ServiceMetrics, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, routes: Sequence[BaseRoute]) -> None:
         self.app = app
-        self.service = service
         self.routes = routes
         self.requests = metrics.counter(catalog.HTTP_REQUESTS)
         self.duration = metrics.histogram(catalog.HTTP_REQUEST_DURATION)
@@ -59,7 +57,6 @@ class AccessMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = current_service.set(self.service)
         status = 500
         started = time.perf_counter()
 
@@ -97,4 +94,3 @@ class AccessMiddleware:
                     }
                 },
             )
-            current_service.reset(token)

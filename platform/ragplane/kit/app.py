@@ -5,9 +5,9 @@ of them share the same shape: `/api/v1` routes with legacy twins, problem+json e
 `X-API-Version`, request metrics and JSON access logs, tracing, `/health`,
 `/health/ready`, `/metrics`, `/openapi.json` and `/docs`.
 
-Middleware, outermost first: tracing → unhandled errors → versioning → access log/metrics
-→ service token → Starlette's exception handlers → router. The error catcher sits outside
-everything of ours, so even a bug in a middleware becomes a logged 500 problem (carrying
+Middleware, outermost first: tracing → service name for logs → unhandled errors →
+versioning → access log/metrics → service token → Starlette's exception handlers → router.
+The error catcher sits outside everything of ours, so even a bug in a middleware becomes a logged 500 problem (carrying
 `X-API-Version` itself); access accounting sees the final status of every request,
 including those the token check refuses (an exception passing through counts as 500).
 """
@@ -31,6 +31,7 @@ from ragplane.kit.access import AccessMiddleware
 from ragplane.kit.breakers import Breakers
 from ragplane.kit.health import Health
 from ragplane.kit.internal import Clearable, internal_routes
+from ragplane.kit.logs import ServiceLogContext
 from ragplane.kit.openapi import docs_routes, openapi_document
 from ragplane.kit.problems import EXCEPTION_HANDLERS, UnhandledErrorMiddleware
 from ragplane.kit.service_auth import ServiceAuthMiddleware
@@ -80,7 +81,7 @@ def create_app(spec: ServiceSpec) -> Starlette:
         else None
     )
     routes: list[BaseRoute] = [
-        *spec.health.routes(),
+        *spec.health.routes(spec.service_secrets),
         metrics_route(spec.metrics),
         *docs_routes(document, title=spec.title),
         # /internal/* only exists where the service token guards it (never on the public gateway).
@@ -89,9 +90,10 @@ def create_app(spec: ServiceSpec) -> Starlette:
         *spec.routes,
     ]
     middleware = [
+        Middleware(ServiceLogContext, service=spec.name),
         Middleware(UnhandledErrorMiddleware),
         Middleware(VersioningMiddleware, metrics=spec.metrics),
-        Middleware(AccessMiddleware, service=spec.name, metrics=spec.metrics, routes=routes),
+        Middleware(AccessMiddleware, metrics=spec.metrics, routes=routes),
     ]
     if spec.service_secrets:
         middleware.append(Middleware(ServiceAuthMiddleware, secrets=spec.service_secrets, metrics=spec.metrics))
@@ -102,6 +104,8 @@ def create_app(spec: ServiceSpec) -> Starlette:
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=spec.lifespan,
     )
+    # No trailing-slash redirects: their Location would be this service's own address (see kit.problems).
+    app.router.redirect_slashes = False
     app.state.spec = spec
     instrument_app(app, spec.tracer_provider)
     return app

@@ -15,6 +15,7 @@ includes a stack trace (the trace id in the body finds the logged one).
      ├── PayloadTooLarge          413 payload-too-large
      ├── UnsupportedMediaType     415 unsupported-media-type
      ├── ValidationFailed         422 validation-failed   (+ "errors": [{"field", "message"}])
+     ├── HeadersTooLarge          431 headers-too-large
      ├── BadGateway               502 bad-gateway
      ├── ServiceUnavailable       503 service-unavailable (+ Retry-After)
      └── GatewayTimeout           504 gateway-timeout
@@ -89,6 +90,10 @@ class ValidationFailed(ProblemError):
         super().__init__(summary, errors=items)
 
 
+class HeadersTooLarge(ProblemError):
+    status, slug = 431, "headers-too-large"
+
+
 class BadGateway(ProblemError):
     status, slug = 502, "bad-gateway"
 
@@ -119,6 +124,7 @@ _BY_STATUS: dict[int, type[ProblemError]] = {
         PayloadTooLarge,
         UnsupportedMediaType,
         ValidationFailed,
+        HeadersTooLarge,
         BadGateway,
         ServiceUnavailable,
         GatewayTimeout,

@@ -5,13 +5,20 @@ dependencies cheaply (no I/O beyond what the service chooses to report); its `st
 is `degraded` when a dependency reports itself down. `/health/ready` runs every
 readiness check concurrently, each under a timeout, and answers 503 when any fails, so
 a load balancer stops sending traffic to a replica that cannot answer.
+
+Both are open (orchestrators and Prometheus hold no secret), so what they show depends
+on who asks: a caller holding the service token sees everything; anyone else sees the
+same verdicts without what says where things live (`WHERE_KEYS`: file paths, Qdrant and
+database addresses), and with absolute paths, URLs and IP addresses masked in error texts
+(`ERROR_KEYS`; other texts, such as the operator's maintenance message, are shown as they are).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +29,7 @@ from starlette.routing import Route
 from ragplane import __version__
 from ragplane.kit.breakers import Breaker, Breakers
 from ragplane.kit.errors import ProblemResponse
+from ragplane.kit.service_auth import HEADER, check_token
 
 Check = Callable[[], Awaitable[Mapping[str, Any] | None]]
 """A readiness check: returns details when healthy, raises when not."""
@@ -30,6 +38,24 @@ Describe = Callable[[], Awaitable[Mapping[str, Any]]]
 
 DOWN_STATES = frozenset({"down", "not_ready", "open"})
 RETRY_AFTER_S = 5
+WHERE_KEYS = frozenset({"path", "location", "host", "port", "url"})
+ERROR_KEYS = frozenset({"error", "detail", "last_error", "database"})  # `database`: why the registry fell back
+# A URL, an absolute path that starts a word ("'/data/x'", " /var/lib") or an IPv4 address, in free text.
+_WHERE_IN_TEXT = re.compile(
+    r"[a-z][a-z0-9+.-]*://[^\s'\"]+|(?<![\w.:/~-])/[^\s'\"]+|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.IGNORECASE
+)
+MASK = "<hidden>"
+
+
+def public_view(value: Any, key: str | None = None) -> Any:
+    """Health data without where things live: `WHERE_KEYS` dropped, paths and URLs in error texts masked."""
+    if isinstance(value, Mapping):
+        return {k: public_view(v, k) for k, v in value.items() if k not in WHERE_KEYS}
+    if isinstance(value, list | tuple):
+        return [public_view(v, key) for v in value]
+    if isinstance(value, str) and key in ERROR_KEYS:
+        return _WHERE_IN_TEXT.sub(MASK, value)
+    return value
 
 
 async def _nothing() -> Mapping[str, Any]:
@@ -68,36 +94,36 @@ class Health:
     def _breakers(self) -> dict[str, dict[str, Any]]:
         return self.breakers.describe() if self.breakers is not None else {}
 
-    async def live(self, request: Request) -> Response:
+    async def live(self, request: Request, *, trusted: bool) -> Response:
         dependencies = dict(await self.describe())
         breakers = self._breakers()
         degraded = any(_impaired(d) for d in dependencies.values()) or any(
             b["state"] != "closed" for b in breakers.values()
         )
-        return JSONResponse(
-            {
-                "status": "degraded" if degraded else "ok",
-                "service": self.service,
-                "version": __version__,
-                "uptime_seconds": round(time.monotonic() - self.started, 3),
-                "dependencies": dependencies,
-                "breakers": breakers,
-            }
-        )
+        body = {
+            "status": "degraded" if degraded else "ok",
+            "service": self.service,
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - self.started, 3),
+            "dependencies": dependencies,
+            "breakers": breakers,
+        }
+        return JSONResponse(body if trusted else public_view(body))
 
-    async def ready(self, request: Request) -> Response:
+    async def ready(self, request: Request, *, trusted: bool) -> Response:
         results = await self.run_checks()
-        failing = [f"{name}: {r.get('error', r['status'])}" for name, r in results.items() if r["status"] != "up"]
+        shown = results if trusted else public_view(results)
+        failing = [f"{name}: {r.get('error', r['status'])}" for name, r in shown.items() if r["status"] != "up"]
         breakers = self._breakers()
         if not failing:
-            return JSONResponse({"status": "ready", "service": self.service, "checks": results, "breakers": breakers})
+            return JSONResponse({"status": "ready", "service": self.service, "checks": shown, "breakers": breakers})
         return ProblemResponse(
             503,
             f"{self.service} is not ready: " + "; ".join(failing),
             headers={"Retry-After": str(RETRY_AFTER_S)},
             instance=request.url.path,
             service=self.service,
-            checks=results,
+            checks=shown,
             breakers=breakers,
         )
 
@@ -120,5 +146,17 @@ class Health:
             return {"status": "down", "error": str(exc) or type(exc).__name__}
         return {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 2), **(detail or {})}
 
-    def routes(self) -> list[Route]:
-        return [Route("/health", self.live, methods=["GET"]), Route("/health/ready", self.ready, methods=["GET"])]
+    def routes(self, secrets: Sequence[str] = ()) -> list[Route]:
+        """The two routes; only a caller holding one of `secrets` (the service token) sees where things live."""
+
+        def shown(view: Callable[..., Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+            async def endpoint(request: Request) -> Response:
+                trusted = bool(secrets) and check_token(request.headers.get(HEADER), secrets) == "ok"
+                return await view(request, trusted=trusted)
+
+            return endpoint
+
+        return [
+            Route("/health", shown(self.live), methods=["GET"]),
+            Route("/health/ready", shown(self.ready), methods=["GET"]),
+        ]

@@ -2,8 +2,8 @@
 
 Request logs, deprecation warnings and errors all go through the standard `logging`
 module; this formatter turns a record plus its `fields` extra into one JSON line, so
-log shippers need no parsing rules. The service name comes from a context variable the
-request middleware sets, because in the embedded stack three services share a process.
+log shippers need no parsing rules. The service name comes from a context variable set
+per request (`ServiceLogContext`), because in the embedded stack three services share a process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 current_service: ContextVar[str | None] = ContextVar("ragplane_service", default=None)
 
@@ -27,6 +28,27 @@ _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__di
     "color_message",
     "taskName",
 }
+
+
+class ServiceLogContext:
+    """Names the service in every log line written while one of its requests runs.
+
+    Outermost of ragplane's middleware, so deprecation warnings and unhandled errors say
+    which service they come from too. Set per request, not once per server: uvicorn runs
+    each request in a fresh context (see `stack.Runner`), so nothing set around the server
+    reaches it.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = current_service.set(self.service)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_service.reset(token)
 
 
 class JsonFormatter(logging.Formatter):

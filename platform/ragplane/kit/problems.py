@@ -2,7 +2,10 @@
 
 Handlers for Starlette's exception middleware map `ProblemError`, routing's
 `HTTPException` (404, 405) and adapter failures (a dependency down: 503 with
-Retry-After; a missing collection: 404) to RFC 9457 documents. `UnhandledErrorMiddleware` catches
+Retry-After; a missing collection: 404) to RFC 9457 documents. A path that misses only by
+a trailing slash gets a 404 that names the right one, never a redirect: a service knows only
+its own address, and a `Location` built from it would leak past Kong or the gateway.
+`UnhandledErrorMiddleware` catches
 everything else once, logs it with its trace id and answers a 500 that carries the trace
 id but never the stack trace.
 """
@@ -15,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragplane.adapters.errors import (
@@ -51,6 +55,8 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         detail = f"No route matches {request.method} {request.url.path}."
+        if (other := _slash_twin(request)) is not None:
+            detail = f"No route matches {request.method} {request.url.path}; did you mean {other}?"
         return problem_from_error(NotFound(detail), instance=request.url.path, trace_id=current_trace_id())
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
@@ -66,6 +72,16 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         instance=request.url.path,
         trace_id=current_trace_id(),
     )
+
+
+def _slash_twin(request: Request) -> str | None:
+    """The path with its trailing slash toggled, when a route answers there."""
+    path, router = request.url.path, request.scope.get("router")
+    if path == "/" or router is None:
+        return None
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    scope = {**request.scope, "path": twin}
+    return twin if any(route.matches(scope)[0] is not Match.NONE for route in router.routes) else None
 
 
 DEPENDENCY_RETRY_AFTER_S = 10

@@ -26,6 +26,16 @@ def test_unknown_route_is_a_404_problem(make_kit) -> None:
     assert "GET /nope" in body["detail"]
 
 
+def test_a_trailing_slash_is_a_404_naming_the_path_never_a_redirect(make_kit) -> None:
+    client = make_kit().client
+    r = client.get("http://query.internal:8001/api/v1/rag/things/a/?q=1", follow_redirects=False)
+    assert (r.status_code, r.headers["content-type"]) == (404, PROBLEM_JSON)
+    assert "location" not in r.headers and "query.internal" not in r.text
+    assert r.json()["detail"] == "No route matches GET /api/v1/rag/things/a/; did you mean /api/v1/rag/things/a?"
+    assert client.get("/health/").json()["detail"].endswith("did you mean /health?")
+    assert client.get("/api/v1/rag/nothing/").json()["detail"] == "No route matches GET /api/v1/rag/nothing/."
+
+
 def test_wrong_method_is_a_405_problem_with_allow(make_kit) -> None:
     r = make_kit().client.delete("/api/v1/rag/things/a")
     assert r.status_code == 405

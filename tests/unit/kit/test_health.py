@@ -1,10 +1,13 @@
 import asyncio
+from unittest.mock import ANY
 
+import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from ragplane import __version__
-from ragplane.kit.health import Health
+from ragplane.kit.health import Health, public_view
+from tests.unit.kit.conftest import SECRET
 
 
 async def ok() -> dict:
@@ -55,3 +58,57 @@ def test_a_dependency_serving_reduced_marks_liveness_degraded_but_not_readiness(
 
     assert client.get("/health").json()["status"] == "degraded"
     assert client.get("/health/ready").status_code == 200
+
+
+async def located() -> dict:
+    return {"path": "/srv/ragplane/data/collections.json", "location": "http://qdrant-1:6333", "collections": 2}
+
+
+async def unwritable() -> dict:
+    raise PermissionError("[Errno 13] Permission denied: '/srv/ragplane/data/.write-probe'")
+
+
+def test_only_service_token_holders_see_where_things_live(make_kit) -> None:
+    client = make_kit(secrets=[SECRET], checks={"registry": located, "disk": unwritable}).client
+    anonymous = client.get("/health/ready")
+    assert anonymous.status_code == 503
+    assert "/srv/" not in anonymous.text and "qdrant-1" not in anonymous.text
+    assert anonymous.json()["checks"]["registry"] == {"status": "up", "latency_ms": ANY, "collections": 2}
+    assert anonymous.json()["detail"] == "demo is not ready: disk: [Errno 13] Permission denied: '<hidden>'"
+    trusted = client.get("/health/ready", headers={"X-Service-Token": SECRET}).json()
+    assert trusted["checks"]["registry"]["path"] == "/srv/ragplane/data/collections.json"
+    assert "'/srv/ragplane/data/.write-probe'" in trusted["detail"]
+    assert "/srv/" not in client.get("/health/ready", headers={"X-Service-Token": "wrong"}).text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("cannot open /var/lib/ragplane/x.json", "cannot open <hidden>"),
+        ("[Errno 2] No such file: '/data/q'", "[Errno 2] No such file: '<hidden>'"),
+        ("refused by http://user@db:5432/x", "refused by <hidden>"),
+        ("Connect call failed ('10.0.0.5', 5432)", "Connect call failed ('<hidden>', 5432)"),
+        ("3/5 replicas, n/a, degraded (json), v1.2", "3/5 replicas, n/a, degraded (json), v1.2"),
+    ],
+)
+def test_public_view_masks_paths_and_urls_in_text(text: str, shown: str) -> None:
+    assert public_view({"error": text, "host": "db", "port": 5432, "nested": [{"url": "x", "detail": text}]}) == {
+        "error": shown,
+        "nested": [{"detail": shown}],
+    }
+
+
+def test_public_view_keeps_texts_that_are_not_errors() -> None:
+    maintenance = {"status": "on", "message": "Re-indexing, see https://status.example/ or /var/www/notice"}
+    assert public_view({"maintenance": maintenance}) == {"maintenance": maintenance}
+
+
+def test_liveness_hides_locations_from_anonymous_callers() -> None:
+    async def describe() -> dict:
+        return {"qdrant": {"mode": "local", "location": "/data/qdrant"}, "registry": {"path": "/data/c.json"}}
+
+    health = Health("demo", describe=describe)
+    client = TestClient(Starlette(routes=health.routes(secrets=["s" * 40])))
+    assert client.get("/health").json()["dependencies"] == {"qdrant": {"mode": "local"}, "registry": {}}
+    trusted = client.get("/health", headers={"X-Service-Token": "s" * 40}).json()
+    assert trusted["dependencies"]["qdrant"]["location"] == "/data/qdrant"

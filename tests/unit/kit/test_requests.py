@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -6,7 +8,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from ragplane.kit.problems import EXCEPTION_HANDLERS
-from ragplane.kit.requests import read_json_object
+from ragplane.kit.requests import MAX_JSON_DEPTH, read_json_object
 
 
 async def endpoint(request: Request) -> JSONResponse:
@@ -49,3 +51,47 @@ def test_a_streamed_body_over_the_limit_is_refused() -> None:
 
     r = client.post("/", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
+
+
+async def roomy(request: Request) -> JSONResponse:
+    return JSONResponse(await read_json_object(request, limit=1_000_000))
+
+
+deep_client = TestClient(Starlette(routes=[Route("/", roomy, methods=["POST"])], exception_handlers=EXCEPTION_HANDLERS))  # type: ignore[arg-type]
+
+
+def nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ("[" * 10_000 + "]" * 10_000, f"deeper than {MAX_JSON_DEPTH} levels"),
+        ('{"a":' + "[" * 10_000 + "]" * 10_000 + "}", f"deeper than {MAX_JSON_DEPTH} levels"),
+        (nested(MAX_JSON_DEPTH + 1), f"deeper than {MAX_JSON_DEPTH} levels"),
+        ('{"metadata":' + nested(400) + "}", f"deeper than {MAX_JSON_DEPTH} levels"),
+        ('{"query": "\\ud800"}', "lone UTF-16 surrogate"),
+        ('{"\\udfff": 1}', "lone UTF-16 surrogate"),
+        ('{"n": ' + "1" * 50_000 + "}", "outside the 64-bit range"),
+        ('{"n": [-9223372036854775809]}', "outside the 64-bit range"),
+        ('{"n": 1e400}', "too large to represent"),
+        ('{"n": NaN}', "NaN, which is not JSON"),
+        ('{"n": -Infinity}', "-Infinity, which is not JSON"),
+        (b'{"a": "\xe9"}', "not UTF-8 text"),
+    ],
+)
+def test_hostile_json_is_a_clear_400(body: str | bytes, detail: str) -> None:
+    r = deep_client.post("/", content=body, headers={"content-type": "application/json"})
+    assert (r.status_code, r.headers["content-type"]) == (400, "application/problem+json")
+    assert detail in r.json()["detail"]
+
+
+def test_json_within_the_bounds_is_accepted() -> None:
+    body = {
+        "deep": json.loads(nested(MAX_JSON_DEPTH - 1)),
+        "big": [9223372036854775807, -9223372036854775808, 1e300],
+        "text": "emoji 😀 and accents é",
+    }
+    assert deep_client.post("/", json=body).json() == body
+    assert deep_client.post("/", content='{"pair": "\\ud83d\\ude00"}').json() == {"pair": "😀"}

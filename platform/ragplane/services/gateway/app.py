@@ -83,6 +83,7 @@ def create_gateway_app(
         authenticator=Authenticator(edge, metrics),
         limits=Limits(limiter, edge.plans, metrics, default_plan=edge.default_plan) if limiter else None,
         max_body_bytes=edge.max_body_bytes,
+        max_header_bytes=edge.max_header_bytes,
     )
     middleware = [Middleware(EdgeCORS, settings=edge)] if edge.cors_allowed_origins else []
     middleware.append(Middleware(EdgeMiddleware, policy=policy))

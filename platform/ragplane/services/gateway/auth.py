@@ -1,8 +1,12 @@
 """Who is calling: bearer JWTs with the semantics of Kong's `jwt` plugin.
 
-A request either carries `Authorization: Bearer <JWT>` or nothing. Nothing makes an
+A request either carries one `Authorization: Bearer <JWT>` or nothing. Nothing makes an
 anonymous consumer on the default plan, keyed by client IP (unless `GATEWAY_REQUIRE_AUTH`);
 a token must verify or the request ends in 401, never in a silent downgrade to anonymous.
+Two or more Authorization headers are a 401 too: reading only one of them would let a
+valid token vouch for a request whose other header a proxy behind us might read, or an
+empty first header turn a token holder anonymous. The time claims `exp`, `nbf` and `iat`
+must be JSON numbers, as Kong requires; pyjwt alone would accept `"exp": "1999999999"`.
 
 Which algorithms are accepted follows from the configured keys, never from the token's
 header: HS256 exists only with `JWT_SECRET`, RS256 only with an RSA public key, ES256 only
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +43,7 @@ MIN_RSA_BITS = 2048  # NIST SP 800-131A; pyjwt warns below this on every verific
 NO_KEYS = "this gateway accepts no tokens: JWT_SECRET/JWT_PUBLIC_KEYS unset"
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TTL = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 @dataclass(frozen=True)
@@ -140,10 +145,12 @@ class Authenticator:
         family = metrics.counter(catalog.GATEWAY_AUTH)
         self._counts = {result: family.labels(result=result) for result in catalog.AUTH_RESULTS}
 
-    def authenticate(self, authorization: str | None, client_ip: str) -> Consumer:
-        """The consumer behind this header; every outcome is counted once."""
+    def authenticate(self, authorization: Sequence[str], client_ip: str) -> Consumer:
+        """The consumer behind the request's Authorization headers (all of them); every outcome is counted once."""
         try:
-            consumer = self._authenticate(authorization, client_ip)
+            if len(authorization) > 1:
+                raise Unauthorized(f"send one Authorization header, not {len(authorization)}")
+            consumer = self._authenticate(authorization[0] if authorization else None, client_ip)
         except Unauthorized as exc:
             self._counts[exc.result].inc()
             raise
@@ -198,6 +205,7 @@ class Authenticator:
                     issuer=s.jwt_issuer,
                     audience=s.jwt_audience,
                 )
+                _check_time_claims(claims)
                 return claims
             except jwt.InvalidSignatureError as exc:
                 failure = exc
@@ -206,6 +214,13 @@ class Authenticator:
                 break
         result, detail = _why(failure)
         raise Unauthorized(detail, result=result)
+
+
+def _check_time_claims(claims: Mapping[str, Any]) -> None:
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Unauthorized(f"the {name} claim must be a number (seconds since the epoch)")
 
 
 def issue_token(settings: GatewaySettings, *, sub: str, plan: str, ttl_s: float, now: float | None = None) -> str:

@@ -1,19 +1,20 @@
-"""CORS at the edge (Kong's `cors` plugin): Starlette's middleware, with one change.
+"""CORS at the edge (Kong's `cors` plugin): Starlette's middleware, with two changes.
 
-Starlette answers a refused preflight with a plain-text 400 that still carries
-`Access-Control-Allow-Methods` and friends. ragplane answers every error as
-problem+json, and a disallowed origin gets no CORS headers at all (only `Vary: Origin`,
-so caches keep answers per origin apart): a 403 problem here. Everything else — allowed
-preflights (200 with the `Access-Control-*` headers), simple requests, `Vary: Origin` —
-is Starlette's.
+A disallowed origin gets no CORS headers at all, only `Vary: Origin` (so caches keep
+answers per origin apart). Starlette answers a refused preflight with a plain-text 400
+that still carries `Access-Control-Allow-Methods` and friends: a 403 problem here, as
+ragplane answers every error. And Starlette adds `Access-Control-Allow-Credentials` and
+`Access-Control-Expose-Headers` to every response to a request with an `Origin`, allowed
+or not: here only allowed origins get them. Everything else — allowed preflights (200 with
+the `Access-Control-*` headers), simple requests from allowed origins — is Starlette's.
 """
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Send
 
 from ragplane.kit.errors import TYPE_PREFIX, Forbidden, ProblemResponse
 from ragplane.settings_gateway import GatewaySettings
@@ -57,3 +58,13 @@ class EdgeCORS(CORSMiddleware):
             headers={"Vary": "Origin"},
             type_=TYPE_PREFIX + Forbidden.slug,
         )
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        origin = request_headers.get("origin")
+        if origin is None or self.is_allowed_origin(origin):
+            await super().send(message, send, request_headers)
+            return
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+        await send(message)

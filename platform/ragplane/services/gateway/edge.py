@@ -1,7 +1,8 @@
 """The edge in front of the proxy routes: Kong's plugins, in Kong's order.
 
-For every request: a request id (the caller's `X-Request-ID` when it is sane, else a new
-one) goes upstream and comes back. For API routes only (`routing.is_api_path`), in order:
+For every request: headers over `max_header_bytes` in all are refused with 431 (nothing
+that large is forwarded), and a request id (the caller's `X-Request-ID` when it is sane,
+else a new one) goes upstream and comes back. For API routes only (`routing.is_api_path`), in order:
 maintenance (503), the body limit (413), authentication (401), the plan's rate limit
 (429); every API response carries the rate-limit headers. CORS wraps all of this (see
 `app.py`), so even a 401, 429 or 503 is readable by an allowed browser origin, and a
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.kit.errors import PayloadTooLarge, ProblemError, problem_from_error
+from ragplane.kit.errors import HeadersTooLarge, PayloadTooLarge, ProblemError, problem_from_error
 from ragplane.kit.tracing import current_trace_id
 from ragplane.services.gateway.maintenance import Maintenance
 from ragplane.services.gateway.routing import is_api_path
@@ -41,7 +42,7 @@ class Consumer(Protocol):
 
 
 class Authenticates(Protocol):
-    def authenticate(self, authorization: str | None, client_ip: str) -> Consumer: ...
+    def authenticate(self, authorization: Sequence[str], client_ip: str) -> Consumer: ...
 
 
 class Decides(Protocol):
@@ -58,12 +59,18 @@ class EdgePolicy:
     authenticator: Authenticates | None
     limits: Limits | None
     max_body_bytes: int
+    max_header_bytes: int
 
 
 def request_id(headers: Headers) -> str:
     """The caller's id when it is short and plain (it ends up in logs), else a fresh one."""
     given = headers.get(REQUEST_ID, "")
     return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def header_bytes(scope: Scope) -> int:
+    """The size of the request's header lines as sent (`name: value` and CRLF each)."""
+    return sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
 def _sending(send: Send, extra: Callable[[], dict[str, str]]) -> Send:
@@ -114,16 +121,22 @@ class EdgeMiddleware:
         ]
         reply_headers = {"X-Request-ID": rid}
         send = _sending(send, lambda: reply_headers)
-        if not is_api_path(scope["path"]):
-            await self.app(scope, receive, send)
-            return
         try:
+            self._check_headers(scope)
+            if not is_api_path(scope["path"]):
+                await self.app(scope, receive, send)
+                return
             reply_headers.update(await self._admit(scope, headers))
         except ProblemError as error:
             response = problem_from_error(error, instance=scope["path"], trace_id=current_trace_id())
             await response(scope, receive, send)
             return
         await self.app(scope, _limited(receive, self.policy.max_body_bytes), send)
+
+    def _check_headers(self, scope: Scope) -> None:
+        size, limit = header_bytes(scope), self.policy.max_header_bytes
+        if size > limit:
+            raise HeadersTooLarge(f"The request's headers take {size} bytes; this gateway accepts at most {limit}.")
 
     async def _admit(self, scope: Scope, headers: Headers) -> dict[str, str]:
         policy = self.policy
@@ -134,7 +147,7 @@ class EdgeMiddleware:
         if policy.authenticator is None:
             return {}
         client = scope.get("client")
-        consumer = policy.authenticator.authenticate(headers.get("authorization"), client[0] if client else "")
+        consumer = policy.authenticator.authenticate(headers.getlist("authorization"), client[0] if client else "")
         if policy.limits is None:
             return {}
         decision = await policy.limits.check(consumer.id, consumer.plan)

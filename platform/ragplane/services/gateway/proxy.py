@@ -7,12 +7,19 @@ instrumentation adds `traceparent`, so the upstream's spans join the caller's tr
 client-supplied `X-Service-Token` is dropped: only the gateway vouches for a request.
 A bodiless idempotent request that cannot reach one replica is tried on the next; a
 replica that does not answer in time gets a 504, never a second copy of the request.
+
+An upstream knows only its own address, so a redirect it sends (Starlette's trailing-slash
+redirect, say) names that address: relayed as it is, it would show the client where the
+upstream lives and send it past the gateway. A `Location` on any upstream's address is
+relayed as the same path on the gateway instead, relative, so it resolves against
+whatever address the client used.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from starlette.background import BackgroundTask
@@ -65,6 +72,30 @@ def _has_body(request: Request) -> bool:
     return (length is not None and length != "0") or "chunked" in request.headers.get("transfer-encoding", "")
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, int]
+
+
+def origin(url: str, *, scheme: str = "http") -> Origin | None:
+    """(host, port) of an absolute or scheme-relative URL; None for a relative reference."""
+    parts = urlsplit(url)
+    if not parts.netloc or parts.hostname is None:
+        return None
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: not one of ours
+        return None
+    return parts.hostname.lower(), port or DEFAULT_PORTS.get(parts.scheme or scheme, 80)
+
+
+def public_location(location: str, internal: Collection[Origin]) -> str:
+    """`location` as the client may follow it: on an upstream's address, the same path relative to the gateway."""
+    if origin(location) not in internal:
+        return location
+    parts = urlsplit(location)
+    return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ATTEMPTS = 2  # an idempotent request that could not reach one replica is tried on one more
 
@@ -74,6 +105,7 @@ class Proxy:
 
     def __init__(self, *, upstreams: Mapping[str, UpstreamPool], metrics: ServiceMetrics) -> None:
         self.upstreams = dict(upstreams)
+        self.internal = {o for pool in upstreams.values() for r in pool.replicas if (o := origin(r.base_url))}
         self.requests = metrics.counter(catalog.GATEWAY_UPSTREAM_REQUESTS)
         self.duration = metrics.histogram(catalog.GATEWAY_UPSTREAM_DURATION)
 
@@ -122,16 +154,15 @@ class Proxy:
             raise CircuitOpen(upstream, failures=0, retry_after=1)
         raise BadGateway(f"The {upstream} service is unreachable.", upstream=upstream)
 
-    @staticmethod
-    def _relay(response: httpx.Response) -> Response:
+    def _relay(self, response: httpx.Response) -> Response:
         forwarded = StreamingResponse(
             response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
         )
         # Raw header pairs keep repeated headers (Link, Set-Cookie) as separate lines.
         forwarded.raw_headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.multi_items()
-            if k.lower() not in RESPONSE_DROP
+            (k.encode("latin-1"), (public_location(v, self.internal) if k == "location" else v).encode("latin-1"))
+            for k, v in ((k.lower(), v) for k, v in response.headers.multi_items())
+            if k not in RESPONSE_DROP
         ]
         return forwarded
 

@@ -1,12 +1,15 @@
 """Validation of search and Q&A requests.
 
-The query is trimmed and must be 1-1000 characters; `max_results` is clamped to 1..50
+The query is trimmed and must be 1-1000 characters of text: control characters (a NUL
+from `%00`, say) and lone surrogates, which the tokenizer and PostgreSQL cannot take, are
+refused with 422 whichever way the query came. `max_results` is clamped to 1..50
 (default 5) rather than refused, and the clamped value is echoed back so clients see
 what they got. A value that is not an integer at all is refused with 422.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +19,8 @@ from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
 
 MAX_QUERY_CHARS = 1000
 MIN_RESULTS, MAX_RESULTS, DEFAULT_RESULTS = 1, 50, 5
+# C0 and C1 controls except tab, newline and carriage return; UTF-16 surrogates.
+NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ def validate(query: Any, collection: Any, max_results: Any, *, default_collectio
             errors.append(("query", "must not be empty or only whitespace"))
         elif len(text) > MAX_QUERY_CHARS:
             errors.append(("query", f"must be at most {MAX_QUERY_CHARS} characters (got {len(text)})"))
+        elif NOT_TEXT.search(text):
+            errors.append(("query", "must be text: no control characters or lone surrogates"))
     name = default_collection if collection is None or collection == "" else collection
     if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
         errors.append(("collection", COLLECTION_NAME_RULE))

@@ -82,7 +82,7 @@ def by_hand(header: dict[str, Any], payload: dict[str, Any], key: bytes | None) 
 
 def refused(authenticator: Authenticator, header: str | None, detail: str) -> Unauthorized:
     with pytest.raises(Unauthorized) as caught:
-        authenticator.authenticate(header, IP)
+        authenticator.authenticate([] if header is None else [header], IP)
     error = caught.value
     assert error.status == 401
     assert error.detail == detail
@@ -92,8 +92,8 @@ def refused(authenticator: Authenticator, header: str | None, detail: str) -> Un
 
 def test_valid_hs256_names_the_consumer_and_its_plan() -> None:
     authenticator, metrics = make(jwt_secret=SECRET)
-    assert authenticator.authenticate(f"Bearer {hs256(claims())}", IP) == Consumer("sub:alice", "pro", False)
-    assert authenticator.authenticate(f"bearer  {hs256(claims(plan=None))}", IP).plan == "free"
+    assert authenticator.authenticate([f"Bearer {hs256(claims())}"], IP) == Consumer("sub:alice", "pro", False)
+    assert authenticator.authenticate([f"bearer  {hs256(claims(plan=None))}"], IP).plan == "free"
     assert count(metrics, "ok") == 2
     assert count(metrics, "invalid") == 0
 
@@ -102,21 +102,21 @@ def test_valid_rs256_with_any_of_the_configured_keys(rsa_key: rsa.RSAPrivateKey)
     old = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     authenticator, metrics = make(jwt_public_keys=(public_pem(old), public_pem(rsa_key)))
     token = jwt.encode(claims(sub="bob"), rsa_key, algorithm="RS256")
-    assert authenticator.authenticate(f"Bearer {token}", IP) == Consumer("sub:bob", "pro", False)
+    assert authenticator.authenticate([f"Bearer {token}"], IP) == Consumer("sub:bob", "pro", False)
     assert count(metrics, "ok") == 1
 
 
 def test_valid_es256(ec_key: ec.EllipticCurvePrivateKey, rsa_key: rsa.RSAPrivateKey) -> None:
     authenticator, _ = make(jwt_public_keys=(public_pem(rsa_key), public_pem(ec_key)))
     token = jwt.encode(claims(), ec_key, algorithm="ES256")
-    assert authenticator.authenticate(f"Bearer {token}", IP).id == "sub:alice"
+    assert authenticator.authenticate([f"Bearer {token}"], IP).id == "sub:alice"
 
 
 def test_expired_token_is_counted_apart() -> None:
     authenticator, metrics = make(jwt_secret=SECRET, jwt_leeway_s=30)
     now = int(time.time())
     refused(authenticator, f"Bearer {hs256(claims(iat=now - 600, exp=now - 60))}", "the token has expired")
-    assert authenticator.authenticate(f"Bearer {hs256(claims(exp=now - 10))}", IP).anonymous is False  # leeway
+    assert authenticator.authenticate([f"Bearer {hs256(claims(exp=now - 10))}"], IP).anonymous is False  # leeway
     assert (count(metrics, "expired"), count(metrics, "invalid"), count(metrics, "ok")) == (1, 0, 1)
 
 
@@ -181,12 +181,12 @@ def test_an_8_kb_token_is_refused_without_decoding(monkeypatch: pytest.MonkeyPat
 def test_issuer_and_audience_when_configured() -> None:
     authenticator, _ = make(jwt_secret=SECRET, jwt_issuer="https://idp.example", jwt_audience="ragplane")
     good = claims(iss="https://idp.example", aud="ragplane")
-    assert authenticator.authenticate(f"Bearer {hs256(good)}", IP).id == "sub:alice"
+    assert authenticator.authenticate([f"Bearer {hs256(good)}"], IP).id == "sub:alice"
     refused(authenticator, f"Bearer {hs256({**good, 'iss': 'https://evil'})}", "wrong issuer (iss)")
     refused(authenticator, f"Bearer {hs256({**good, 'aud': 'other'})}", "wrong audience (aud)")
     refused(authenticator, f"Bearer {hs256(claims(aud='ragplane'))}", "the token has no 'iss' claim")
     lenient, _ = make(jwt_secret=SECRET)  # nothing configured: iss and aud are not checked
-    assert lenient.authenticate(f"Bearer {hs256(good)}", IP).id == "sub:alice"
+    assert lenient.authenticate([f"Bearer {hs256(good)}"], IP).id == "sub:alice"
 
 
 def test_scheme_must_be_bearer() -> None:
@@ -199,15 +199,15 @@ def test_scheme_must_be_bearer() -> None:
 
 def test_anonymous_allowed_keyed_by_ip() -> None:
     authenticator, metrics = make(jwt_secret=SECRET)
-    assert authenticator.authenticate(None, IP) == Consumer(f"ip:{IP}", "free", True)
-    assert authenticator.authenticate("  ", "") == Consumer("ip:unknown", "free", True)
+    assert authenticator.authenticate([], IP) == Consumer(f"ip:{IP}", "free", True)
+    assert authenticator.authenticate(["  "], "") == Consumer("ip:unknown", "free", True)
     assert count(metrics, "anonymous") == 2
 
 
 def test_anonymous_refused_when_auth_is_required() -> None:
     authenticator, metrics = make(jwt_secret=SECRET, require_auth=True)
     with pytest.raises(Unauthorized) as caught:
-        authenticator.authenticate(None, IP)
+        authenticator.authenticate([], IP)
     assert caught.value.headers == {"WWW-Authenticate": 'Bearer realm="ragplane"'}
     assert (count(metrics, "missing"), count(metrics, "anonymous")) == (1, 0)
     response = problem_from_error(caught.value, instance="/api/v1/query", trace_id=None)
@@ -219,7 +219,7 @@ def test_anonymous_refused_when_auth_is_required() -> None:
 def test_without_keys_tokens_are_refused_but_anonymous_passes() -> None:
     authenticator, metrics = make()
     refused(authenticator, f"Bearer {hs256(claims())}", NO_KEYS)
-    assert authenticator.authenticate(None, IP).anonymous
+    assert authenticator.authenticate([], IP).anonymous
     assert (count(metrics, "invalid"), count(metrics, "anonymous")) == (1, 1)
 
 
@@ -249,13 +249,13 @@ def test_issue_token_round_trips() -> None:
     settings = GatewaySettings(jwt_secret=SECRET, jwt_issuer="ragplane-dev", jwt_audience="ragplane")
     authenticator = Authenticator(settings, ServiceMetrics("gateway"))
     token = issue_token(settings, sub="alice", plan="pro", ttl_s=3600)
-    assert authenticator.authenticate(f"Bearer {token}", IP) == Consumer("sub:alice", "pro", False)
+    assert authenticator.authenticate([f"Bearer {token}"], IP) == Consumer("sub:alice", "pro", False)
     decoded = jwt.decode(token, SECRET, algorithms=["HS256"], audience="ragplane")
     assert decoded["exp"] - decoded["iat"] == 3600 and decoded["nbf"] == decoded["iat"]
     assert decoded["iss"] == "ragplane-dev"
     stale = issue_token(settings, sub="alice", plan="free", ttl_s=60, now=time.time() - 3600)
     with pytest.raises(Unauthorized, match="expired"):
-        authenticator.authenticate(f"Bearer {stale}", IP)
+        authenticator.authenticate([f"Bearer {stale}"], IP)
 
 
 @pytest.mark.parametrize(
@@ -297,3 +297,34 @@ def test_token_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == ""
     assert said == ["ragplane: 'soon' is not a TTL such as 90s, 15m, 1h or 7d", said[1]]
     assert said[1].startswith("ragplane: JWT_SECRET is not set")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [f"Bearer {hs256(claims())}", "Bearer not.a-jwt"],  # a valid token must not vouch for another header
+        ["", f"Bearer {hs256(claims())}"],  # an empty first header must not make a token holder anonymous
+        [f"Bearer {hs256(claims())}", f"Bearer {hs256(claims())}"],
+        ["", ""],
+    ],
+)
+def test_more_than_one_authorization_header_is_refused(headers: list[str]) -> None:
+    authenticator, metrics = make(jwt_secret=SECRET)
+    with pytest.raises(Unauthorized) as caught:
+        authenticator.authenticate(headers, IP)
+    assert caught.value.detail == "send one Authorization header, not 2"
+    assert (count(metrics, "invalid"), count(metrics, "ok"), count(metrics, "anonymous")) == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("exp", "+600"), ("nbf", "-60"), ("iat", "-60"), ("nbf", True), ("iat", True)],
+)
+def test_time_claims_must_be_json_numbers(claim: str, value: str | bool) -> None:
+    """pyjwt takes `int(value)`: a numeric string or a boolean would pass."""
+    authenticator, metrics = make(jwt_secret=SECRET)
+    now = int(time.time())
+    wrong = claims(**{claim: str(now + int(value)) if isinstance(value, str) else value})
+    refused(authenticator, f"Bearer {hs256(wrong)}", f"the {claim} claim must be a number (seconds since the epoch)")
+    assert count(metrics, "invalid") == 1
+    assert authenticator.authenticate([f"Bearer {hs256(claims(nbf=now - 60, iat=now - 60.5))}"], IP).id == "sub:alice"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -27,8 +28,8 @@ class Caller:
 class Tokens:
     """Anyone but the holder of `Bearer bad`."""
 
-    def authenticate(self, authorization: str | None, client_ip: str) -> Caller:
-        if authorization == "Bearer bad":
+    def authenticate(self, authorization: Sequence[str], client_ip: str) -> Caller:
+        if "Bearer bad" in authorization:
             raise Unauthorized("bad token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return Caller(f"ip:{client_ip}", "free")
 
@@ -55,10 +56,18 @@ async def echo(request: Request) -> Response:
     return JSONResponse({"request_id": request.headers.get("x-request-id"), "bytes": len(body)})
 
 
-def client(limit_bytes: int = 1000, state: MaintenanceState | None = None) -> tuple[TestClient, Counting, Maintenance]:
+def client(
+    limit_bytes: int = 1000, state: MaintenanceState | None = None, header_bytes: int = 4096
+) -> tuple[TestClient, Counting, Maintenance]:
     limits = Counting()
     maintenance = Maintenance(metrics=ServiceMetrics("gateway"), initial=state or MaintenanceState())
-    policy = EdgePolicy(maintenance=maintenance, authenticator=Tokens(), limits=limits, max_body_bytes=limit_bytes)
+    policy = EdgePolicy(
+        maintenance=maintenance,
+        authenticator=Tokens(),
+        limits=limits,
+        max_body_bytes=limit_bytes,
+        max_header_bytes=header_bytes,
+    )
     routes = [Route(p, echo, methods=["GET", "POST"]) for p in ("/api/v1/rag/search", "/health")]
     app = Starlette(
         routes=routes,
@@ -119,7 +128,9 @@ def test_an_unhandled_error_still_carries_the_request_id() -> None:
         raise RuntimeError("a bug")
 
     maintenance = Maintenance(metrics=ServiceMetrics("gateway"), initial=MaintenanceState())
-    policy = EdgePolicy(maintenance=maintenance, authenticator=None, limits=None, max_body_bytes=10)
+    policy = EdgePolicy(
+        maintenance=maintenance, authenticator=None, limits=None, max_body_bytes=10, max_header_bytes=4096
+    )
     app = Starlette(
         routes=[Route("/api/v1/rag/search", boom)],
         middleware=[Middleware(UnhandledErrorMiddleware), Middleware(EdgeMiddleware, policy=policy)],
@@ -127,3 +138,15 @@ def test_an_unhandled_error_still_carries_the_request_id() -> None:
     r = TestClient(app, raise_server_exceptions=False).get("/api/v1/rag/search", headers={"X-Request-ID": "r-1"})
 
     assert r.status_code == 500 and r.headers["x-request-id"] == "r-1"
+
+
+def test_headers_over_the_limit_are_refused_everywhere_before_anything_else() -> None:
+    http, limits, _ = client(header_bytes=2048)
+    huge = {"X-Padding": "x" * 2048}
+    for path in ("/api/v1/rag/search", "/health"):
+        r = http.get(path, headers={**huge, "X-Request-ID": "r-2"})
+        assert (r.status_code, r.headers["content-type"]) == (431, "application/problem+json")
+        assert r.json()["detail"].endswith("this gateway accepts at most 2048.")
+        assert r.headers["x-request-id"] == "r-2" and "request_id" not in r.json()
+    assert limits.seen == []
+    assert http.get("/api/v1/rag/search", headers={"X-Padding": "x" * 1800}).status_code == 200

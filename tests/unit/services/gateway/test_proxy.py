@@ -178,3 +178,35 @@ def test_dot_segments_are_never_forwarded() -> None:
     proxy, _ = make_proxy(lambda req: pytest.fail("must not reach the upstream"))
     with pytest.raises(NotFound):
         asyncio.run(proxy.forward(request(path="/rag/search/../../internal/cache/clear"), "query"))
+
+
+@pytest.mark.parametrize(
+    ("location", "relayed"),
+    [
+        ("http://query:8001/api/v1/rag/search?query=x", "/api/v1/rag/search?query=x"),
+        ("http://QUERY:8001/rag/search#top", "/rag/search#top"),
+        ("//query:8001/rag/search", "/rag/search"),
+        ("http://collections:80/rag/jobs/1", "/rag/jobs/1"),
+        ("http://collections/rag/jobs/1", "/rag/jobs/1"),
+        ("/api/v1/rag/jobs/1", "/api/v1/rag/jobs/1"),
+        ("https://example.com/elsewhere", "https://example.com/elsewhere"),
+        ("http://query:9999/rag/search", "http://query:9999/rag/search"),
+    ],
+)
+def test_a_redirect_to_an_upstream_becomes_the_public_path(location: str, relayed: str) -> None:
+    metrics = ServiceMetrics("gateway")
+    pools = {
+        name: UpstreamPool(
+            name,
+            [url],
+            token=lambda: TOKEN,
+            timeout_s=5,
+            metrics=metrics,
+            transport=httpx.MockTransport(lambda req: httpx.Response(307, headers={"Location": location})),
+        )
+        for name, url in (("query", "http://query:8001"), ("collections", "http://collections"))
+    }
+    proxy = Proxy(upstreams=pools, metrics=metrics)
+    response = asyncio.run(proxy.forward(request(path="/api/v1/rag/search/"), "query"))
+    assert response.status_code == 307
+    assert [v.decode() for k, v in response.raw_headers if k == b"location"] == [relayed]

@@ -39,6 +39,10 @@ def test_query_is_trimmed_and_defaults_apply() -> None:
         ({"query": "ok", "collection": "Bad Name"}, "collection"),
         ({"query": "ok", "collection": 7}, "collection"),
         ({"query": "ok", "max_results": "many"}, "max_results"),
+        ({"query": "ok", "max_results": "9" * 5000}, "max_results"),
+        ({"query": "a\x00b"}, "query"),
+        ({"query": "bell \x07"}, "query"),
+        ({"query": "lone \ud800 surrogate"}, "query"),
     ],
 )
 def test_invalid_requests_name_the_field(body: dict, field: str) -> None:
@@ -55,3 +59,7 @@ def test_several_errors_are_reported_together() -> None:
     with pytest.raises(ValidationFailed) as caught:
         from_body({"query": "", "max_results": "x"}, default_collection="docs")
     assert [e["field"] for e in caught.value.extra["errors"]] == ["query", "max_results"]
+
+
+def test_a_query_may_span_lines_and_use_any_script() -> None:
+    assert from_body({"query": "risotto\tmantecatura\nカレー 😀"}, default_collection="docs").query
