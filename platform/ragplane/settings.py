@@ -63,6 +63,7 @@ class Settings:
     data_dir: Path = Path("data")
     inter_service_secret: str | None = _secret()
     inter_service_secret_previous: str | None = _secret()
+    token: str | None = _secret()  # RAGPLANE_TOKEN: the CLI's bearer token for the gateway
     query_url: str | None = None
     collections_url: str | None = None
     upstream_timeout_s: float = 60.0
@@ -208,6 +209,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         data_dir=read("RAGPLANE_DATA_DIR", Path, defaults.data_dir),
         inter_service_secret=read("INTER_SERVICE_SECRET", parsing.service_secret, None),
         inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", parsing.service_secret, None),
+        token=read("RAGPLANE_TOKEN", parsing.non_empty, None),
         query_url=read("QUERY_URL", parsing.http_url, None),
         collections_url=read("COLLECTIONS_URL", parsing.http_url, None),
         upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", parsing.positive_float, defaults.upstream_timeout_s),
