@@ -86,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--delete-missing",
         action="store_true",
-        help="then delete the collection's documents (under --prefix, if given) whose file is gone",
+        help="after ingesting, delete the collection's documents (only those under --prefix, if given) "
+        "that no PATH has a file for",
     )
     _api_options(ingest)
 
@@ -161,7 +162,8 @@ Document ids: a folder's files are named by their path inside that folder
 (`ragplane ingest ~/cooking` stores cooking/pasta/risotto.md as `pasta/risotto.md`),
 a file given by name by its file name (as an upload is), with --prefix in front. The
 working directory does not matter: ingesting the same files again updates the changed
-ones and skips the rest. Files must be UTF-8 text; the others are named with the reason
+ones and skips the rest. PATHs whose files would get the same id are refused: ingest
+them in separate runs with different --prefix values. Files must be UTF-8 text; the others are named with the reason
 and left out, the rest ingested. The exit status is 1 when any file was refused or failed.
 
 By default the command goes through the gateway (http://RAGPLANE_HOST:GATEWAY_PORT),

@@ -232,7 +232,7 @@ def small_plan(tmp_path_factory: pytest.TempPathFactory, embedding_model: object
 
 def test_ingest_polls_gently_enough_for_the_free_plan(small_plan: RunningStack, tmp_path: Path, unique, capsys) -> None:
     """Issue 18.2: polling 5 times a second used the anonymous plan up and died with 429 while the job ran on."""
-    (tmp_path / "long.md").write_text(long_text(400))
+    (tmp_path / "long.md").write_text(long_text(200))
     name = unique("gentle")
     code = cli.main(
         [
@@ -278,3 +278,27 @@ def test_ingest_waits_out_a_retry_after(small_plan: RunningStack, tmp_path: Path
             admin.delete("/internal/maintenance")
     assert summary.ingested == 1 and not summary.errors
     assert "HTTP 503" in heard[0] and "retrying in 1 s" in heard[0]
+
+
+def test_a_file_over_the_upload_limit_is_refused_and_the_others_ingested(
+    make_settings, tmp_path: Path, unique, capsys
+) -> None:
+    """With --url at the collections service (and its secret): a file the service will not take is named."""
+    settings = make_settings(MAX_UPLOAD_BYTES="3000")
+    backend = RunningStack(settings, services=("collections",)).start()
+    try:
+        env = tmp_path / "backend.env"
+        env.write_text(f"INTER_SERVICE_SECRET={settings.inter_service_secret}\n")
+        (tmp_path / "docs").mkdir()
+        (tmp_path / "docs" / "big.md").write_text("# Big\n\n" + "word " * 1000)
+        (tmp_path / "docs" / "small.md").write_text("# Small\n\nFits.")
+        url = backend.urls["collections"]
+        code = cli.main(
+            ["--env-file", str(env), "ingest", str(tmp_path / "docs"), "--collection", unique("l"), "--url", url]
+        )
+        err = capsys.readouterr().err
+        assert code == 1
+        assert f"refused {tmp_path / 'docs' / 'big.md'}: is larger than the service accepts (HTTP 413:" in err
+        assert "1 ingested, 0 unchanged, 0 failed, 1 refused" in err and "2/2" in err
+    finally:
+        backend.stop()

@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ragplane.ops.ingest_client import IngestClient, IngestError
+from ragplane.ops.ingest_client import IngestClient, IngestError, TooLarge
 from ragplane.services.collections import documents as rules
 
 SUFFIXES = rules.TEXT_SUFFIXES
@@ -56,7 +56,7 @@ class Summary:
     skipped: int = 0
     failed: int = 0
     chunks: int = 0
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file, or id in `ingest`, reason)
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -150,6 +150,11 @@ class Bar:
         self.documents, self.chunks = int(self.bar.n), self.chunks + job["chunks"]
         self.chunks_total += job.get("chunks_total", 0)
 
+    def skip(self) -> None:
+        """One document that was not sent."""
+        self.bar.update(1)
+        self.documents += 1
+
     def write(self, message: str) -> None:
         self.bar.write(message, file=sys.stderr)
 
@@ -165,11 +170,24 @@ async def ingest(
     description: str = "",
     bar: Bar | None = None,
 ) -> Summary:
-    """Send `documents` (see `read_documents`) in batches and wait for each job."""
+    """Send `documents` (see `read_documents`) in batches and wait for each job. A batch over the
+    service's size limit is sent in halves; a single document over it is refused."""
     await client.ensure_collection(collection, description)
     summary = Summary(documents=len(documents))
-    for batch in batches(documents):
-        job = await client.wait(await client.submit(collection, batch), bar.show if bar else None)
+    queue = list(batches(documents))
+    while queue:
+        batch = queue.pop(0)
+        try:
+            job_id = await client.submit(collection, batch)
+        except TooLarge as exc:
+            if len(batch) > 1:
+                queue[:0] = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+                continue
+            summary.refused.append((batch[0]["id"], f"is larger than the service accepts ({exc})"))
+            if bar is not None:
+                bar.skip()
+            continue
+        job = await client.wait(job_id, bar.show if bar else None)
         if bar is not None:
             bar.finished(job)
         counts = job["documents"]
@@ -213,7 +231,8 @@ async def run(
     finally:
         if bar is not None:
             bar.close()
-    summary.refused = refused
+    files = dict(planned)
+    summary.refused = refused + [(str(files[doc_id]), reason) for doc_id, reason in summary.refused]
     if delete and not summary.errors:
         summary.deleted = await delete_missing(client, collection, sources, {doc_id for doc_id, _ in planned})
     elif delete:

@@ -34,6 +34,10 @@ class IngestError(RuntimeError):
     """The stack refused or failed the request; the message says why and what to do."""
 
 
+class TooLarge(IngestError):
+    """The request body was over the service's or the gateway's limit (413)."""
+
+
 def problem_text(response: httpx.Response) -> str:
     """`HTTP <status>: <detail>` from a problem+json answer (or the body's start when it is not one),
     with the fields a 422 names."""
@@ -127,6 +131,8 @@ class IngestClient:
 
     async def submit(self, collection: str, documents: list[dict[str, Any]]) -> str:
         response = await self.call("POST", f"/rag/collections/{collection}/documents", json={"documents": documents})
+        if response.status_code == 413:
+            raise TooLarge(problem_text(response))
         if response.status_code != 202:
             raise self.refused(response)
         return str(response.json()["id"])

@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 from opentelemetry.trace import Tracer
 
@@ -299,7 +299,7 @@ class Ingestor:
         job: JobRecord,
         reason: str,
         pending: list[Ingested],
-        written: Iterable[str] = (),
+        written: Collection[str] = (),
         *,
         cause: BaseException | None = None,
     ) -> JobRecord:
