@@ -302,3 +302,20 @@ def test_a_file_over_the_upload_limit_is_refused_and_the_others_ingested(
         assert "1 ingested, 0 unchanged, 0 failed, 1 refused" in err and "2/2" in err
     finally:
         backend.stop()
+
+
+def test_the_token_comes_from_ragplane_token_and_refusals_say_what_to_do(
+    small_plan: RunningStack, tmp_path: Path, unique, capsys, monkeypatch
+) -> None:
+    (tmp_path / "a.md").write_text("# A")
+    nothing = str(tmp_path / "none.env")
+    gateway = ["--env-file", nothing, "ingest", str(tmp_path / "a.md"), "--url", small_plan.urls["gateway"]]
+    monkeypatch.setenv("RAGPLANE_TOKEN", "not-a-token")
+    assert cli.main([*gateway, "--collection", unique("t")]) == 1
+    assert "HTTP 401" in (err := capsys.readouterr().err) and "--token or RAGPLANE_TOKEN" in err
+    monkeypatch.setenv("RAGPLANE_TOKEN", issue_token(small_plan.settings.gateway, sub="cli", plan="pro", ttl_s=60))
+    assert cli.main([*gateway, "--collection", unique("t")]) == 0, capsys.readouterr().err
+    monkeypatch.delenv("INTER_SERVICE_SECRET", raising=False)
+    backend = ["--env-file", nothing, "ingest", str(tmp_path), "--url", small_plan.urls["collections"]]
+    assert cli.main([*backend, "--collection", unique("t")]) == 1
+    assert "HTTP 403" in (err := capsys.readouterr().err) and "leave out --url to go through the gateway" in err

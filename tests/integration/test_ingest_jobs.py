@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.conftest import stack_settings
 from tests.running import RunningStack, ingest, long_text, wait_for_job
 
 API = "/api/v1/rag"
@@ -55,31 +56,54 @@ def test_a_running_job_counts_its_chunks_as_it_goes(gateway: httpx.Client, uniqu
     assert gateway.delete(f"{API}/collections/{name}").status_code == 204  # cancels it
 
 
-def test_a_failed_reingest_leaves_the_previous_version_and_nothing_else(make_settings, unique) -> None:
-    """Issue 18.4: a job that fails mid-document takes its points with it; the old version stays searchable."""
-    backend = RunningStack(make_settings(), services=("collections",)).start()
-    try:
-        with backend.client("collections", token=True) as client:
-            name = unique("fail")
-            ingest(client, name, [OLD])
-            accepted = client.post(
-                f"{API}/collections/{name}/documents", json={"documents": [{"id": "guide", "text": long_text(600)}]}
-            )
-            until(lambda: stats(client, name)["vectors"] > 1)  # the new version is being written
-            assert client.post("/internal/faults/embedder", json={"seconds": 600}).status_code == 200
-            job = wait_for_job(client, accepted.json()["id"])
-            assert client.delete("/internal/faults/embedder").status_code == 204
-            assert client.post("/internal/breakers/embedder/reset").status_code == 200
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -> Iterator[RunningStack]:
+    """A collections service of its own: these tests break its dependencies on purpose."""
+    running = RunningStack(stack_settings(tmp_path_factory.mktemp("failing")), services=("collections",)).start()
+    yield running
+    running.stop()
 
-            assert job["state"] == "failed" and "after 0 of 1 documents" in job["error"]
-            after = stats(client, name)
-            assert (after["documents"], after["chunks"], after["vectors"]) == (1, 1, 1)
-            [doc] = client.get(f"{API}/collections/{name}/documents").json()["documents"]
-            assert doc["bytes"] == len(OLD["text"])
-            payloads = backend.call(collect_payloads(backend, name))
-            assert [p["text"] for p in payloads] == [OLD["text"]]
+
+def fail_midway(client: httpx.Client, name: str, dependency: str) -> dict[str, Any]:
+    """Re-ingest `guide` as a long document and make `dependency` fail once its points are being written."""
+    ingest(client, name, [OLD])
+    accepted = client.post(
+        f"{API}/collections/{name}/documents", json={"documents": [{"id": "guide", "text": long_text(600)}]}
+    )
+    until(lambda: stats(client, name)["vectors"] > 1)  # the new version is being written
+    assert client.post(f"/internal/faults/{dependency}", json={"seconds": 600}).status_code == 200
+    try:
+        return wait_for_job(client, accepted.json()["id"])
     finally:
-        backend.stop()
+        assert client.delete(f"/internal/faults/{dependency}").status_code == 204
+        assert client.post(f"/internal/breakers/{dependency}/reset").status_code == 200
+
+
+def assert_only_the_old_version(backend: RunningStack, client: httpx.Client, name: str) -> None:
+    after = stats(client, name)
+    assert (after["documents"], after["chunks"], after["vectors"]) == (1, 1, 1)
+    [doc] = client.get(f"{API}/collections/{name}/documents").json()["documents"]
+    assert doc["bytes"] == len(OLD["text"])
+    assert [p["text"] for p in backend.call(collect_payloads(backend, name))] == [OLD["text"]]
+
+
+def test_a_failed_reingest_leaves_the_previous_version_and_nothing_else(backend: RunningStack, unique) -> None:
+    """Issue 18.4: a job that fails mid-document takes its points with it; the old version stays searchable."""
+    with backend.client("collections", token=True) as client:
+        name = unique("fail")
+        job = fail_midway(client, name, "embedder")
+        assert job["state"] == "failed" and "after 0 of 1 documents" in job["error"]
+        assert_only_the_old_version(backend, client, name)
+
+
+def test_points_a_failure_could_not_remove_go_before_the_next_job(backend: RunningStack, unique) -> None:
+    """When Qdrant is why the job failed, its clean-up fails too: it is done again before the next job runs."""
+    with backend.client("collections", token=True) as client:
+        name = unique("qdrant")
+        assert fail_midway(client, name, "qdrant")["state"] == "failed"
+        assert stats(client, name)["vectors"] > 1  # left behind, for now
+        ingest(client, unique("next"), [{"text": "Any next job."}])
+        assert_only_the_old_version(backend, client, name)
 
 
 def collect_payloads(backend: RunningStack, name: str) -> Any:

@@ -101,12 +101,13 @@ async def test_jobs_are_listed_newest_first_and_filtered(registry: Registry) -> 
     ]
     for job in jobs:
         await registry.save_job(job)
-    await registry.save_job(JobRecord(id="j1", collection="a", state=JobState.COMPLETED, chunks=7, created_at=now - 30))
+    done = JobRecord(id="j1", collection="a", state=JobState.COMPLETED, chunks=7, chunks_total=7, created_at=now - 30)
+    await registry.save_job(done)
 
     assert [j.id for j in await registry.list_jobs()] == ["j3", "j2", "j1", "old"]
     assert [j.id for j in await registry.list_jobs(collection="a", limit=2)] == ["j3", "j1"]
     assert [j.id for j in await registry.list_jobs(state="failed")] == ["j2"]
-    assert (await registry.get_job("j1")).chunks == 7  # type: ignore[union-attr]
+    assert (await registry.get_job("j1")) == done
     assert (await registry.get_job("j2")) == jobs[1]
     assert await registry.get_job("nope") is None
     assert [j.id for j in await registry.unfinished_jobs()] == ["j3"]
