@@ -69,7 +69,7 @@ def file_text(raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise NotText(
             f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            "save it as UTF-8 (a Latin-1 file: iconv -f latin1 -t utf-8)"
         ) from None
     if "\x00" in text:
         raise NotText("contains NUL bytes (U+0000): it is not a text file")
