@@ -2,17 +2,15 @@
 
 A POST of documents creates a `queued` job and returns at once (202); a bounded number
 of jobs run concurrently. A job chunks its documents first (so it knows its chunk total),
-then writes each document's new chunks, records the documents in the registry every
-RECORD_EVERY documents, and only then removes their older chunks: a failure mid-way
-leaves the previous version searchable, never a half-replaced one. Unchanged documents
-(same content hash) are skipped, which makes re-ingesting a corpus cheap and
-duplicate-free: point ids are derived from collection, document, content hash and chunk
-number. Progress (documents and chunks) is saved as it goes (`progress.py`).
+writes each document's new chunks, records the documents every RECORD_EVERY documents,
+and only then removes their older chunks: a failure mid-way leaves the previous version
+searchable, never a half-replaced one. Unchanged documents (same content hash) are
+skipped, so re-ingesting a corpus is cheap and duplicate-free: point ids derive from
+collection, document, content hash and chunk number. Progress is saved as it goes.
 
-A job that fails or is cancelled removes the points of the documents it had not recorded
-(`sweep.py`); a job whose process stopped before it finished is marked `failed` with that
-reason at the next start, and the points it left are removed then (each point names its
-job). Re-submitting the same documents completes it (unchanged ones skip).
+A failed or cancelled job removes the points of documents it had not recorded (`sweep.py`);
+one whose process stopped is marked `failed` at the next start, and its points removed
+then (each names its job). Re-submitting the same documents completes it.
 When the registry cannot record a job's end (PostgreSQL down), the end is kept in memory
 and written when the registry recovers, so no job stays `running` forever.
 """
