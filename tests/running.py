@@ -106,3 +106,9 @@ def ingest(
     response = client.post(f"/api/v1/rag/collections/{collection}/documents", json={"documents": documents})
     assert response.status_code == 202, response.text
     return wait_for_job(client, response.json()["id"])
+
+
+def long_text(chunks: int) -> str:
+    """A Markdown document of about `chunks` chunks (at the default chunk size): a job that stays busy a while."""
+    paragraph = "This sentence is part of a long document used to keep a job busy for a while. " * 9
+    return "# Big\n\n" + "\n\n".join(paragraph for _ in range(chunks))

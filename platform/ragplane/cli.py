@@ -2,7 +2,8 @@
 
     ragplane up [--demo]                  all three services in one process
     ragplane serve gateway|query|collections
-    ragplane ingest PATH... --collection NAME
+    ragplane ingest PATH... --collection NAME [--prefix P] [--delete-missing]   through the gateway
+    ragplane delete ID... --collection NAME   delete documents from a collection
     ragplane seed                         ingest ./docs and ./runbooks into `docs`
     ragplane drill breaker --dependency embedder    trip a circuit breaker on purpose
     ragplane drill alert [--prometheus URL] [--alertmanager URL]   time fault → page → resolved
@@ -32,7 +33,8 @@ from ragplane.kit.logs import configure_logging
 from ragplane.ops import maintenance
 from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
-from ragplane.ops.ingest import IngestError, Summary, ingest_with_progress
+from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
+from ragplane.ops.ingest import run as run_ingest
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
 from ragplane.services.gateway import auth, kong
@@ -65,11 +67,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("service", choices=SERVICES)
 
-    ingest = commands.add_parser("ingest", help="ingest text/Markdown files into a collection of a running stack")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    ingest.add_argument("--collection", required=True)
-    ingest.add_argument("--description", default="")
-    ingest.add_argument("--url", help="collections service or gateway URL (default: the configured collections URL)")
+    ingest = commands.add_parser(
+        "ingest",
+        help="ingest text/Markdown files into a collection of a running stack",
+        description=INGEST_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ingest.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a folder (its .md, .markdown, .txt, .text and .rst files, hidden ones left out) or a file",
+    )
+    ingest.add_argument("--collection", required=True, help="the collection; created when it does not exist")
+    ingest.add_argument("--prefix", default="", help="put PREFIX/ in front of every document id (default: none)")
+    ingest.add_argument("--description", default="", help="the collection's description, when it is created")
+    ingest.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="after ingesting, delete the collection's documents (only those under --prefix, if given) "
+        "that no PATH has a file for",
+    )
+    _api_options(ingest)
+
+    delete = commands.add_parser("delete", help="delete documents, by id, from a collection of a running stack")
+    delete.add_argument("ids", nargs="+", metavar="ID", help="a document id, as `GET .../documents` lists it")
+    delete.add_argument("--collection", required=True, help="the collection that holds them")
+    _api_options(delete)
 
     commands.add_parser("seed", help="ingest ./docs and ./runbooks into the 'docs' collection of a running stack")
 
@@ -130,6 +155,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+INGEST_HELP = """\
+Ingest text and Markdown files into a collection of a running ragplane, through its API.
+
+Document ids: a folder's files are named by their path inside that folder
+(`ragplane ingest ~/cooking` stores cooking/pasta/risotto.md as `pasta/risotto.md`),
+a file given by name by its file name (as an upload is), with --prefix in front. The
+working directory does not matter: ingesting the same files again updates the changed
+ones and skips the rest. PATHs whose files would get the same id are refused: ingest
+them in separate runs with different --prefix values. Files must be UTF-8 text; the others are named with the reason
+and left out, the rest ingested. The exit status is 1 when any file was refused or failed.
+
+By default the command goes through the gateway (http://RAGPLANE_HOST:GATEWAY_PORT),
+anonymously or with --token / RAGPLANE_TOKEN for a bigger plan; --url points it
+elsewhere, e.g. at the collections service, which needs INTER_SERVICE_SECRET.
+"""
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        help="the gateway, or the collections service (then INTER_SERVICE_SECRET is sent) "
+        "(default: http://RAGPLANE_HOST:GATEWAY_PORT, the gateway)",
+    )
+    parser.add_argument("--token", help="a bearer token for the gateway (default: RAGPLANE_TOKEN; none: anonymous)")
+
+
+def _client(settings: Settings, args: argparse.Namespace) -> IngestClient:
+    """The gateway unless --url says otherwise; the service secret goes only where --url points."""
+    url = args.url or f"http://{settings.host}:{settings.gateway_port}"
+    secret = settings.inter_service_secret if args.url else None
+    return IngestClient(url, token=args.token or settings.token, service_token=secret, say=_say)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -158,28 +216,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return auth.token_command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
     if args.command == "migrate-json":
         return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
-    url = args.url or settings.upstream_url("collections")
-    return _report(asyncio.run(_ingest(settings, url, args.paths, args.collection, args.description)))
+    if args.command == "delete":
+        return asyncio.run(_delete(_client(settings, args), args.collection, args.ids))
+    sources = [Source(path, args.prefix) for path in args.paths]
+    run = _ingest(_client(settings, args), sources, args.collection, args.description, delete=args.delete_missing)
+    return _report(asyncio.run(run))
 
 
 async def _ingest(
-    settings: Settings, url: str, paths: Sequence[Path], collection: str, description: str
+    client: IngestClient, sources: Sequence[Source], collection: str, description: str, *, delete: bool = False
 ) -> Summary | str:
     try:
-        return await ingest_with_progress(
-            url, paths, collection, token=settings.inter_service_secret, description=description
-        )
+        async with client:
+            return await run_ingest(client, sources, collection, description=description, delete=delete)
     except IngestError as exc:
         return str(exc)
 
 
+async def _delete(client: IngestClient, collection: str, ids: Sequence[str]) -> int:
+    missing = 0
+    try:
+        async with client:
+            for doc_id in ids:
+                found = await client.delete_document(collection, doc_id)
+                missing += not found
+                _say(f"deleted {doc_id}" if found else f"ragplane: {collection} has no document {doc_id!r}")
+    except IngestError as exc:
+        _say(f"ragplane: {exc}")
+        return 1
+    return 1 if missing else 0
+
+
 async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
-    paths = [p for p in DEMO_PATHS if p.is_dir()]
-    if not paths:
+    """The demo corpus, each folder under its own name (`docs/api.md`, `runbooks/on-call.md`),
+    straight to the collections service with the service secret."""
+    sources = [Source(path, path.name) for path in DEMO_PATHS if path.is_dir()]
+    if not sources:
         return "no ./docs or ./runbooks here: run from the ragplane checkout"
-    return await _ingest(
-        settings, url or settings.upstream_url("collections"), paths, DEMO_COLLECTION, DEMO_DESCRIPTION
-    )
+    url = url or settings.upstream_url("collections")
+    client = IngestClient(url, service_token=settings.inter_service_secret, say=_say)
+    return await _ingest(client, sources, DEMO_COLLECTION, DEMO_DESCRIPTION)
 
 
 def _drill(settings: Settings, args: argparse.Namespace) -> int:
@@ -242,10 +318,17 @@ def _report(result: Summary | str) -> int:
     if isinstance(result, str):
         _say(f"ragplane: {result}")
         return 1
-    _say(f"{result.ingested} ingested, {result.skipped} unchanged, {result.failed} failed ({result.chunks} chunks).")
+    for name, reason in result.refused:
+        _say(f"  refused {name}: {reason}")
+    for doc_id in result.deleted:
+        _say(f"  deleted {doc_id}")
     for error in result.errors:
         _say(f"  job failed: {error}")
-    return 1 if result.failed or result.errors else 0
+    _say(
+        f"{result.ingested} ingested, {result.skipped} unchanged, {result.failed} failed, "
+        f"{len(result.refused)} refused, {len(result.deleted)} deleted ({result.chunks} chunks)."
+    )
+    return 1 if result.failed or result.errors or result.refused else 0
 
 
 async def _serve(settings: Settings, services: Sequence[str], *, demo: bool) -> int:

@@ -30,8 +30,6 @@ REDACTED = "***"
 
 EmbedderChoice = Literal["local", "ollama"]
 AnswererChoice = Literal["extractive", "ollama"]
-
-
 BREAKER_NAMES = ("embedder", "qdrant", "llm", "cache")
 
 
@@ -63,6 +61,7 @@ class Settings:
     data_dir: Path = Path("data")
     inter_service_secret: str | None = _secret()
     inter_service_secret_previous: str | None = _secret()
+    token: str | None = _secret()  # RAGPLANE_TOKEN: the CLI's bearer token for the gateway
     query_url: str | None = None
     collections_url: str | None = None
     upstream_timeout_s: float = 60.0
@@ -128,10 +127,7 @@ class Settings:
 
     @property
     def registry_snapshot_path(self) -> Path:
-        """The JSON copy of the PostgreSQL registry, served while the database is down.
-
-        Not `registry_path`: that file stays the source `ragplane migrate-json` reads.
-        """
+        """The PostgreSQL registry's JSON copy, served while it is down (not migrate-json's `registry_path`)."""
         return self.data_dir / "registry-snapshot.json"
 
     @property
@@ -208,6 +204,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         data_dir=read("RAGPLANE_DATA_DIR", Path, defaults.data_dir),
         inter_service_secret=read("INTER_SERVICE_SECRET", parsing.service_secret, None, secret=True),
         inter_service_secret_previous=read("INTER_SERVICE_SECRET_PREVIOUS", parsing.service_secret, None, secret=True),
+        token=read("RAGPLANE_TOKEN", parsing.non_empty, None, secret=True),
         query_url=read("QUERY_URL", parsing.http_url, None),
         collections_url=read("COLLECTIONS_URL", parsing.http_url, None),
         upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", parsing.positive_float, defaults.upstream_timeout_s),

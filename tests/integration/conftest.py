@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragplane.ops.ingest import IngestClient, find_files, ingest, read_documents
+from ragplane.ops.ingest import IngestClient, Source, run
 from ragplane.settings import Settings, load_settings
 from tests.pg import temporary_database
 from tests.running import RunningStack
@@ -80,10 +80,10 @@ def demo_corpus(stack: RunningStack) -> str:
     """The project's own docs/ and runbooks/ ingested into `docs`, as `make run` does."""
 
     async def seed() -> None:
-        async with IngestClient(stack.urls["collections"], token=stack.settings.inter_service_secret) as client:
-            documents = read_documents(find_files([ROOT / "docs", ROOT / "runbooks"]), ROOT)
-            summary = await ingest(client, documents, DEMO)
-            assert summary.failed == 0 and not summary.errors, summary
+        async with IngestClient(stack.urls["collections"], service_token=stack.settings.inter_service_secret) as client:
+            sources = [Source(ROOT / "docs", "docs"), Source(ROOT / "runbooks", "runbooks")]
+            summary = await run(client, sources, DEMO, progress=False)
+            assert summary.failed == 0 and not summary.errors and not summary.refused, summary
 
     asyncio.run(seed())
     return DEMO

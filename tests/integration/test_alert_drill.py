@@ -19,7 +19,7 @@ import pytest
 from ragplane.cli import main
 from ragplane.ops.alert_drill import ALERT, AlertDrill
 from ragplane.ops.drill import Drill, DrillError
-from ragplane.ops.ingest import IngestClient, ingest, read_documents
+from ragplane.ops.ingest import IngestClient, Source, run
 from ragplane.telemetry.runbooks import runbook_url
 from tests.integration.conftest import stack_settings
 from tests.promstack import Alertmanager, Prometheus, Webhook, production_routing
@@ -63,8 +63,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) 
         prometheus.start()
 
         async def seed() -> None:
-            async with IngestClient(stack.urls["collections"], token=stack.settings.inter_service_secret) as client:
-                summary = await ingest(client, read_documents([ROOT / "docs/resilience.md"], ROOT), COLLECTION)
+            async with IngestClient(
+                stack.urls["collections"], service_token=stack.settings.inter_service_secret
+            ) as client:
+                summary = await run(client, [Source(ROOT / "docs/resilience.md", "docs")], COLLECTION, progress=False)
                 assert summary.failed == 0, summary
 
         asyncio.run(seed())

@@ -38,8 +38,8 @@ def test_migrate_on_an_empty_database_creates_the_schema(tmp_path: Path) -> None
         applied = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         current = subprocess.run([*command, "--check"], env=env, capture_output=True, text=True, timeout=60)
 
-        assert behind.returncode == 1 and "schema is behind: 3 pending" in behind.stderr
-        assert applied.returncode == 0 and "schema is current (3 applied now)" in applied.stderr
+        assert behind.returncode == 1 and "schema is behind: 4 pending" in behind.stderr
+        assert applied.returncode == 0 and "schema is current (4 applied now)" in applied.stderr
         assert current.returncode == 0 and "schema is current" in current.stderr
         tables = asyncio.run(fetch(url, "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'"))
         assert tables[0]["n"] >= 6

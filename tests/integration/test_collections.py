@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.running import RunningStack, ingest, wait_for_job
+from tests.running import RunningStack, ingest, long_text, wait_for_job
 
 API = "/api/v1/rag"
 
@@ -211,8 +211,7 @@ def test_ingestion_metrics_are_counted(gateway, stack, unique) -> None:
 
 
 def big_document(chunks: int) -> dict:
-    paragraph = "This sentence is part of a long document used to keep a job busy for a while. " * 9
-    return {"id": "big", "text": "# Big\n\n" + "\n\n".join(paragraph for _ in range(chunks))}
+    return {"id": "big", "text": long_text(chunks)}
 
 
 def test_concurrent_creates_give_one_201_and_409s(stack: RunningStack, unique) -> None:
@@ -282,3 +281,47 @@ def test_input_postgresql_cannot_store_is_refused_not_a_500(gateway, unique) -> 
         missing = gateway.get(path)
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json", path
     assert gateway.get(f"{API}/jobs", params={"limit": "²"}).status_code == 422
+
+
+def test_a_document_is_deleted_by_id_with_its_vectors(gateway, stack, unique) -> None:
+    """Issue 18.1: a collection is fixed without dropping it; ids with slashes work through the gateway,
+    encoded or not, and an id no URL path can carry (`..`) by the `id` query parameter."""
+    name = unique("c")
+    docs = [
+        {"id": "notes/volcano.md", "text": "Volcanoes erupt molten rock."},
+        {"id": "deep/sub/glacier.md", "text": "Glaciers carve valleys."},
+        {"id": "../old/desert.md", "text": "Deserts get little rain."},
+        {"id": "kept.md", "text": "Forests keep their trees."},
+    ]
+    ingest(gateway, name, docs)
+    store = stack.stack.store
+    before = stack.call(store.version(name))
+    documents = f"{API}/collections/{name}/documents"
+
+    encoded = gateway.delete(f"{documents}/notes%2Fvolcano.md")
+    assert encoded.status_code == 204, encoded.text
+    assert stack.call(store.version(name)) != before  # cached results that cite it now miss
+    assert gateway.delete(f"{documents}/deep/sub/glacier.md").status_code == 204
+    assert gateway.delete(documents, params={"id": "../old/desert.md"}).status_code == 204
+
+    assert [d["id"] for d in gateway.get(documents).json()["documents"]] == ["kept.md"]
+    stats = gateway.get(f"{API}/collections/{name}/stats").json()
+    assert stats["documents"] == stats["chunks"] == stats["vectors"] == 1
+    hits = gateway.get(f"{API}/search", params={"query": "volcano eruption", "collection": name}).json()["results"]
+    assert [h["document_id"] for h in hits] == ["kept.md"]
+    for response in (gateway.delete(f"{documents}/notes%2Fvolcano.md"), gateway.delete(documents)):
+        assert response.status_code in (404, 422) and response.headers["content-type"] == "application/problem+json"
+    missing = gateway.delete(f"{documents}/nope.md")
+    assert missing.status_code == 404 and missing.json()["detail"] == f"Collection {name!r} has no document 'nope.md'."
+    assert gateway.delete(f"{API}/collections/{unique('gone')}/documents/a.md").status_code == 404
+
+
+def test_posting_to_a_missing_collection_says_how_to_create_it(gateway, unique) -> None:
+    """Issue 18.13: the documented `curl -F` example 404s until the collection exists; the 404 says what to do."""
+    name = unique("notes")
+    r = gateway.post(f"{API}/collections/{name}/documents", files={"files": ("a.md", b"# A", "text/markdown")})
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == (
+        f"Collection {name!r} does not exist. Create it with POST /api/v1/rag/collections "
+        f'{{"name": "{name}"}} or `ragplane ingest PATH --collection {name}`.'
+    )

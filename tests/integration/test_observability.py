@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 import dashboards
-from ragplane.ops.ingest import IngestClient, ingest, read_documents
+from ragplane.ops.ingest import IngestClient, Source, run
 from ragplane.services.gateway.auth import issue_token
 from ragplane.telemetry.catalog import CATALOG, Kind
 from tests.integration.conftest import stack_settings
@@ -66,9 +66,9 @@ def drive_mixed_load(stack: RunningStack) -> None:
     collection = f"truth-{uuid.uuid4().hex[:8]}"
 
     async def seed() -> None:
-        async with IngestClient(stack.urls["collections"], token=stack.settings.inter_service_secret) as client:
-            documents = read_documents([ROOT / "docs/resilience.md", ROOT / "docs/gateway.md"], ROOT)
-            summary = await ingest(client, documents, collection)
+        async with IngestClient(stack.urls["collections"], service_token=stack.settings.inter_service_secret) as client:
+            sources = [Source(ROOT / "docs/resilience.md", "docs"), Source(ROOT / "docs/gateway.md", "docs")]
+            summary = await run(client, sources, collection, progress=False)
             assert summary.failed == 0 and not summary.errors, summary
 
     asyncio.run(seed())

@@ -3,6 +3,7 @@
 import pytest
 from openapi_spec_validator import validate
 
+from ragplane.kit.openapi import openapi_path
 from tests.running import RunningStack
 
 
@@ -14,7 +15,7 @@ def test_backend_documents_are_valid_and_versioned(stack: RunningStack, service:
         assert document["openapi"] == "3.1.0"
         assert document["paths"] and all(p.startswith("/api/v1/") for p in document["paths"])
         spec = stack.stack.apps[service].state.spec
-        declared = {(r.versioned_path, r.method.lower()) for r in spec.api}
+        declared = {(openapi_path(r.versioned_path), r.method.lower()) for r in spec.api}
         documented = {(p, m) for p, item in document["paths"].items() for m in item}
         assert declared == documented
         assert client.get("/docs").status_code == 200

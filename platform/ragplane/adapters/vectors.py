@@ -216,22 +216,30 @@ class VectorStore:
 
         return await self._call(query, collection=name)
 
-    async def payload_pages(self, name: str, *, page: int = 256) -> AsyncIterator[list[tuple[str, dict[str, Any]]]]:
+    async def payload_pages(
+        self, name: str, *, page: int = 256, match: dict[str, str] | None = None, fields: list[str] | None = None
+    ) -> AsyncIterator[list[tuple[str, dict[str, Any]]]]:
         """Every point's (id, payload) in `name`, one page of at most `page` points at a time.
 
         No vectors are read, and only one page is held at a time, so memory stays bounded
         however big the collection. Points written meanwhile may or may not be seen.
+        `match` keeps only points whose payload has those values; `fields` reads only those.
         Raises CollectionNotFound.
         """
         if page < 1:
             raise ValueError("page must be at least 1")
+        conditions = [models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (match or {}).items()]
+        where = models.Filter(must=list(conditions)) if conditions else None
+        payload: bool | list[str] = fields if fields is not None else True
         offset: PointId | None = None
         while True:
 
             def read(
                 client: QdrantClient, start: PointId | None = offset
             ) -> tuple[list[models.Record], PointId | None]:
-                return client.scroll(name, limit=page, offset=start, with_payload=True, with_vectors=False)
+                return client.scroll(
+                    name, scroll_filter=where, limit=page, offset=start, with_payload=payload, with_vectors=False
+                )
 
             records, offset = await self._call(read, collection=name)
             if records:

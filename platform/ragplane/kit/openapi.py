@@ -54,6 +54,11 @@ def _operation_id(method: str, path: str) -> str:
     return method.lower() + "".join(w.capitalize() for w in words)
 
 
+def openapi_path(path: str) -> str:
+    """A route's path as OpenAPI writes it: `{id:path}` (Starlette's converter) becomes `{id}`."""
+    return re.sub(r"{(\w+):\w+}", r"{\1}", path)
+
+
 def openapi_document(
     *,
     title: str,
@@ -70,12 +75,12 @@ def openapi_document(
             **{k: v for k, v in route.operation.items() if k != "responses"},
             "responses": {**route.operation.get("responses", {}), "default": PROBLEM_RESPONSE},
         }
-        path_params = re.findall(r"{(\w+)}", route.path)
+        path_params = re.findall(r"{(\w+)(?::\w+)?}", route.path)
         if path_params:
             operation["parameters"] = [
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in path_params
             ] + list(operation.get("parameters", []))
-        paths.setdefault(route.versioned_path, {})[route.method.lower()] = operation
+        paths.setdefault(openapi_path(route.versioned_path), {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__, "description": description},

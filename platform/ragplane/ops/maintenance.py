@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from ragplane.kit.service_auth import HEADER
-from ragplane.ops.ingest import problem_text
+from ragplane.ops.ingest_client import problem_text
 
 PATH = "/internal/maintenance"
 

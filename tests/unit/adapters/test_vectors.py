@@ -132,6 +132,9 @@ def test_payload_pages_read_every_point_a_page_at_a_time(tmp_path: Path) -> None
         assert [pid for p in pages for pid, _ in p] == [p.id for p in points]  # ascending ids, each once
         assert dict(pid_payload for p in pages for pid_payload in p) == {p.id: p.payload for p in points}
         assert [page async for page in store.payload_pages("c")] == [[(p.id, p.payload) for p in points]]
+        only_b = [page async for page in store.payload_pages("c", match={"document_id": "b"}, fields=["text"])]
+        assert only_b == [[(p.id, {"text": p.payload["text"]}) for p in points[2:]]]
+        assert [page async for page in store.payload_pages("c", match={"document_id": "z"})] == []
         await store.create_collection("empty", 4)
         assert [page async for page in store.payload_pages("empty")] == []
         with pytest.raises(CollectionNotFound):

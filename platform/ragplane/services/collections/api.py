@@ -58,6 +58,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
             "failed": job.documents_failed,
         },
         "chunks": job.chunks,
+        "chunks_total": job.chunks_total,
         "error": job.error,
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
@@ -124,15 +125,36 @@ class CollectionsApi:
                 "Ingest documents (JSON or multipart files); returns a job",
                 schemas.ADD_DOCUMENTS,
             ),
+            ApiRoute(
+                "DELETE",
+                "/rag/collections/{name}/documents",
+                self.delete_document,
+                "Delete the document named by the `id` query parameter (any id, even one a path cannot carry)",
+                schemas.DELETE_DOCUMENT_BY_QUERY,
+                legacy=False,
+            ),
+            ApiRoute(
+                "DELETE",
+                "/rag/collections/{name}/documents/{document_id:path}",
+                self.delete_document,
+                "Delete a document and its vectors",
+                schemas.DELETE_DOCUMENT,
+                legacy=False,
+            ),
             ApiRoute("GET", "/rag/jobs", self.jobs, "List ingestion jobs, newest first", schemas.JOBS),
             ApiRoute("GET", "/rag/jobs/{job_id}", self.job, "Show an ingestion job", schemas.JOB),
         ]
 
-    async def _record(self, name: str) -> CollectionRecord:
+    async def _record(self, name: str, *, how_to_create: bool = False) -> CollectionRecord:
         # A name no collection can have (e.g. a NUL byte) is not looked up: it does not exist.
-        record = await self.registry.get_collection(name) if COLLECTION_NAME.fullmatch(name) else None
+        valid = COLLECTION_NAME.fullmatch(name) is not None
+        record = await self.registry.get_collection(name) if valid else None
         if record is None:
-            raise NotFound(f"Collection {name!r} does not exist.")
+            hint = (
+                f' Create it with POST {V1}/rag/collections {{"name": "{name}"}} '
+                f"or `ragplane ingest PATH --collection {name}`."
+            )
+            raise NotFound(f"Collection {name!r} does not exist." + (hint if how_to_create and valid else ""))
         return record
 
     async def _json(self, record: CollectionRecord) -> dict[str, Any]:
@@ -239,7 +261,7 @@ class CollectionsApi:
         )
 
     async def add_documents(self, request: Request) -> Response:
-        record = await self._record(request.path_params["name"])
+        record = await self._record(request.path_params["name"], how_to_create=True)
         await self.registry.ensure_writable()
         kind = media_type(request)
         if kind == "multipart/form-data":
@@ -252,6 +274,27 @@ class CollectionsApi:
             raise UnsupportedMediaType(f"Send application/json or multipart/form-data, not {kind}.")
         job = await self.ingestor.submit(record, docs)
         return JSONResponse(job_json(job), status_code=202, headers={"Location": f"{V1}/rag/jobs/{job.id}"})
+
+    async def delete_document(self, request: Request) -> Response:
+        """Its vectors first, then its registry record: a retry after a failure in between finishes the job."""
+        record = await self._record(request.path_params["name"])
+        doc_id = request.path_params.get("document_id") or request.query_params.get("id")
+        if not doc_id:
+            raise ValidationFailed([("id", "name the document: .../documents/{id} or .../documents?id={id}")])
+        if doc_id not in await self.registry.documents(record.name):
+            raise NotFound(f"Collection {record.name!r} has no document {doc_id!r}.")
+        await self.registry.ensure_writable()
+        await self.store.delete_document(record.name, doc_id)
+        await self.registry.remove_documents(record.name, [doc_id])
+        await self.store.touch(record.name)  # cached results that cite it now miss
+        await self.stats.refresh(record.name)
+        log.info(
+            "document %s deleted from %s",
+            doc_id,
+            record.name,
+            extra={"fields": {"event": "document_deleted", "collection": record.name, "document": doc_id}},
+        )
+        return Response(status_code=204)
 
     async def job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]

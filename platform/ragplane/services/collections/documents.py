@@ -3,6 +3,10 @@
 Everything is validated before a job is created, so a bad item refuses the whole
 request with a 422 that names it (`documents[3].text: must not be empty`), and nothing
 is ingested half-way because of a typo.
+
+`file_text` and `check_id` are the one rule for files, whether uploaded or read from disk
+by `ragplane ingest` (which imports them), so both accept and refuse the same files for
+the same reasons.
 """
 
 from __future__ import annotations
@@ -41,7 +45,37 @@ def _title(text: str, fallback: str) -> str:
     return markdown_title(text) or fallback
 
 
-NUL_RULE = "must not contain NUL characters (U+0000): PostgreSQL text cannot hold them"
+def file_title(text: str, name: str) -> str:
+    """A file's title: its first Markdown heading, else its name without folders and suffix."""
+    return _title(text, PurePosixPath(name).stem)
+
+
+NUL_RULE = "must not contain NUL characters (U+0000)"
+
+
+class NotText(ValueError):
+    """A file's bytes are not a document's text; the message says why, to follow its name."""
+
+
+def file_text(raw: bytes) -> str:
+    """The text of a text or Markdown file, or `NotText` saying why it is not one.
+
+    UTF-8 only (a byte-order mark is dropped): guessing another encoding would store some
+    files mangled. A NUL byte means a binary or UTF-16 file, and blank files have nothing
+    to find.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotText(
+            f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 (a Latin-1 file: iconv -f latin1 -t utf-8)"
+        ) from None
+    if "\x00" in text:
+        raise NotText("contains NUL bytes (U+0000): it is not a text file")
+    if not text.strip():
+        raise NotText("is empty")
+    return text
 
 
 def _has_nul(value: Any) -> bool:
@@ -55,14 +89,21 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def _check_id(value: Any, where: str, errors: list[tuple[str, str]]) -> str | None:
+def check_id(value: Any) -> str | None:
+    """Why `value` cannot be a document id, or None when it can."""
     if not isinstance(value, str) or not value.strip():
-        errors.append((where, "must be a non-empty string"))
-        return None
+        return "must be a non-empty string"
     if len(value) > MAX_ID_CHARS or any(ord(ch) < 32 for ch in value):
-        errors.append((where, f"must be at most {MAX_ID_CHARS} printable characters"))
+        return f"must be at most {MAX_ID_CHARS} printable characters"
+    return None
+
+
+def _check_id(value: Any, where: str, errors: list[tuple[str, str]]) -> str | None:
+    problem = check_id(value)
+    if problem is not None:
+        errors.append((where, problem))
         return None
-    return value.strip()
+    return str(value).strip()
 
 
 def parse_json(body: Mapping[str, Any]) -> list[DocumentIn]:
@@ -127,21 +168,14 @@ async def parse_files(form: FormData) -> list[DocumentIn]:
             raise UnsupportedMediaType(f"{name}: {kind} is not text; upload text or Markdown files.")
         if kind in ("", "application/octet-stream") and suffix not in TEXT_SUFFIXES:
             raise UnsupportedMediaType(f"{name}: cannot tell it is text; use a .md or .txt name or a text/* type.")
-        raw = await upload.read()
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            errors.append((name, "is not UTF-8 text"))
-            continue
-        if not text.strip():
-            errors.append((name, "is empty"))
-            continue
-        if _has_nul(text):
-            errors.append((name, f"{NUL_RULE}; is it a text file?"))
+            text = file_text(await upload.read())
+        except NotText as exc:
+            errors.append((name, str(exc)))
             continue
         doc_id = _check_id(name, name, errors)
         if doc_id is not None:
-            documents.append(DocumentIn(doc_id, _title(text, PurePosixPath(name).stem), text, name))
+            documents.append(DocumentIn(doc_id, file_title(text, name), text, name))
     _check_unique(documents, errors)
     if errors:
         raise ValidationFailed(errors)

@@ -265,5 +265,8 @@ class HybridRegistry:
     ) -> None:
         await self._write(lambda r: r.put_documents(collection, records, chunks))
 
+    async def remove_documents(self, collection: str, ids: Sequence[str]) -> list[str]:
+        return await self._write(lambda r: r.remove_documents(collection, ids))
+
     async def save_job(self, job: JobRecord) -> None:
         await self._write(lambda r: r.save_job(job))

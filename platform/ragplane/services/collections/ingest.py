@@ -1,14 +1,16 @@
 """Ingestion jobs: chunk, embed and upsert documents in the background.
 
 A POST of documents creates a `queued` job and returns at once (202); a bounded number
-of jobs run concurrently. For each document the new chunks are written first and the
-document's older chunks removed after, so a failure mid-way leaves the previous version
+of jobs run concurrently. A job chunks its documents first (so it knows its chunk total),
+writes each document's new chunks, records the documents every RECORD_EVERY documents,
+and only then removes their older chunks: a failure mid-way leaves the previous version
 searchable, never a half-replaced one. Unchanged documents (same content hash) are
-skipped, which makes re-ingesting a corpus cheap and duplicate-free: point ids are
-derived from collection, document, content hash and chunk number.
+skipped, so re-ingesting a corpus is cheap and duplicate-free: point ids derive from
+collection, document, content hash and chunk number. Progress is saved as it goes.
 
-A job whose process stopped before it finished is marked `failed` with that reason at
-the next start; re-submitting the same documents completes it (unchanged ones skip).
+A failed or cancelled job removes the points of documents it had not recorded (`sweep.py`);
+one whose process stopped is marked `failed` at the next start, and its points removed
+then (each names its job). Re-submitting the same documents completes it.
 When the registry cannot record a job's end (PostgreSQL down), the end is kept in memory
 and written when the registry recovers, so no job stays `running` forever.
 """
@@ -19,7 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from opentelemetry.trace import Tracer
 
@@ -38,8 +40,10 @@ from ragplane.services.collections.models import (
     JobState,
     now,
 )
+from ragplane.services.collections.progress import JobProgress
 from ragplane.services.collections.registry import Registry, RegistryError
 from ragplane.services.collections.stats import CollectionStats
+from ragplane.services.collections.sweep import JOB_KEY, Strays, keep_versions
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -107,9 +111,11 @@ class Ingestor:
         self.failures = metrics.counter(catalog.INGESTION_FAILURES)
         self.stats = stats
         self._unsaved: dict[str, JobRecord] = {}  # ended jobs the registry could not record yet
+        self.strays = Strays(store, registry, swept=stats.refresh)
 
     async def recover(self) -> int:
-        """Mark jobs left unfinished by a previous process as failed; returns how many.
+        """Mark jobs left unfinished by a previous process as failed, and remove the points they
+        wrote but never recorded; returns how many.
 
         One collections replica runs ingestion (docs/database.md): another replica's running
         jobs would look unfinished here too.
@@ -118,7 +124,9 @@ class Ingestor:
         for job in stale:
             self.failures.labels(collection=job.collection, reason="interrupted").inc()
             ended = dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED, finished_at=now())
+            self.strays.add(job.id, job.collection)
             await self._save_finished(ended, timed=False)  # its time includes the outage: no duration
+        await self.strays.sweep()
         await self.count_jobs()
         return len(stale)
 
@@ -190,6 +198,7 @@ class Ingestor:
         handed_over = False  # from then on `_ingest` records the job's end, however it ends
         try:
             async with self._slots:
+                await self.strays.sweep()  # those a failure left, before this job writes more
                 job = dataclasses.replace(job, state=JobState.RUNNING, started_at=now())
                 await self.registry.save_job(job)
                 attributes: dict[str, str | int] = {"collection": collection.name, "documents": len(documents)}
@@ -213,40 +222,51 @@ class Ingestor:
 
     async def _ingest(self, job: JobRecord, collection: CollectionRecord, documents: list[DocumentIn]) -> JobRecord:
         pending: list[Ingested] = []
+        written: set[str] = set()  # documents with points written and not yet recorded
         name = collection.name
         changed = False  # points were written since the collection's version was last bumped
+        progress = JobProgress(self.registry, job)
         try:
             await self.count_jobs()  # now running
             known = await self.registry.documents(name)
+            todo: list[DocumentIn] = []
             for doc in documents:
                 previous = known.get(doc.id)
                 if previous is not None and previous.content_hash == doc.content_hash:
-                    job = dataclasses.replace(job, documents_skipped=job.documents_skipped + 1)
+                    progress.count(documents_skipped=1)
                     self.documents_total.labels(collection=name, result="skipped").inc()
-                    continue
+                else:
+                    todo.append(doc)
+            plan = [(doc, await self._chunk(collection, doc)) for doc in todo]
+            if plan:
+                progress.count(chunks_total=sum(len(chunks) for _, chunks in plan))
+                await progress.save(now=True)
+            for doc, chunks in plan:
                 changed = True
-                record, chunks = await self._ingest_one(collection, doc)
-                pending.append((record, chunks))
-                job = dataclasses.replace(
-                    job, documents_ingested=job.documents_ingested + 1, chunks=job.chunks + record.chunks
-                )
+                written.add(doc.id)
+                record, rows = await self._ingest_one(collection, doc, chunks, progress)
+                pending.append((record, rows))
+                progress.count(documents_ingested=1)
                 self.documents_total.labels(collection=name, result="ingested").inc()
                 self.chunks_total.labels(collection=name).inc(record.chunks)
                 if len(pending) >= RECORD_EVERY:
-                    await self._record(name, pending)
-                    await self.registry.save_job(job)
-                    await self.store.touch(name)  # cached search results of the old content now miss
+                    await self._commit(name, pending)  # also bumps the version: cached results now miss
+                    written.clear()
                     pending, changed = [], False
+                    await progress.save(now=True)
+                else:
+                    await progress.save()
             if pending:
-                await self._record(name, pending)
-                pending = []
-            job = dataclasses.replace(job, state=JobState.COMPLETED, finished_at=now())
+                await self._commit(name, pending)
+                pending, changed = [], False
+            written.clear()
+            job = dataclasses.replace(progress.job, state=JobState.COMPLETED, finished_at=now())
         except asyncio.CancelledError:
-            job = await self._fail(job, self._cancel_reasons.pop(job.id, INTERRUPTED), pending)
+            job = await self._fail(progress.job, self._cancel_reasons.pop(job.id, INTERRUPTED), pending, written)
             raise
         except Exception as exc:
             log.exception("ingestion job %s failed", job.id)
-            job = await self._fail(job, str(exc) or type(exc).__name__, pending, cause=exc)
+            job = await self._fail(progress.job, str(exc) or type(exc).__name__, pending, written, cause=exc)
         finally:
             if changed:  # also after a failure: some points may have changed
                 await self._touch(name)
@@ -266,14 +286,29 @@ class Ingestor:
             collection, [record for record, _ in pending], {record.id: chunks for record, chunks in pending}
         )
 
+    async def _commit(self, collection: str, pending: list[Ingested]) -> None:
+        """Record fully written documents, then remove their previous versions' points."""
+        await self._record(collection, pending)
+        await keep_versions(self.store, collection, {record.id: record.content_hash for record, _ in pending})
+        await self.store.touch(collection)
+
     async def _fail(
-        self, job: JobRecord, reason: str, pending: list[Ingested], *, cause: BaseException | None = None
+        self,
+        job: JobRecord,
+        reason: str,
+        pending: list[Ingested],
+        written: Collection[str] = (),
+        *,
+        cause: BaseException | None = None,
     ) -> JobRecord:
         if pending:  # fully written to Qdrant: record them so the registry matches the vectors
             try:
                 await self._record(job.collection, pending)
             except Exception:
                 log.exception("could not record %d ingested documents of job %s", len(pending), job.id)
+        if written:  # whatever is not recorded now must not stay searchable
+            self.strays.add(job.id, job.collection)
+            await self.strays.sweep()
         done = job.documents_ingested + job.documents_skipped
         failed = job.documents_total - done
         self.documents_total.labels(collection=job.collection, result="failed").inc(failed)
@@ -296,18 +331,25 @@ class Ingestor:
             log.exception("could not record the end of job %s; it is kept until the registry recovers", job.id)
             self._unsaved[job.id] = job
 
-    async def _ingest_one(self, collection: CollectionRecord, doc: DocumentIn) -> Ingested:
+    @staticmethod
+    async def _chunk(collection: CollectionRecord, doc: DocumentIn) -> list[Chunk]:
         # Chunking a large document takes a while (~0.1 s per MB): off the event loop.
         chunks = await asyncio.to_thread(
             chunk_markdown, doc.text, size=collection.chunk_size, overlap=collection.chunk_overlap
         )
         # A document of headings only has no body blocks; it is still findable as one chunk.
-        chunks = chunks or [Chunk(0, doc.text.strip(), "")]
+        return chunks or [Chunk(0, doc.text.strip(), "")]
+
+    async def _ingest_one(
+        self, collection: CollectionRecord, doc: DocumentIn, chunks: list[Chunk], progress: JobProgress
+    ) -> Ingested:
         content_hash = doc.content_hash
         for start in range(0, len(chunks), EMBED_BATCH):
-            await self._store_chunks(collection.name, doc, content_hash, chunks[start : start + EMBED_BATCH])
-        # Only now that every new chunk is stored do the previous version's chunks go.
-        await self.store.delete_document(collection.name, doc.id, keep_version=content_hash)
+            batch = chunks[start : start + EMBED_BATCH]
+            await self._store_chunks(collection.name, doc, content_hash, batch, progress.job.id)
+            progress.count(chunks=len(batch))
+            await progress.save()
+        # The previous version's chunks go once this one is recorded (`_commit`).
         record = DocumentRecord(
             id=doc.id,
             title=doc.title,
@@ -323,7 +365,9 @@ class Ingestor:
         ]
         return record, rows
 
-    async def _store_chunks(self, collection: str, doc: DocumentIn, content_hash: str, chunks: list[Chunk]) -> None:
+    async def _store_chunks(
+        self, collection: str, doc: DocumentIn, content_hash: str, chunks: list[Chunk], job_id: str
+    ) -> None:
         texts = [c.embedding_text(doc.title) for c in chunks]
         with stage(self.tracer, "embed", embedder=self.embedder.name, texts=len(texts)):
             vectors = await self.embedder.embed(texts)
@@ -340,6 +384,7 @@ class Ingestor:
                     "source": doc.source,
                     "content_hash": content_hash,
                     "metadata": dict(doc.metadata),
+                    JOB_KEY: job_id,
                 },
             )
             for chunk, vector in zip(chunks, vectors, strict=True)

@@ -83,7 +83,8 @@ class JobRecord(_Record):
     documents_ingested: int = 0
     documents_skipped: int = 0
     documents_failed: int = 0
-    chunks: int = 0
+    chunks: int = 0  # stored so far, counted as they are stored
+    chunks_total: int = 0  # of the documents to ingest, known once they are chunked
     error: str | None = None
     created_at: float = field(default_factory=now)
     started_at: float | None = None

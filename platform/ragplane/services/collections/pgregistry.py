@@ -38,6 +38,7 @@ JOB_COLUMNS = (
     "documents_skipped",
     "documents_failed",
     "chunks",
+    "chunks_total",
     "error",
     "created_at",
     "started_at",
@@ -243,6 +244,16 @@ class PostgresRegistry:
                 )
             if rows:
                 await conn.copy_records_to_table("chunks", records=rows, columns=CHUNK_COLUMNS)
+
+    async def remove_documents(self, collection: str, ids: Sequence[str]) -> list[str]:
+        """Their chunk rows go with them (ON DELETE CASCADE)."""
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "DELETE FROM documents WHERE collection = $1 AND id = ANY($2::text[]) RETURNING id",
+                collection,
+                list(ids),
+            )
+        return [r["id"] for r in rows]
 
     async def insert_documents(self, collection: str, records: Sequence[DocumentRecord]) -> int:
         """Insert the documents the database lacks, in one statement; returns how many were new.

@@ -60,6 +60,9 @@ class Registry(Protocol):
         chunks: Mapping[str, Sequence[ChunkRecord]] | None = None,
     ) -> None: ...
 
+    async def remove_documents(self, collection: str, ids: Sequence[str]) -> list[str]:
+        """Remove documents (and their chunk rows); returns the ids that were there."""
+
     async def save_job(self, job: JobRecord) -> None: ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
@@ -268,6 +271,16 @@ class JsonRegistry:
             state = self._state.copy()
             state.documents[collection] = {**state.documents.get(collection, {}), **{r.id: r for r in records}}
             await self._commit(state)
+
+    async def remove_documents(self, collection: str, ids: Sequence[str]) -> list[str]:
+        async with self._lock:
+            docs = self._state.documents.get(collection, {})
+            removed = [i for i in ids if i in docs]
+            if removed:
+                state = self._state.copy()
+                state.documents[collection] = {k: v for k, v in docs.items() if k not in removed}
+                await self._commit(state)
+            return removed
 
     async def save_job(self, job: JobRecord) -> None:
         async with self._lock:

@@ -28,7 +28,8 @@ JOB_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {k: {"type": "integer"} for k in ("total", "ingested", "skipped", "failed")},
         },
-        "chunks": {"type": "integer"},
+        "chunks": {"type": "integer", "description": "Chunks stored so far."},
+        "chunks_total": {"type": "integer", "description": "Chunks of the documents to ingest, once chunked."},
         "error": {"type": ["string", "null"]},
         "created_at": {"type": ["string", "null"], "format": "date-time"},
         "started_at": {"type": ["string", "null"], "format": "date-time"},
@@ -106,6 +107,14 @@ CREATE = {
 }
 GET = {"responses": {"200": _json(_ref("Collection"), "The collection.")}}
 DELETE = {"responses": {"204": {"description": "Deleted, with its vectors."}}}
+DELETE_DOCUMENT = {
+    "description": "Ids may contain slashes (`notes/a.md`), as such or encoded (`notes%2Fa.md`).",
+    "responses": {"204": {"description": "Deleted, with its vectors."}},
+}
+DELETE_DOCUMENT_BY_QUERY = {
+    "parameters": [{"name": "id", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 256}}],
+    "responses": {"204": {"description": "Deleted, with its vectors."}},
+}
 STATS = {"responses": {"200": _json(_ref("CollectionStats"), "Counts and sizes.")}}
 DOCUMENTS = {"responses": {"200": _json({"type": "object"}, "The collection's documents.")}}
 ADD_DOCUMENTS = {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from ragplane.adapters.errors import CollectionExists
-from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState
+from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord, JobState
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, Registry, RegistryError
 
@@ -74,6 +75,22 @@ async def test_removing_a_collection_removes_its_documents(registry: Registry) -
         await registry.put_documents("a", [doc("x")])
 
 
+async def test_removing_documents_removes_only_those_and_their_chunk_rows(registry: Registry) -> None:
+    await registry.add_collection(CollectionRecord("a", "m", 3))
+    await registry.add_collection(CollectionRecord("b", "m", 3))
+    rows = {d: [ChunkRecord(d, i, str(uuid.uuid4()), "", "text") for i in range(2)] for d in ("x/1.md", "y")}
+    await registry.put_documents("a", [doc("x/1.md"), doc("y")], rows)
+    await registry.put_documents("b", [doc("x/1.md")])
+
+    assert await registry.remove_documents("a", ["x/1.md", "missing"]) == ["x/1.md"]
+
+    assert list(await registry.documents("a")) == ["y"]
+    assert list(await registry.documents("b")) == ["x/1.md"]
+    assert await registry.remove_documents("a", ["x/1.md"]) == []
+    if isinstance(registry, PostgresRegistry):
+        assert await registry.chunk_counts("a") == {"y": 2}
+
+
 async def test_jobs_are_listed_newest_first_and_filtered(registry: Registry) -> None:
     now = round(time.time(), 3)  # as models.now() records it
     jobs = [
@@ -84,12 +101,13 @@ async def test_jobs_are_listed_newest_first_and_filtered(registry: Registry) -> 
     ]
     for job in jobs:
         await registry.save_job(job)
-    await registry.save_job(JobRecord(id="j1", collection="a", state=JobState.COMPLETED, chunks=7, created_at=now - 30))
+    done = JobRecord(id="j1", collection="a", state=JobState.COMPLETED, chunks=7, chunks_total=7, created_at=now - 30)
+    await registry.save_job(done)
 
     assert [j.id for j in await registry.list_jobs()] == ["j3", "j2", "j1", "old"]
     assert [j.id for j in await registry.list_jobs(collection="a", limit=2)] == ["j3", "j1"]
     assert [j.id for j in await registry.list_jobs(state="failed")] == ["j2"]
-    assert (await registry.get_job("j1")).chunks == 7  # type: ignore[union-attr]
+    assert (await registry.get_job("j1")) == done
     assert (await registry.get_job("j2")) == jobs[1]
     assert await registry.get_job("nope") is None
     assert [j.id for j in await registry.unfinished_jobs()] == ["j3"]
