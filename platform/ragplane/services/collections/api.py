@@ -135,7 +135,7 @@ class CollectionsApi:
             ),
             ApiRoute(
                 "DELETE",
-                "/rag/collections/{name}/documents/{document_id:path}",
+                "/rag/collections/{name}/documents/{document_id:document_id}",
                 self.delete_document,
                 "Delete a document and its vectors",
                 schemas.DELETE_DOCUMENT,
