@@ -46,6 +46,8 @@ STOP_WORDS = frozenset(
     aren couldn didn doesn don hadn hasn haven isn ll mustn re shan shouldn ve wasn weren won wouldn
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
+# Words that frame a question rather than name its subject ("How long…", "What happens when…").
+QUESTION_WORDS = frozenset(["get", "gets", "happen", "happens", "long", "many", "may", "much", "let", "might", "must"])
 _WORD = re.compile(r"[^\W_]+")
 _stemmer = SnowballStemmer("english")
 
@@ -66,6 +68,11 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """The text's terms in order, repeats kept: stems of its words that are not stop words."""
     return [_stem(w) for w in _WORD.findall(text.casefold()) if len(w) > 1 and w not in STOP_WORDS]
+
+
+def key_terms(question: str) -> list[str]:
+    """The question's terms that name what it asks about: its terms without the words that frame it."""
+    return [t for t in terms(question) if t not in _QUESTION_STEMS]
 
 
 def index(term: str) -> int:
@@ -96,3 +103,6 @@ def document_vector(text: str) -> SparseVector:
 def query_vector(text: str) -> SparseVector:
     """A query's terms, each weighing 1."""
     return _vector(_by_index((term, 1.0) for term in set(terms(text))))
+
+
+_QUESTION_STEMS = frozenset(_stem(w) for w in QUESTION_WORDS)

@@ -107,3 +107,44 @@ def split_sentences(text: str, *, prose_only: bool = False) -> list[str]:
 
 def _split(block: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(block) if part.strip()]
+
+
+def _cells(row: str) -> list[str]:
+    return [inline_plain(cell) for cell in row.strip().strip("|").split("|")]
+
+
+def table_rows(text: str) -> list[str]:
+    """The data rows of a Markdown block's tables as sentences, each cell labelled with its column's
+    header when the header is in the block ("variable: CACHE_TTL_S; default: 300; meaning: ...")."""
+    rows: list[str] = []
+    header: list[str] = []
+    pending: str | None = None  # a row that is the header if a rule line follows it
+    in_fence = False
+
+    def emit(row: str) -> None:
+        cells = _cells(row)
+        labelled = len(header) == len(cells)
+        parts = [
+            f"{h}: {c}" if labelled and h else c for h, c in zip(header if labelled else cells, cells, strict=True)
+        ]
+        line = "; ".join(p for p, c in zip(parts, cells, strict=True) if c)
+        if line:
+            rows.append(line)
+
+    for raw in text.splitlines():
+        if _FENCE.match(raw):
+            in_fence = not in_fence
+        is_row = not in_fence and raw.lstrip().startswith("|")
+        if is_row and _TABLE_RULE.match(raw):
+            header, pending = (_cells(pending) if pending is not None else header), None
+            continue
+        if pending is not None:
+            emit(pending)
+            pending = None
+        if is_row:
+            pending = raw
+        else:
+            header = [] if raw.strip() else header
+    if pending is not None:
+        emit(pending)
+    return rows

@@ -1,0 +1,118 @@
+"""The sentences an extractive answer can be made of, and how well each matches a question's words.
+
+A candidate is a prose sentence or a table row (its cells labelled with their column
+headers) of a retrieved passage that can stand in an answer: not code, not a lead-in to a
+list, not a list of links. A sentence that opens by pointing back
+("This step is called mantecatura.", "It opens after 5 failures.") says little alone, so it
+carries the sentence before it as its context and is quoted with it.
+
+Lexical matching is BM25's idea at sentence scale: each of the question's key terms
+(`ragplane.lexical.terms`) weighs its inverse frequency among the candidates, so a term that
+every candidate shares decides little and a rare one much; a sentence scores the share of
+the question's weight it contains, terms of its passage's title and section path counting
+half. It is cheap (no model), which lets the answerer embed only a shortlist.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ragplane.lexical import terms
+from ragplane.text import split_sentences, table_rows
+
+if TYPE_CHECKING:
+    from ragplane.adapters.answerers import Passage
+
+HEADING_WEIGHT = 0.5
+_CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
+# Words that open a sentence by pointing at the one before it.
+_LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|both|then|otherwise|instead)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: Passage
+    position: int  # among the passage's prose sentences
+    text: str
+    terms: frozenset[str]
+    context: str = ""  # the sentence this one leans on, quoted before it
+
+    @property
+    def quoted(self) -> str:
+        return f"{self.context} {self.text}" if self.context else self.text
+
+
+def standalone(sentence: str) -> bool:
+    """Whether a sentence can stand in an answer: prose of a sensible length, not code, not a
+    lead-in to a list or code that was left behind (ends with a colon), not a list of links
+    ("Follow the cause: a.md, b.md, c.md")."""
+    words = sentence.split()
+    links = sum(w.rstrip(".,;:)").endswith(".md") for w in words)
+    return (
+        25 <= len(sentence) <= 400
+        and len(_CODE_LIKE.findall(sentence)) < 3
+        and len(words) >= 4
+        and links < 2
+        and not sentence.endswith(":")
+    )
+
+
+def leans_back(sentence: str) -> bool:
+    return bool(_LEANS_BACK.match(sentence))
+
+
+def candidates(passages: Sequence[Passage]) -> list[Sentence]:
+    """The passages' candidate sentences in reading order; a sentence repeated in a later passage
+    (chunks overlap) is kept only where it first appears."""
+    seen: set[str] = set()
+    found = []
+    for passage in passages:
+        prose = split_sentences(passage.text, prose_only=True)
+        for position, text in enumerate(prose):
+            if text in seen or not standalone(text):
+                continue
+            seen.add(text)
+            previous = prose[position - 1] if position > 0 else ""
+            context = previous if leans_back(text) and standalone(previous) else ""
+            found.append(Sentence(passage, position, text, frozenset(terms(f"{context} {text}")), context))
+        for position, text in enumerate(table_rows(passage.text), start=len(prose)):
+            if text not in seen and standalone(text):
+                seen.add(text)
+                found.append(Sentence(passage, position, text, frozenset(terms(text))))
+    return found
+
+
+def _heading_terms(passage: Passage) -> frozenset[str]:
+    return frozenset(terms(f"{passage.title} {passage.section}"))
+
+
+def lexical_scores(question: Sequence[str], pool: Sequence[Sentence]) -> list[float]:
+    """Per sentence, the share (0..1) of the question's term weight it contains."""
+    key = set(question)
+    if not key or not pool:
+        return [0.0] * len(pool)
+    headings = {id(s.passage): _heading_terms(s.passage) for s in pool}
+    n = len(pool)
+    weight = {t: math.log(1 + (n + 0.5) / (sum(t in s.terms for s in pool) + 0.5)) for t in key}
+    total = sum(weight.values())
+    return [
+        (sum(weight[t] for t in key & s.terms) + HEADING_WEIGHT * sum(weight[t] for t in key & headings[id(s.passage)]))
+        / (total * (1 + HEADING_WEIGHT))
+        for s in pool
+    ]
+
+
+def coverage(question: Sequence[str], passages: Sequence[Passage]) -> float:
+    """The share of the question's distinct key terms that occur anywhere in the passages (1.0 when
+    the question has none): a question about things the passages never name is not answered there."""
+    key = set(question)
+    if not key:
+        return 1.0
+    present: set[str] = set()
+    for p in passages:
+        present.update(terms(f"{p.title} {p.section} {p.text}"))
+    return len(key & present) / len(key)
