@@ -47,7 +47,9 @@ STOP_WORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 # Words that frame a question rather than name its subject ("How long…", "What happens when…").
-QUESTION_WORDS = frozenset(["get", "gets", "happen", "happens", "long", "many", "may", "much", "let", "might", "must"])
+QUESTION_WORDS = frozenset(
+    ["get", "gets", "go", "goes", "happen", "happens", "long", "many", "may", "much", "let", "might", "must"]
+)
 _WORD = re.compile(r"[^\W_]+")
 _stemmer = SnowballStemmer("english")
 

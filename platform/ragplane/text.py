@@ -148,3 +148,30 @@ def table_rows(text: str) -> list[str]:
     if pending is not None:
         emit(pending)
     return rows
+
+
+def commands(text: str) -> list[str]:
+    """Sentences that lead into a code block ("Switch it on before work…:") joined with the block's
+    first line: the command a how-to sentence introduces."""
+    found: list[str] = []
+    paragraph: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if _FENCE.match(lines[i]):
+            lead = _split(inline_plain(" ".join(paragraph)))[-1:] if paragraph else []
+            paragraph = []
+            body = []
+            i += 1
+            while i < len(lines) and not _FENCE.match(lines[i]):
+                body.append(lines[i].strip())
+                i += 1
+            first = next((line.removeprefix("$ ") for line in body if line and not line.startswith(("#", "--"))), "")
+            if lead and lead[0].endswith(":") and first:
+                found.append(f"{lead[0]} {first}")
+        elif not lines[i].strip() or heading(lines[i]) or starts_unit(lines[i]):
+            paragraph = [] if lines[i].strip() else paragraph
+        else:
+            paragraph.append(lines[i].strip())
+        i += 1
+    return found

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.sentences import Sentence, candidates, coverage, lexical_scores
+from ragplane.adapters.sentences import Sentence, candidates, coverage, lexical_scores, overlap
 from ragplane.lexical import key_terms
 
 
@@ -96,10 +96,10 @@ class ExtractiveAnswerer:
         max_passages: int = 5,
         shortlist: int = 10,
         min_evidence: float = 1.1,
-        keep_ratio: float = 0.85,
-        duplicate_similarity: float = 0.92,
-        weights: tuple[float, float, float] = (0.4, 0.4, 0.2),
-        rank_decay: float = 0.5,
+        keep_ratio: float = 0.8,
+        duplicate_overlap: float = 0.6,
+        weights: tuple[float, float, float] = (0.4, 0.3, 0.3),
+        rank_decay: float = 0.25,
     ) -> None:
         self.weights = weights
         self.rank_decay = rank_decay
@@ -109,7 +109,7 @@ class ExtractiveAnswerer:
         self.shortlist = shortlist
         self.min_evidence = min_evidence
         self.keep_ratio = keep_ratio
-        self.duplicate_similarity = duplicate_similarity
+        self.duplicate_overlap = duplicate_overlap
 
     async def check(self) -> dict[str, Any]:
         return {"name": self.name, "embedder": self.embedder.name}
@@ -144,7 +144,7 @@ class ExtractiveAnswerer:
         for s in scored:
             if len(chosen) == self.max_sentences or s.score < self.keep_ratio * scored[0].score:
                 break
-            if all(_cosine(s.vector, c.vector) < self.duplicate_similarity for c in chosen):
+            if all(overlap(s.sentence, c.sentence) < self.duplicate_overlap for c in chosen):
                 chosen.append(s)
         # The best sentence's passage first; within a passage, reading order.
         rank: dict[int, int] = {}

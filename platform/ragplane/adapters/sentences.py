@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ragplane.lexical import terms
-from ragplane.text import split_sentences, table_rows
+from ragplane.text import commands, split_sentences, table_rows
 
 if TYPE_CHECKING:
     from ragplane.adapters.answerers import Passage
 
 HEADING_WEIGHT = 0.5
+MAX_CHARACTERS = 400
 _CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
 # Words that open a sentence by pointing at the one before it.
 _LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|both|then|otherwise|instead)\b", re.I)
@@ -53,7 +54,7 @@ def standalone(sentence: str) -> bool:
     words = sentence.split()
     links = sum(w.rstrip(".,;:)").endswith(".md") for w in words)
     return (
-        25 <= len(sentence) <= 400
+        25 <= len(sentence) <= MAX_CHARACTERS
         and len(_CODE_LIKE.findall(sentence)) < 3
         and len(words) >= 4
         and links < 2
@@ -79,8 +80,10 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
             previous = prose[position - 1] if position > 0 else ""
             context = previous if leans_back(text) and standalone(previous) else ""
             found.append(Sentence(passage, position, text, frozenset(terms(f"{context} {text}")), context))
-        for position, text in enumerate(table_rows(passage.text), start=len(prose)):
-            if text not in seen and standalone(text):
+        extra = [t for t in table_rows(passage.text) if standalone(t)]
+        extra += [t for t in commands(passage.text) if len(t) <= MAX_CHARACTERS]  # code, on purpose
+        for position, text in enumerate(extra, start=len(prose)):
+            if text not in seen:
                 seen.add(text)
                 found.append(Sentence(passage, position, text, frozenset(terms(text))))
     return found
@@ -91,19 +94,25 @@ def _heading_terms(passage: Passage) -> frozenset[str]:
 
 
 def lexical_scores(question: Sequence[str], pool: Sequence[Sentence]) -> list[float]:
-    """Per sentence, the share (0..1) of the question's term weight it contains."""
-    key = set(question)
-    if not key or not pool:
-        return [0.0] * len(pool)
+    """Per sentence, the share (0..1) of the question's term weight it contains, counting the terms
+    that some candidate contains."""
     headings = {id(s.passage): _heading_terms(s.passage) for s in pool}
-    n = len(pool)
-    weight = {t: math.log(1 + (n + 0.5) / (sum(t in s.terms for s in pool) + 0.5)) for t in key}
+    frequency = {t: sum(t in s.terms or t in headings[id(s.passage)] for s in pool) for t in set(question)}
+    key = set(frequency)
+    if not key:
+        return [0.0] * len(pool)
+    weight = {t: math.log(1 + (len(pool) + 0.5) / (frequency[t] + 0.5)) for t in key}
     total = sum(weight.values())
     return [
         (sum(weight[t] for t in key & s.terms) + HEADING_WEIGHT * sum(weight[t] for t in key & headings[id(s.passage)]))
         / (total * (1 + HEADING_WEIGHT))
         for s in pool
     ]
+
+
+def overlap(a: Sentence, b: Sentence) -> float:
+    """How much two sentences say the same: the Jaccard similarity of their terms."""
+    return len(a.terms & b.terms) / max(1, len(a.terms | b.terms))
 
 
 def coverage(question: Sequence[str], passages: Sequence[Passage]) -> float:
