@@ -65,7 +65,10 @@ def test_code_lines_are_never_joined_into_prose() -> None:
 
 
 def test_table_rows_become_sentences_labelled_by_their_header() -> None:
-    table = "| setting | default | meaning |\n|---|---|---|\n| `CACHE_TTL_S` | `300` | lifetime of an entry |\n| `X` |  | unset |"
+    table = (
+        "| setting | default | meaning |\n|---|---|---|\n"
+        "| `CACHE_TTL_S` | `300` | lifetime of an entry |\n| `X` |  | unset |"
+    )
     assert table_rows(table) == [
         "setting: CACHE_TTL_S; default: 300; meaning: lifetime of an entry",
         "setting: X; meaning: unset",
@@ -77,7 +80,10 @@ def test_table_rows_become_sentences_labelled_by_their_header() -> None:
 
 
 def test_a_lead_in_sentence_comes_with_the_command_it_introduces() -> None:
-    text = "Intro. Switch it on before work:\n\n```sh\n# a comment\n$ ragplane maintenance on\nmore\n```\n\nDone:\n\n- item\n"
+    text = (
+        "Intro. Switch it on before work:\n\n```sh\n# a comment\n$ ragplane maintenance on\nmore\n```\n\n"
+        "Done:\n\n- item\n"
+    )
     assert commands(text) == ["Switch it on before work: ragplane maintenance on"]
     assert commands("No colon here.\n\n```\nx\n```") == []
     assert commands("# Title:\n\n```\nx\n```") == []
