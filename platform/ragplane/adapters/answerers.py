@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.sentences import Sentence, candidates, coverage, lexical_scores, overlap
+from ragplane.adapters.sentences import (
+    Sentence,
+    asks_quantity,
+    candidates,
+    coverage,
+    lexical_scores,
+    overlap,
+    states_quantity,
+)
 from ragplane.lexical import key_terms
 
 
@@ -94,13 +102,15 @@ class ExtractiveAnswerer:
         *,
         max_sentences: int = 3,
         max_passages: int = 5,
-        shortlist: int = 10,
+        shortlist: int = 8,
         min_evidence: float = 1.1,
         keep_ratio: float = 0.8,
         duplicate_overlap: float = 0.6,
         weights: tuple[float, float, float] = (0.4, 0.3, 0.3),
         rank_decay: float = 0.25,
+        quantity_bonus: float = 0.2,
     ) -> None:
+        self.quantity_bonus = quantity_bonus
         self.weights = weights
         self.rank_decay = rank_decay
         self.embedder = embedder
@@ -125,11 +135,14 @@ class ExtractiveAnswerer:
         lexical = lexical_scores(key, pool)
         prior = [1 / (1 + self.rank_decay * (s.passage.number - top[0].number)) for s in pool]
         ws, wl, wp = self.weights
+        # A question asking how long, how many or when is answered by a sentence that states a number.
+        quantity = asks_quantity(question)
+        bonus = [self.quantity_bonus if quantity and states_quantity(s.text) else 0.0 for s in pool]
         cheap = sorted(range(len(pool)), key=lambda i: (-(0.7 * lexical[i] + 0.3 * prior[i]), i))[: self.shortlist]
         vectors = await self.embedder.embed([pool[i].quoted for i in cheap])
         scored = sorted(
             (
-                _Scored(pool[i], ws * similarity + wl * lexical[i] + wp * prior[i], similarity, vector)
+                _Scored(pool[i], ws * similarity + wl * lexical[i] + wp * prior[i] + bonus[i], similarity, vector)
                 for i, vector in zip(cheap, vectors, strict=True)
                 for similarity in [_cosine(question_vector, vector)]
             ),

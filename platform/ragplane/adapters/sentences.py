@@ -31,6 +31,8 @@ HEADING_WEIGHT = 0.5
 MAX_CHARACTERS = 400
 _CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
 # Words that open a sentence by pointing at the one before it.
+_QUANTITY_QUESTION = re.compile(r"^\s*(how\s+(long|many|much|large|big|often|quickly|soon|fast)|when)\b", re.I)
+_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand)\b", re.I)
 _LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|both|then|otherwise|instead)\b", re.I)
 
 
@@ -60,6 +62,15 @@ def standalone(sentence: str) -> bool:
         and links < 2
         and not sentence.endswith(":")
     )
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the answer to `question` is a number: a count, a size, a duration, a moment."""
+    return bool(_QUANTITY_QUESTION.search(question))
+
+
+def states_quantity(sentence: str) -> bool:
+    return bool(_QUANTITY.search(sentence))
 
 
 def leans_back(sentence: str) -> bool:
