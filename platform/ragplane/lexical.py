@@ -5,8 +5,8 @@ Words are case-folded runs of letters and digits (so `X-Service-Token` gives `x`
 their Snowball stems (py-rust-stemmers), so "authenticate", "authenticated" and
 "authentication" are one term.
 
-The stop words are the Snowball project's English list plus the contractions the tokenizer
-leaves behind: function words only. The broad lists packaged on PyPI also drop words that
+The stop words are the Snowball project's English list, a few prepositions it lacks ("per",
+"via") and the contractions the tokenizer leaves behind: function words only. The broad lists packaged on PyPI also drop words that
 carry meaning in technical text ("open", "kept", "five", "test", "system"), which would make
 "When does a circuit breaker open?" lose its verb.
 
@@ -43,6 +43,7 @@ STOP_WORDS = frozenset(
     so some such than that the their theirs them themselves then there these they this those through to too
     under until up very was we were what when where which while who whom why will with would you your yours
     yourself yourselves
+    also per upon via within
     aren couldn didn doesn don hadn hasn haven isn ll mustn re shan shouldn ve wasn weren won wouldn
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
