@@ -6,9 +6,9 @@ their Snowball stems (py-rust-stemmers), so "authenticate", "authenticated" and
 "authentication" are one term.
 
 The stop words are the Snowball project's English list, a few prepositions it lacks ("per",
-"via") and the contractions the tokenizer leaves behind: function words only. The broad lists packaged on PyPI also drop words that
-carry meaning in technical text ("open", "kept", "five", "test", "system"), which would make
-"When does a circuit breaker open?" lose its verb.
+"via") and the contractions the tokenizer leaves behind: function words only. The broad lists
+packaged on PyPI also drop words that carry meaning in technical text ("open", "kept", "five",
+"test", "system"), which would make "When does a circuit breaker open?" lose its verb.
 
 In a sparse vector a term's index is the CRC-32 of its stem: stable across processes and
 releases, nothing to store, and collisions among a collection's ~10^4 terms are rare. A
