@@ -30,9 +30,13 @@ if TYPE_CHECKING:
 HEADING_WEIGHT = 0.5
 MAX_CHARACTERS = 400
 _CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
-# Words that open a sentence by pointing at the one before it.
 _QUANTITY_QUESTION = re.compile(r"^\s*(how\s+(long|many|much|large|big|often|quickly|soon|fast)|when)\b", re.I)
-_QUANTITY = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand)\b", re.I)
+# A number standing as a word ("30 days", "(5)"), not a digit inside a name ("v1", "rate5m").
+_QUANTITY = re.compile(
+    r"(?<![\w.])\d+(?:[.,]\d+)?(?!\w)|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand)\b",
+    re.I,
+)
+# Words that open a sentence by pointing at the one before it.
 _LEANS_BACK = re.compile(r"^(this|that|these|those|it|its|they|their|them|such|both|then|otherwise|instead)\b", re.I)
 
 

@@ -1,7 +1,16 @@
 """Candidate answer sentences and their lexical scores (no model involved)."""
 
 from ragplane.adapters.answerers import Passage
-from ragplane.adapters.sentences import candidates, coverage, leans_back, lexical_scores, overlap, standalone
+from ragplane.adapters.sentences import (
+    asks_quantity,
+    candidates,
+    coverage,
+    leans_back,
+    lexical_scores,
+    overlap,
+    standalone,
+    states_quantity,
+)
 from ragplane.lexical import key_terms
 
 RISOTTO = (
@@ -66,3 +75,13 @@ def test_coverage_and_overlap() -> None:
     assert coverage([], passages) == 1.0
     one, two = candidates([passage(1, "Stir the butter into the rice slowly. Stir the butter into the rice.")])
     assert overlap(one, two) > 0.6 and overlap(one, one) == 1.0
+
+
+def test_questions_asking_for_a_number_and_sentences_stating_one() -> None:
+    assert asks_quantity("How long are query logs kept?") and asks_quantity("when does it open?")
+    assert asks_quantity("How many documents fit in a request?")
+    assert not asks_quantity("How do I rotate the secret?") and not asks_quantity("What is mantecatura?")
+    assert states_quantity("Names are 1\u201363 characters.") and states_quantity("after five failures")
+    assert states_quantity("kept for 30 days") and states_quantity("a 5-minute window")
+    assert not states_quantity("GET /api/v1/rag/collections lists them")  # a digit inside a name
+    assert not states_quantity("ragplane_slo:sli_error:ratio_rate5m")
