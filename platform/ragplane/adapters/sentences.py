@@ -4,7 +4,8 @@ A candidate is a prose sentence or a table row (its cells labelled with their co
 headers) of a retrieved passage that can stand in an answer: not code, not a lead-in to a
 list, not a list of links. A sentence that opens by pointing back
 ("This step is called mantecatura.", "It opens after 5 failures.") says little alone, so it
-carries the sentence before it as its context and is quoted with it.
+carries the sentence before it as its context and is quoted with it; so does a sentence after a
+short label that heads its paragraph ("Fix and resume. Fix the cause, then…").
 
 Lexical matching is BM25's idea at sentence scale: each of the question's key terms
 (`ragplane.lexical.terms`) weighs its inverse frequency among the candidates, so a term that
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 HEADING_WEIGHT = 0.5
 MAX_CHARACTERS = 400
+LABEL_WORDS = 4
 _CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
 _QUANTITY_QUESTION = re.compile(r"^\s*(how\s+(long|many|much|large|big|often|quickly|soon|fast)|when)\b", re.I)
 # A number standing as a word ("30 days", "(5)"), not a digit inside a name ("v1", "rate5m").
@@ -93,7 +95,8 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
                 continue
             seen.add(text)
             previous = prose[position - 1] if position > 0 else ""
-            context = previous if leans_back(text) and standalone(previous) else ""
+            label = len(previous.split()) <= LABEL_WORDS  # "Fix and resume." heading its paragraph
+            context = previous if label or (leans_back(text) and standalone(previous)) else ""
             found.append(Sentence(passage, position, text, frozenset(terms(f"{context} {text}")), context))
         extra = [t for t in table_rows(passage.text) if standalone(t)]
         extra += [t for t in commands(passage.text) if len(t) <= MAX_CHARACTERS]  # code, on purpose

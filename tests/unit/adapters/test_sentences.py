@@ -85,3 +85,10 @@ def test_questions_asking_for_a_number_and_sentences_stating_one() -> None:
     assert states_quantity("kept for 30 days") and states_quantity("a 5-minute window")
     assert not states_quantity("GET /api/v1/rag/collections lists them")  # a digit inside a name
     assert not states_quantity("ragplane_slo:sli_error:ratio_rate5m")
+
+
+def test_a_short_label_heading_its_paragraph_is_quoted_with_the_sentence() -> None:
+    text = "Fix and resume. Fix the cause, then submit the same documents again with ragplane ingest."
+    [sentence] = candidates([passage(1, text, "Ingestion job failed")])
+    assert sentence.quoted == text
+    assert "resum" in sentence.terms
