@@ -107,3 +107,71 @@ def split_sentences(text: str, *, prose_only: bool = False) -> list[str]:
 
 def _split(block: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(block) if part.strip()]
+
+
+def _cells(row: str) -> list[str]:
+    return [inline_plain(cell) for cell in row.strip().strip("|").split("|")]
+
+
+def table_rows(text: str) -> list[str]:
+    """The data rows of a Markdown block's tables as sentences, each cell labelled with its column's
+    header when the header is in the block ("variable: CACHE_TTL_S; default: 300; meaning: ...")."""
+    rows: list[str] = []
+    header: list[str] = []
+    pending: str | None = None  # a row that is the header if a rule line follows it
+    in_fence = False
+
+    def emit(row: str) -> None:
+        cells = _cells(row)
+        labelled = len(header) == len(cells)
+        parts = [
+            f"{h}: {c}" if labelled and h else c for h, c in zip(header if labelled else cells, cells, strict=True)
+        ]
+        line = "; ".join(p for p, c in zip(parts, cells, strict=True) if c)
+        if line:
+            rows.append(line)
+
+    for raw in text.splitlines():
+        if _FENCE.match(raw):
+            in_fence = not in_fence
+        is_row = not in_fence and raw.lstrip().startswith("|")
+        if is_row and _TABLE_RULE.match(raw):
+            header, pending = (_cells(pending) if pending is not None else header), None
+            continue
+        if pending is not None:
+            emit(pending)
+            pending = None
+        if is_row:
+            pending = raw
+        else:
+            header = [] if raw.strip() else header
+    if pending is not None:
+        emit(pending)
+    return rows
+
+
+def commands(text: str) -> list[str]:
+    """Sentences that lead into a code block ("Switch it on before work…:") joined with the block's
+    first line: the command a how-to sentence introduces."""
+    found: list[str] = []
+    paragraph: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if _FENCE.match(lines[i]):
+            lead = _split(inline_plain(" ".join(paragraph)))[-1:] if paragraph else []
+            paragraph = []
+            body = []
+            i += 1
+            while i < len(lines) and not _FENCE.match(lines[i]):
+                body.append(lines[i].strip())
+                i += 1
+            first = next((line.removeprefix("$ ") for line in body if line and not line.startswith(("#", "--"))), "")
+            if lead and lead[0].endswith(":") and first:
+                found.append(f"{lead[0]} {first}")
+        elif not lines[i].strip() or heading(lines[i]) or starts_unit(lines[i]):
+            paragraph = [] if lines[i].strip() else paragraph
+        else:
+            paragraph.append(lines[i].strip())
+        i += 1
+    return found

@@ -1,4 +1,4 @@
-from ragplane.text import inline_plain, markdown_title, split_sentences
+from ragplane.text import commands, inline_plain, markdown_title, split_sentences, table_rows
 
 DOC = """Intro line without heading.
 
@@ -62,3 +62,28 @@ def test_wrapped_list_items_stay_one_sentence() -> None:
 
 def test_code_lines_are_never_joined_into_prose() -> None:
     assert split_sentences("```\na = 1\nb = 2\n```") == ["a = 1", "b = 2"]
+
+
+def test_table_rows_become_sentences_labelled_by_their_header() -> None:
+    table = (
+        "| setting | default | meaning |\n|---|---|---|\n"
+        "| `CACHE_TTL_S` | `300` | lifetime of an entry |\n| `X` |  | unset |"
+    )
+    assert table_rows(table) == [
+        "setting: CACHE_TTL_S; default: 300; meaning: lifetime of an entry",
+        "setting: X; meaning: unset",
+    ]
+    assert table_rows(DOC) == ["a: 1; b: 2"]
+    # a table cut by a chunk boundary has no header: its cells are joined plainly
+    assert table_rows("| `QUERY_PORT` | `8001` | query port |") == ["QUERY_PORT; 8001; query port"]
+    assert table_rows("```\n| not | a table |\n```") == []
+
+
+def test_a_lead_in_sentence_comes_with_the_command_it_introduces() -> None:
+    text = (
+        "Intro. Switch it on before work:\n\n```sh\n# a comment\n$ ragplane maintenance on\nmore\n```\n\n"
+        "Done:\n\n- item\n"
+    )
+    assert commands(text) == ["Switch it on before work: ragplane maintenance on"]
+    assert commands("No colon here.\n\n```\nx\n```") == []
+    assert commands("# Title:\n\n```\nx\n```") == []

@@ -9,13 +9,21 @@ the Ollama answerer does that when `OLLAMA_URL` is set.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.text import split_sentences
+from ragplane.adapters.sentences import (
+    Sentence,
+    asks_quantity,
+    candidates,
+    coverage,
+    lexical_scores,
+    overlap,
+    states_quantity,
+)
+from ragplane.lexical import key_terms
 
 
 @dataclass(frozen=True)
@@ -71,26 +79,20 @@ def not_found(answerer: str) -> Answer:
     )
 
 
-_CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
-
-
-def _candidate(sentence: str) -> bool:
-    """Whether a sentence can stand in an answer: prose of a sensible length, not code, not a
-    lead-in to a list that was left behind (ends with a colon)."""
-    return (
-        25 <= len(sentence) <= 400
-        and len(_CODE_LIKE.findall(sentence)) < 3
-        and " " in sentence
-        and not sentence.endswith(":")
-    )
-
-
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))  # both unit-length
 
 
+@dataclass(frozen=True)
+class _Scored:
+    sentence: Sentence
+    score: float
+    similarity: float
+    vector: Sequence[float]
+
+
 class ExtractiveAnswerer:
-    """Best-matching sentences from the top passages, in reading order, each cited."""
+    """The sentences of the top passages that best match the question, grouped by passage, each cited."""
 
     name = "extractive"
 
@@ -100,43 +102,67 @@ class ExtractiveAnswerer:
         *,
         max_sentences: int = 3,
         max_passages: int = 5,
-        min_similarity: float = 0.3,
-        duplicate_similarity: float = 0.92,
+        shortlist: int = 8,
+        min_evidence: float = 1.1,
+        keep_ratio: float = 0.8,
+        duplicate_overlap: float = 0.6,
+        weights: tuple[float, float, float] = (0.4, 0.3, 0.3),
+        rank_decay: float = 0.25,
+        quantity_bonus: float = 0.2,
     ) -> None:
+        self.quantity_bonus = quantity_bonus
+        self.weights = weights
+        self.rank_decay = rank_decay
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.max_passages = max_passages
-        self.min_similarity = min_similarity
-        self.duplicate_similarity = duplicate_similarity
+        self.shortlist = shortlist
+        self.min_evidence = min_evidence
+        self.keep_ratio = keep_ratio
+        self.duplicate_overlap = duplicate_overlap
 
     async def check(self) -> dict[str, Any]:
         return {"name": self.name, "embedder": self.embedder.name}
 
     async def answer(self, question: str, passages: Sequence[Passage], question_vector: Sequence[float]) -> Answer:
-        candidates = [
-            (p, position, sentence)
-            for p in passages[: self.max_passages]
-            for position, sentence in enumerate(split_sentences(p.text, prose_only=True))
-            if _candidate(sentence)
-        ]
-        if not candidates:
+        top = passages[: self.max_passages]
+        key = key_terms(question)
+        # A sentence that adds fewer than two terms to the question's ("Runbook: circuit-breaker-open.") says nothing.
+        pool = [s for s in candidates(top) if len(s.terms - set(key)) >= 2]
+        if not pool:
             return not_found(self.name)
-        vectors = await self.embedder.embed([sentence for _, _, sentence in candidates])
+        # Cheap first: the question's words and the passage's rank pick a shortlist; only it is embedded.
+        lexical = lexical_scores(key, pool)
+        prior = [1 / (1 + self.rank_decay * (s.passage.number - top[0].number)) for s in pool]
+        ws, wl, wp = self.weights
+        # A question asking how long, how many or when is answered by a sentence that states a number.
+        quantity = asks_quantity(question)
+        bonus = [self.quantity_bonus if quantity and states_quantity(s.text) else 0.0 for s in pool]
+        cheap = sorted(range(len(pool)), key=lambda i: (-(0.7 * lexical[i] + 0.3 * prior[i]), i))[: self.shortlist]
+        vectors = await self.embedder.embed([pool[i].quoted for i in cheap])
         scored = sorted(
             (
-                (0.8 * _cosine(question_vector, vector) + 0.2 * passage.score, index)
-                for index, ((passage, _, _), vector) in enumerate(zip(candidates, vectors, strict=True))
+                _Scored(pool[i], ws * similarity + wl * lexical[i] + wp * prior[i] + bonus[i], similarity, vector)
+                for i, vector in zip(cheap, vectors, strict=True)
+                for similarity in [_cosine(question_vector, vector)]
             ),
-            reverse=True,
+            key=lambda s: -s.score,
         )
-        chosen: list[int] = []
-        for score, index in scored:
-            if score < self.min_similarity or len(chosen) == self.max_sentences:
-                break
-            if all(_cosine(vectors[index], vectors[c]) < self.duplicate_similarity for c in chosen):
-                chosen.append(index)
-        if not chosen:
+        # Evidence: the share of the question's key terms the passages contain, plus how close in meaning
+        # the best sentence is. Either may be weak (a paraphrase; a question of rare words the model
+        # does not know), not both.
+        if coverage(key, top) + max(s.similarity for s in scored) < self.min_evidence:
             return not_found(self.name)
-        ordered = sorted(chosen, key=lambda i: (candidates[i][0].number, candidates[i][1]))
-        citations = tuple(Citation(candidates[i][2], (candidates[i][0].number,)) for i in ordered)
+        chosen: list[_Scored] = []
+        for s in scored:
+            if len(chosen) == self.max_sentences or s.score < self.keep_ratio * scored[0].score:
+                break
+            if all(overlap(s.sentence, c.sentence) < self.duplicate_overlap for c in chosen):
+                chosen.append(s)
+        # The best sentence's passage first; within a passage, reading order.
+        rank: dict[int, int] = {}
+        for s in chosen:
+            rank.setdefault(s.sentence.passage.number, len(rank))
+        chosen.sort(key=lambda s: (rank[s.sentence.passage.number], s.sentence.position))
+        citations = tuple(Citation(s.sentence.quoted, (s.sentence.passage.number,)) for s in chosen)
         return Answer(render(citations), citations, self.name, grounded=True)

@@ -5,6 +5,15 @@ state in SQLite and must stay on one thread (so it gets exactly one), the server
 gets a small pool for concurrent HTTP calls. Either way the event loop never waits on
 Qdrant. Library exceptions are translated to `ragplane.adapters.errors` here.
 
+Collections are hybrid: the dense (unnamed) vector of the embedding model and a sparse
+vector `bm25` of BM25 term weights (`ragplane.lexical`) whose IDF Qdrant applies
+(`Modifier.IDF`). A search with a sparse query asks both and lets Qdrant fuse the two
+rankings (reciprocal rank fusion), so a passage that shares the question's rare words is
+found even when the embedding ranks it low, and a paraphrase is found even when no word
+matches. Collections created before sparse vectors existed have only the dense vector:
+whether a collection has `bm25` is read from its config, and those are searched and written
+dense-only, as before.
+
 Each service's view (`guarded()`) also records every call per node (count, latency,
 reachability) in that service's registry, for the Qdrant dashboard: "node" is the server
 address, or `local` in local mode.
@@ -33,6 +42,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.guarded import Guard
+from ragplane.lexical import SparseVector
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -41,6 +51,9 @@ VERSION_KEY = "ragplane_version"
 log = logging.getLogger("ragplane.qdrant")
 DEPENDENCY = "qdrant"
 SERVER_THREADS = 8
+SPARSE = "bm25"  # the sparse vector's name; the dense vector is the unnamed one
+DENSE = ""
+PREFETCH = 20  # candidates each ranking contributes to the fusion
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class Point:
     id: str
     vector: list[float]
     payload: dict[str, Any]
+    sparse: SparseVector | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class _Connection:
     def __init__(self, workers: int, mode: str) -> None:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"qdrant-{mode}")
         self.client: QdrantClient | None = None
+        self.hybrid: dict[str, bool] = {}  # whether each collection has the sparse vector, from its config
 
 
 class _NodeMetrics:
@@ -170,6 +185,7 @@ class VectorStore:
             client.create_collection(
                 name,
                 vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 metadata={VERSION_KEY: uuid.uuid4().hex},
             )
             if self.mode == "server":
@@ -182,8 +198,9 @@ class VectorStore:
         Raises CollectionNotFound, which makes it a cheap existence check too."""
 
         def read(client: QdrantClient) -> str:
-            metadata = client.get_collection(name).config.metadata or {}
-            return str(metadata.get(VERSION_KEY, ""))
+            config = client.get_collection(name).config
+            self._remember_layout(name, config)
+            return str((config.metadata or {}).get(VERSION_KEY, ""))
 
         return await self._call(read, collection=name)
 
@@ -193,14 +210,31 @@ class VectorStore:
         await self._call(lambda c: c.update_collection(name, metadata=metadata), collection=name)
 
     async def delete_collection(self, name: str) -> bool:
+        self._conn.hybrid.pop(name, None)
         return await self._call(lambda c: bool(c.delete_collection(name)))
+
+    def _remember_layout(self, name: str, config: models.CollectionConfig) -> bool:
+        hybrid = SPARSE in (config.params.sparse_vectors or {})
+        self._conn.hybrid[name] = hybrid
+        return hybrid
+
+    def _is_hybrid(self, client: QdrantClient, name: str, *, fresh: bool = False) -> bool:
+        """From the cache (`version()`, which every search reads first, refreshes it), else the config."""
+        known = None if fresh else self._conn.hybrid.get(name)
+        return known if known is not None else self._remember_layout(name, client.get_collection(name).config)
 
     async def collection_exists(self, name: str) -> bool:
         return await self._call(lambda c: c.collection_exists(name))
 
     async def upsert(self, name: str, points: Sequence[Point]) -> None:
-        batch = [models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points]
-        await self._call(lambda c: c.upsert(name, points=batch, wait=True), collection=name)
+        """Sparse parts are written where the collection has the sparse vector, dropped elsewhere."""
+
+        def write(client: QdrantClient) -> None:
+            hybrid = self._is_hybrid(client, name, fresh=True)  # read per batch: the writer must not guess
+            batch = [models.PointStruct(id=p.id, vector=_vectors(p, hybrid), payload=p.payload) for p in points]
+            client.upsert(name, points=batch, wait=True)
+
+        await self._call(write, collection=name)
 
     async def delete_document(self, name: str, document_id: str, *, keep_version: str | None = None) -> None:
         """Remove a document's points, except those of `keep_version` (its current content hash)."""
@@ -209,9 +243,28 @@ class VectorStore:
         selector = models.FilterSelector(filter=models.Filter(must=[match], must_not=[keep] if keep_version else None))
         await self._call(lambda c: c.delete(name, points_selector=selector, wait=True), collection=name)
 
-    async def search(self, name: str, vector: Sequence[float], limit: int) -> list[Hit]:
+    async def search(
+        self, name: str, vector: Sequence[float], limit: int, *, sparse: SparseVector | None = None
+    ) -> list[Hit]:
+        """The `limit` best points: by rank fusion of the dense and the sparse ranking when `sparse`
+        has terms and the collection is hybrid (scores are then fusion scores, not similarities),
+        else by cosine similarity."""
+
         def query(client: QdrantClient) -> list[Hit]:
-            response = client.query_points(name, query=list(vector), limit=limit, with_payload=True)
+            if sparse is not None and sparse.indices and self._is_hybrid(client, name):
+                depth = max(limit, PREFETCH)
+                response = client.query_points(
+                    name,
+                    prefetch=[
+                        models.Prefetch(query=list(vector), limit=depth),
+                        models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=depth),
+                    ],
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    limit=limit,
+                    with_payload=True,
+                )
+            else:
+                response = client.query_points(name, query=list(vector), limit=limit, with_payload=True)
             return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
 
         return await self._call(query, collection=name)
@@ -317,3 +370,13 @@ class VectorStore:
                 raise CollectionExists(collection or "") from exc
             log.warning("qdrant refused a request: %s", exc)
             raise DependencyRejected(DEPENDENCY, "the request was refused (details in the service log)") from exc
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _vectors(point: Point, hybrid: bool) -> models.VectorStruct:
+    if not hybrid or point.sparse is None:
+        return point.vector
+    return {DENSE: point.vector, SPARSE: _sparse(point.sparse)}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
-from ragplane.adapters.vectors import Point, VectorStore, VectorStoreLocked
+from ragplane.adapters.vectors import SPARSE, Point, VectorStore, VectorStoreLocked
+from ragplane.lexical import document_vector, query_vector
 
 
 def unit(i: int, dim: int = 4) -> list[float]:
@@ -214,5 +215,59 @@ def test_a_call_cut_off_by_a_timeout_counts_as_an_error(tmp_path: Path) -> None:
             await view.count("c")
         await store.close()
         assert _node_samples(metrics, "local") == {"ok": 0, "error": 1, "calls": 1, "up": 0}
+
+    asyncio.run(scenario())
+
+
+def test_hybrid_search_fuses_the_dense_and_the_sparse_ranking(tmp_path: Path) -> None:
+    texts = ["the breaker opens after failures", "stir in butter: the mantecatura", "backups are kept a week"]
+
+    async def scenario() -> None:
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        await store.create_collection("c", 4)
+        await store.upsert(
+            "c",
+            [
+                Point(point(i + 1, "d", "v1", 0).id, unit(i), {"text": t}, document_vector(t))
+                for i, t in enumerate(texts)
+            ],
+        )
+        await store.version("c")  # reads the collection's layout, as every search does first
+        # The embedding points at the first text; the words only the second has decide the fusion's top.
+        hits = await store.search("c", unit(0), 3, sparse=query_vector("what is mantecatura"))
+        assert [h.payload["text"] for h in hits][:2] == [texts[1], texts[0]]
+        assert [h.payload["text"] for h in await store.search("c", unit(0), 1)] == [texts[0]]  # dense only
+        # words the collection has never seen leave the dense ranking alone
+        assert (await store.search("c", unit(0), 1, sparse=query_vector("kubernetes")))[0].payload["text"] == texts[0]
+        await store.close()
+        reopened = VectorStore(path=tmp_path / "q")  # sparse vectors and their IDF survive a restart
+        await reopened.open()
+        hits = await reopened.search("c", unit(0), 1, sparse=query_vector("mantecatura"))
+        assert hits[0].payload["text"] == texts[1]
+        await reopened.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_collection_created_before_sparse_vectors_keeps_working_dense_only(tmp_path: Path) -> None:
+    from qdrant_client import models
+
+    async def scenario() -> None:
+        store = VectorStore(path=tmp_path / "q")
+        await store.open()
+        legacy = models.VectorParams(size=4, distance=models.Distance.COSINE)
+        await store._call(lambda c: c.create_collection("old", vectors_config=legacy))
+        await store.upsert("old", [Point(point(1, "d", "v1", 0).id, unit(0), {"text": "a"}, document_vector("a b"))])
+        await store.upsert(
+            "old", [Point(point(2, "d", "v1", 1).id, unit(1), {"text": "b"}, document_vector("mantecatura"))]
+        )
+        hits = await store.search("old", unit(0), 2, sparse=query_vector("mantecatura"))
+        assert [h.payload["text"] for h in hits] == ["a", "b"] and hits[0].score == pytest.approx(1.0)  # cosine
+        await store.create_collection("new", 4)
+        config = await store._call(lambda c: c.get_collection("new").config)
+        assert SPARSE in (config.params.sparse_vectors or {})
+        assert config.params.sparse_vectors[SPARSE].modifier == models.Modifier.IDF
+        await store.close()
 
     asyncio.run(scenario())

@@ -98,8 +98,10 @@ def _pieces(block: str, size: int) -> list[str]:
 
 
 def _tail(text: str, overlap: int) -> str:
-    """The last whole sentences of `text` that fit in `overlap` characters."""
-    if overlap <= 0:
+    """The last whole sentences of `text` that fit in `overlap` characters; nothing when `text` ends
+    in a table or code, whose lines would lose their form (a row read as a sentence)."""
+    last = text.rstrip().rsplit("\n", 1)[-1]
+    if overlap <= 0 or last.lstrip().startswith("|") or is_fence(last):
         return ""
     kept: list[str] = []
     for sentence in reversed(split_sentences(text)):

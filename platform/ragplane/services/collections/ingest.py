@@ -30,6 +30,7 @@ from ragplane.adapters.errors import CollectionNotFound, DependencyError
 from ragplane.adapters.vectors import Point, VectorStore
 from ragplane.kit.errors import ServiceUnavailable
 from ragplane.kit.tracing import stage
+from ragplane.lexical import document_vector
 from ragplane.services.collections.chunking import Chunk, chunk_markdown
 from ragplane.services.collections.documents import DocumentIn
 from ragplane.services.collections.models import (
@@ -375,6 +376,7 @@ class Ingestor:
             Point(
                 id=point_id(collection, doc.id, content_hash, chunk.index),
                 vector=vector,
+                sparse=document_vector(text),  # the same text as the embedding: title, section path, chunk
                 payload={
                     "document_id": doc.id,
                     "title": doc.title,
@@ -387,7 +389,7 @@ class Ingestor:
                     JOB_KEY: job_id,
                 },
             )
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            for chunk, text, vector in zip(chunks, texts, vectors, strict=True)
         ]
         with stage(self.tracer, "upsert", collection=collection, points=len(points)):
             await self.store.upsert(collection, points)

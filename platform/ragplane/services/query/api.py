@@ -4,10 +4,11 @@ Both run the same retrieval. The collection's content version comes first (a mis
 collection is a 404 before any model work); a search-result cache keyed by collection,
 version, query and max_results answers repeated searches outright, and is invalidated by
 any change to the collection because the version changes. Otherwise the query is embedded
-(through the query-embedding cache, then the micro-batcher) and Qdrant searched; each
-stage is a span. Q&A hands the numbered passages to the answerer; when a generating
-answerer (the LLM) is unavailable or its breaker open, the extractive answer is returned
-instead, marked `degraded` with the reason.
+(through the query-embedding cache, then the micro-batcher) and Qdrant searched with both
+the embedding and the query's BM25 terms, the two rankings fused by Qdrant (dense only for
+a collection without sparse vectors); each stage is a span. Q&A hands the numbered
+passages to the answerer; when a generating answerer (the LLM) is unavailable or its
+breaker open, the extractive answer is returned instead, marked `degraded` with the reason.
 
 With a query log, each valid request leaves one entry (collection, query, result count,
 latency, cache hit, degraded, the status the client got, trace id); `record()` only
@@ -39,6 +40,7 @@ from ragplane.kit.problems import dependency_problem
 from ragplane.kit.requests import read_json_object
 from ragplane.kit.tracing import current_trace_id, stage
 from ragplane.kit.versioning import ApiRoute
+from ragplane.lexical import query_vector
 from ragplane.services.query import schemas
 from ragplane.services.query.validation import SearchRequest, from_body, from_query_params
 from ragplane.telemetry import catalog
@@ -250,7 +252,7 @@ class QueryApi:
         started = time.perf_counter()
         try:
             with stage(self.tracer, "vector_search", collection=req.collection, limit=req.max_results):
-                hits = await self.store.search(req.collection, vector, req.max_results)
+                hits = await self.store.search(req.collection, vector, req.max_results, sparse=query_vector(req.query))
         except CollectionNotFound:
             self._forget(req.collection)
             raise

@@ -18,7 +18,11 @@ RESULT: dict[str, Any] = {
     "type": "object",
     "required": ["score", "document_id", "title", "text"],
     "properties": {
-        "score": {"type": "number", "description": "Cosine similarity to the query, -1..1."},
+        "score": {
+            "type": "number",
+            "description": "Relevance, higher is better: the rank-fusion score of a hybrid collection, "
+            "the cosine similarity (-1..1) of a dense-only one. Compare within one response only.",
+        },
         "document_id": {"type": "string"},
         "title": {"type": "string"},
         "text": {"type": "string", "description": "The matching chunk."},

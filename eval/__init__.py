@@ -1,0 +1,1 @@
+"""The Q&A evaluation: questions about the demo corpus with known answers (`make eval`)."""
