@@ -104,8 +104,10 @@ def document_vector(text: str) -> SparseVector:
 
 
 def query_vector(text: str) -> SparseVector:
-    """A query's terms, each weighing 1."""
-    return _vector(_by_index((term, 1.0) for term in set(terms(text))))
+    """A query's key terms, each weighing 1: the words that frame a question ("How long…",
+    "What happens…") name nothing to look for, and would match passages that use them in
+    passing ("kept dropping entries" for "How long are query logs kept?")."""
+    return _vector(_by_index((term, 1.0) for term in set(key_terms(text))))
 
 
 _QUESTION_STEMS = frozenset(_stem(w) for w in QUESTION_WORDS)

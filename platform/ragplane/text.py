@@ -45,6 +45,14 @@ def is_fence(line: str) -> bool:
     return bool(_FENCE.match(line))
 
 
+def table_header(block: str) -> str | None:
+    """A Markdown table's header row and rule line when `block` opens with them."""
+    lines = block.splitlines()
+    if len(lines) >= 2 and lines[0].lstrip().startswith("|") and _TABLE_RULE.match(lines[1]):
+        return f"{lines[0]}\n{lines[1]}"
+    return None
+
+
 def starts_unit(line: str) -> bool:
     """Whether a Markdown line begins a unit of its own: a list item or a table row."""
     return bool(_LIST_MARK.match(line)) or line.lstrip().startswith("|")

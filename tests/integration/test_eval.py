@@ -1,21 +1,22 @@
-"""The evaluation's code path against the session stack: a few questions of eval/questions.yaml
-through the Q&A API (the whole set runs with `make eval`, about a minute)."""
+"""Answer quality is a feature: the whole evaluation of eval/questions.yaml through the session
+stack's Q&A API (the demo corpus ingested as `make run` does), held to the targets `make eval`
+prints. A change to retrieval, the answerer or the docs (they are the corpus) that costs answer
+quality fails here with the questions that missed."""
 
 import asyncio
 
-from eval.run import ask_all, client, load
+from eval.run import FIGURES, ask_all, client, load
 from tests.running import RunningStack
 
 
-def test_a_subset_of_the_evaluation_runs_and_scores(stack: RunningStack, demo_corpus: str) -> None:
+def test_the_evaluation_meets_its_targets(stack: RunningStack, demo_corpus: str) -> None:
     questions = load()
-    subset = [q for q in questions if q.answerable][:3] + [q for q in questions if not q.answerable][:2]
 
     async def run():
         async with client(stack.urls["query"], stack.settings.inter_service_secret) as http:
-            return await ask_all(http, subset, demo_corpus)
+            return await ask_all(http, questions, demo_corpus)
 
     report = asyncio.run(run())
-    assert len(report.outcomes) == 5
-    assert report.share("hit@3")[1] == 3 and report.share("not_found") == (2, 2)
-    assert any(line.strip().startswith("hit@3") for line in report.lines())
+    assert len(report.outcomes) == len(questions) >= 50
+    assert all(report.share(check)[1] for check in FIGURES)
+    assert report.passed, "\n".join(report.lines())

@@ -20,6 +20,12 @@ def test_key_terms_leave_out_the_words_that_frame_a_question() -> None:
     assert key_terms("What happens when the breaker opens?") == ["breaker", "open"]
 
 
+def test_a_query_vector_holds_only_key_terms() -> None:
+    # "long" and "happens" frame the question; a passage using them in passing is no match.
+    assert query_vector("How long are query logs kept?") == query_vector("query logs kept")
+    assert query_vector("What happens when the breaker opens?") == query_vector("breaker opens")
+
+
 def test_term_indices_are_stable_crc32() -> None:
     assert index("servic") == zlib.crc32(b"servic")
     vector = query_vector("breaker breaker opens")

@@ -8,9 +8,11 @@ Qdrant. Library exceptions are translated to `ragplane.adapters.errors` here.
 Collections are hybrid: the dense (unnamed) vector of the embedding model and a sparse
 vector `bm25` of BM25 term weights (`ragplane.lexical`) whose IDF Qdrant applies
 (`Modifier.IDF`). A search with a sparse query asks both and lets Qdrant fuse the two
-rankings (reciprocal rank fusion), so a passage that shares the question's rare words is
-found even when the embedding ranks it low, and a paraphrase is found even when no word
-matches. Collections created before sparse vectors existed have only the dense vector:
+result lists by their scores (distribution-based score fusion: each list's scores are
+normalised by their mean and spread, then added), so a passage that shares the question's
+rare words is found even when the embedding ranks it low, a paraphrase is found even when no
+word matches, and a passage far ahead in one list is not levelled with the next one, as fusing
+ranks alone would. Collections created before sparse vectors existed have only the dense vector:
 whether a collection has `bm25` is read from its config, and those are searched and written
 dense-only, as before.
 
@@ -246,7 +248,7 @@ class VectorStore:
     async def search(
         self, name: str, vector: Sequence[float], limit: int, *, sparse: SparseVector | None = None
     ) -> list[Hit]:
-        """The `limit` best points: by rank fusion of the dense and the sparse ranking when `sparse`
+        """The `limit` best points: by score fusion of the dense and the sparse results when `sparse`
         has terms and the collection is hybrid (scores are then fusion scores, not similarities),
         else by cosine similarity."""
 
@@ -259,7 +261,7 @@ class VectorStore:
                         models.Prefetch(query=list(vector), limit=depth),
                         models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=depth),
                     ],
-                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    query=models.FusionQuery(fusion=models.Fusion.DBSF),
                     limit=limit,
                     with_payload=True,
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ragplane.text import heading, is_fence, split_sentences, starts_unit
+from ragplane.text import heading, is_fence, split_sentences, starts_unit, table_header
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,14 @@ def _units(block: str) -> list[str]:
 
 def _pieces(block: str, size: int) -> list[str]:
     """A block as pieces of at most `size` characters: whole units where they fit, else
-    sentences, else words."""
+    sentences, else words. A table's pieces each repeat its header, so a row read in any
+    chunk still says which column each cell is ("default: 300", not a bare "300")."""
     if len(block) <= size:
         return [block]
+    header = table_header(block)
+    if header is not None and len(header) < size // 2:
+        rows = block[len(header) :].strip("\n")
+        return [f"{header}\n{piece}" for piece in _pieces(rows, size - len(header) - 1)]
     pieces: list[str] = []
     group: list[str] = []
     for unit in _units(block):

@@ -20,7 +20,7 @@ RESULT: dict[str, Any] = {
     "properties": {
         "score": {
             "type": "number",
-            "description": "Relevance, higher is better: the rank-fusion score of a hybrid collection, "
+            "description": "Relevance, higher is better: the score-fusion score (about 0..2) of a hybrid collection, "
             "the cosine similarity (-1..1) of a dense-only one. Compare within one response only.",
         },
         "document_id": {"type": "string"},

@@ -63,3 +63,15 @@ def test_a_long_list_is_cut_between_items() -> None:
     chunks = chunk_markdown(items, size=200, overlap=0)
     assert len(chunks) > 3
     assert all(c.text.startswith("- item") and c.text.endswith("line.") for c in chunks)
+
+
+def test_every_chunk_of_a_long_table_repeats_its_header() -> None:
+    header = "| variable | default | meaning |\n|---|---|---|"
+    rows = "\n".join(f"| `SETTING_{i}` | `{i}` | what setting {i} does, in a few words |" for i in range(40))
+    chunks = chunk_markdown(f"# Settings\n\n{header}\n{rows}\n", size=400, overlap=100)
+    assert len(chunks) > 3
+    assert all(c.text.startswith(header + "\n| `SETTING_") for c in chunks), [c.text[:80] for c in chunks]
+    assert all(len(c.text) <= 400 for c in chunks)
+    # every row once, in order: nothing lost or repeated but the header
+    found = [line for c in chunks for line in c.text.splitlines()[2:]]
+    assert found == rows.splitlines()
