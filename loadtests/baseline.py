@@ -8,8 +8,8 @@ A run regresses when, against its profile's baseline:
 - its error ratio is above the error gate.
 
 Machines are noisy, and a baseline may come from another one, so every run also measures
-the raw embedder (reference.py) and figures are compared *normalised* to the baseline's
-machine: with `speed` = this run's reference / the baseline's, a latency is multiplied by
+the raw embedder before and after itself (reference.py) and figures are compared
+*normalised* to the baseline's machine: with `speed` = this run's reference / the baseline's, a latency is multiplied by
 `speed` and a rate divided by it. The table shows the raw figure beside the normalised one.
 """
 
@@ -27,6 +27,7 @@ DIRECTORY = Path(__file__).with_name("baselines")
 P95_TOLERANCE = 0.25
 RPS_TOLERANCE = 0.15
 REFERENCE = "embedder_batched_per_s"
+UNSTEADY = 0.25  # before and after the run further apart than this: the machine changed under it
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,18 @@ class Row:
         return self.normalised / self.baseline - 1
 
 
+def describe_reference(reference: Mapping[str, float]) -> str:
+    """The reference in words, with a warning when the machine changed speed under the run."""
+    before, after = reference["before_per_s"], reference["after_per_s"]
+    line = f"reference: raw embedder {reference[REFERENCE]:.0f} sentences/s batched"
+    line += f" (before the run {before:.0f}, after it {after:.0f})"
+    if abs(after - before) > UNSTEADY * max(before, after):
+        line += (
+            f": the machine's speed changed by more than {UNSTEADY:.0%} during the run; normalised figures are rough"
+        )
+    return line
+
+
 def path_for(profile: str, directory: Path = DIRECTORY) -> Path:
     return directory / f"{profile}.json"
 
@@ -59,8 +72,10 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def speed(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> float:
+def speed(baseline: Mapping[str, Any], current: Mapping[str, Any], normalise: bool = True) -> float:
     """How much faster this machine is now than the baseline's was (1.0 when either lacks a reference)."""
+    if not normalise:
+        return 1.0
     base = (baseline.get("reference") or {}).get(REFERENCE)
     now = (current.get("reference") or {}).get(REFERENCE)
     return now / base if base and now else 1.0
@@ -77,9 +92,11 @@ def _sustains(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [stage for stage in summary["stages"] if stage["name"] == "sustain"]
 
 
-def compare(baseline: Mapping[str, Any], current: Mapping[str, Any], min_rps_ratio: float = 0.95) -> list[Row]:
+def compare(
+    baseline: Mapping[str, Any], current: Mapping[str, Any], min_rps_ratio: float = 0.95, *, normalise: bool = True
+) -> list[Row]:
     """The judged rows (p95, sustain rate, errors) and, for information, each endpoint's p95."""
-    factor = speed(baseline, current)
+    factor = speed(baseline, current, normalise)
     base_total, total = baseline["run"]["total"], current["run"]["total"]
     rows = []
     p95, base_p95 = total["p95_ms"], base_total["p95_ms"]
@@ -109,8 +126,8 @@ def _number(value: float | None, percent: bool = False) -> str:
     return f"{value:.2%}" if percent else f"{value:.1f}"
 
 
-def table(rows: list[Row], baseline: Mapping[str, Any], current: Mapping[str, Any]) -> str:
-    factor = speed(baseline, current)
+def table(rows: list[Row], baseline: Mapping[str, Any], current: Mapping[str, Any], *, normalise: bool = True) -> str:
+    factor = speed(baseline, current, normalise)
     head = [("metric", "baseline", "this run", "normalised", "change", "limit", "verdict")]
     body = []
     for row in rows:
@@ -121,10 +138,12 @@ def table(rows: list[Row], baseline: Mapping[str, Any], current: Mapping[str, An
         body.append((row.metric, *cells, change, row.limit, verdict))
     base_ref = (baseline.get("reference") or {}).get(REFERENCE)
     ref = (current.get("reference") or {}).get(REFERENCE)
-    note = (
-        f"reference (raw embedder, sentences/s): baseline {_number(base_ref)}, this run {_number(ref)}; "
+    how = (
         f"normalised = this run x {factor:.2f} for latencies, / {factor:.2f} for rates"
+        if normalise
+        else "not normalised (LOAD_NORMALISE=false)"
     )
+    note = f"reference (raw embedder, sentences/s): baseline {_number(base_ref)}, this run {_number(ref)}; {how}"
     regressions = [row.metric for row in rows if row.passed is False]
     verdict = f"regressions: {', '.join(regressions)}" if regressions else "no regression against the baseline"
     return f"{tables.render(head + body)}\n{note}\n{verdict}"

@@ -9,6 +9,8 @@ like that module, it reads every variable once and names the variable in any com
     LOAD_MAX_ERROR_RATIO   overrides every error-ratio gate (default: the availability SLOs)
     LOAD_MIN_RPS_RATIO     achieved / target RPS a sustain stage must reach (default 0.95)
     LOAD_COLLECTION        the collection searched and asked (default docs, the demo corpus)
+    LOAD_NORMALISE         false: compare with a baseline on raw figures (default true: normalised
+                           by the raw-embedder reference, which assumes the stack runs on this machine)
     LOAD_UNIQUE            true: every query text is new (no cache hits)
     LOAD_FAULT             a fault to inject mid-run, overriding the profile's: error, hang,
                            delay:300ms, optionally after a dependency (qdrant:error)
@@ -56,6 +58,7 @@ class Config:
     min_rps_ratio: float | None = None
     collection: str = "docs"
     unique: bool = False
+    normalise: bool = True
     fault: FaultOverride | None = None
     token: str | None = None
     query_url: str | None = None
@@ -129,6 +132,7 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         min_rps_ratio=read("LOAD_MIN_RPS_RATIO", ratio),
         collection=read("LOAD_COLLECTION", str.strip) or "docs",
         unique=read("LOAD_UNIQUE", boolean) or False,
+        normalise=read("LOAD_NORMALISE", boolean) is not False,
         fault=read("LOAD_FAULT", fault),
         token=read("LOAD_TOKEN", str.strip),
         query_url=read("LOAD_QUERY_URL", url),

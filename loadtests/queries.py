@@ -8,7 +8,8 @@ has), else the k-th most asked listed query with probability proportional to 1 /
 `tail = 1` (LOAD_UNIQUE=true) gives the uncached case: every query is new.
 
 Every user draws from its own stream, seeded from the profile's fixed seed and the user's
-number, so a run sends the same queries in the same order every time.
+number, so a run sends the same queries in the same order every time; only the suffixes of
+first-time queries carry the run's own id, so that they are new to the stack on every run.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class QueryMix:
     plan: Queries
     stream: str
     unique: bool = False
+    run: str = ""  # in first-time suffixes: a stack that served an earlier run has not seen them
 
     def __post_init__(self) -> None:
         self._random = random.Random(f"{self.plan.seed}:{self.stream}")
@@ -62,5 +64,5 @@ class QueryMix:
     def draw(self) -> str:
         query = self._random.choices(self.queries, cum_weights=self._cumulative)[0]
         if self._random.random() < self.tail:
-            return f"{query} ({self.stream}-{next(self._fresh)})"
+            return f"{query} ({self.run}{self.stream}-{next(self._fresh)})"
         return query

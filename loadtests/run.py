@@ -3,8 +3,9 @@
     .venv/bin/python -m loadtests.run [--profile smoke] [--save-baseline | --compare]
 
 Without HOST, a private embedded stack is started on free ports (stack.py) and stopped
-afterwards. Then: the raw-embedder reference is measured, the stack's /metrics read, Locust
-run headless as a subprocess (its gates decide its exit code), /metrics read again, and
+afterwards. Then: the stack's /metrics read, Locust
+run headless as a subprocess (its gates decide its exit code) between two measurements of the
+raw-embedder reference, /metrics read again, and
 `reports/load/<UTC timestamp>-<profile>/` gets Locust's HTML report, its CSV files with
 full history, and `summary.json` with the server's view, the reference and the stack's
 version added. `--save-baseline` keeps a passing run's summary as the profile's baseline;
@@ -19,6 +20,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,6 @@ from loadtests import baseline, config, gates, profiles, server
 from loadtests.stack import ROOT, Stack, StackFailed
 
 REPORTS = ROOT / "reports" / "load"
-REFERENCE_SECONDS = 3.0
 LOCUST = Path(sys.executable).with_name("locust")
 
 
@@ -39,19 +40,35 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def reference() -> dict[str, float]:
-    """The raw embedder's throughput right now, measured in a separate process (see reference.py)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "loadtests.reference", "--json", "--seconds", str(REFERENCE_SECONDS)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RunFailed(f"the reference measurement failed:\n{result.stderr[-2000:]}")
-    data: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
-    return data
+class Reference:
+    """`reference.py --around-run`: measured before Locust starts and again after it ends."""
+
+    def __enter__(self) -> Reference:
+        self.log = tempfile.TemporaryFile()
+        command = [sys.executable, "-m", "loadtests.reference", "--around-run"]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            self.__exit__(None, None, None)
+            raise RunFailed("the reference measurement (loadtests/reference.py) did not start")
+        return self
+
+    def result(self) -> dict[str, Any]:
+        """Measure again and return both measurements and their mean."""
+        output, _ = self.process.communicate(input="", timeout=120)
+        if self.process.returncode != 0:
+            self.log.seek(0)
+            raise RunFailed(f"the reference measurement failed:\n{self.log.read().decode()[-2000:]}")
+        data: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+        return data
+
+    def __exit__(self, *_: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
 
 
 def _token(cfg: config.Config) -> str | None:
@@ -117,7 +134,6 @@ def run(cfg: config.Config, profile: profiles.Profile, out: Path) -> tuple[int, 
         target = _target(cfg, stack)
         if profile.fault is not None and not (target.query_url and target.service_token):
             raise RunFailed("a fault needs the query service: set LOAD_QUERY_URL and LOAD_SERVICE_TOKEN")
-        measured = reference()
         scraped = {"gateway": target.host, **({"query": target.query_url} if target.query_url else {})}
         before = _scrape(scraped)
         env = {
@@ -127,7 +143,9 @@ def run(cfg: config.Config, profile: profiles.Profile, out: Path) -> tuple[int, 
             "LOAD_QUERY_URL": target.query_url or "",
             "LOAD_SERVICE_TOKEN": target.service_token or "",
         }
-        code = locust(profile, target.host, out, env)
+        with Reference() as beside:
+            code = locust(profile, target.host, out, env)
+            measured = beside.result()
         after = _scrape(scraped)
     except StackFailed as exc:
         raise RunFailed(str(exc)) from None
@@ -179,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if "server" in result:
         print(server.describe(result["server"]), flush=True)
-    print(f"reference: raw embedder {result['reference'][baseline.REFERENCE]:.0f} sentences/s batched", flush=True)
+    print(baseline.describe_reference(result["reference"]), flush=True)
     if args.save_baseline:
         if code != 0:
             _say("loadtests: the run failed its gates; the baseline is left as it was")
@@ -188,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"baseline saved: {saved}", flush=True)
     if args.compare:
         old = baseline.load(saved)
-        rows = baseline.compare(old, result, cfg.min_rps_ratio or gates.DEFAULT_MIN_RPS_RATIO)
-        print(f"\ncompared with {saved}:\n{baseline.table(rows, old, result)}", flush=True)
+        rows = baseline.compare(old, result, cfg.min_rps_ratio or gates.DEFAULT_MIN_RPS_RATIO, normalise=cfg.normalise)
+        print(f"\ncompared with {saved}:\n{baseline.table(rows, old, result, normalise=cfg.normalise)}", flush=True)
         code = code or int(baseline.regressed(rows))
     print(f"reports: {out}", flush=True)
     return code

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlencode
 
 from locust import FastHttpUser, constant_throughput, task
@@ -30,6 +30,7 @@ JOB = "/api/v1/rag/jobs/{job_id}"
 MAX_POLLS = 120  # a small document's job that is not done after this many polls counts as failed
 
 QUERIES = queries.load()
+RUN = uuid.uuid4().hex[:8]  # this process's run: names its collections and first-time queries
 _numbers = itertools.count(1)
 
 
@@ -50,7 +51,8 @@ class RagplaneUser(FastHttpUser):
         return self._stream
 
     def mix(self, kind: str) -> queries.QueryMix:
-        return queries.QueryMix(QUERIES[kind], profile_of(self.environment).queries, self.stream, CONFIG.unique)
+        plan = profile_of(self.environment).queries
+        return queries.QueryMix(QUERIES[kind], plan, self.stream, CONFIG.unique, run=f"{RUN}-")
 
 
 class SearchUser(RagplaneUser):
@@ -89,7 +91,6 @@ class CollectionsUser(RagplaneUser):
     """
 
     abstract = True
-    run_id: ClassVar[str] = uuid.uuid4().hex[:8]
 
     def on_start(self) -> None:
         self.current: str | None = None
@@ -106,7 +107,7 @@ class CollectionsUser(RagplaneUser):
 
     def cycle(self) -> Iterator[None]:
         while True:
-            name = f"load-{self.run_id}-{self.stream}-{next(_numbers)}"
+            name = f"load-{RUN}-{self.stream}-{next(_numbers)}"
             created = self.client.post(COLLECTIONS, json={"name": name, "description": "load test"}, name=COLLECTIONS)
             yield
             if created.status_code != 201:

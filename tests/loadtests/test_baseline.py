@@ -60,6 +60,9 @@ def test_figures_are_normalised_by_the_reference() -> None:
     rows = baseline.compare(summary(p95=100, ref=250), summary(p95=110, ref=500))
     assert rows[0].normalised == 220 and rows[0].passed is False
     assert baseline.speed({}, summary()) == 1.0  # without a reference, raw figures
+    raw = baseline.compare(summary(p95=100, ref=500), summary(p95=190, ref=250), normalise=False)
+    assert raw[0].normalised == 190 and raw[0].passed is False  # LOAD_NORMALISE=false
+    assert "not normalised" in baseline.table(raw, summary(), summary(), normalise=False)
 
 
 def test_a_rate_that_meets_its_target_never_regresses() -> None:
@@ -89,6 +92,13 @@ def test_the_table_shows_both_figures_and_names_the_regressions() -> None:
     assert "100.0" in p95 and "300.0" in p95 and "240.0" in p95 and "+140%" in p95 and "REGRESSION" in p95
     assert "baseline 500.0, this run 400.0" in text
     assert lines[-1] == "regressions: p95 all requests (ms)"
+
+
+def test_the_reference_warns_when_the_machine_changed_speed_under_the_run() -> None:
+    steady = baseline.describe_reference({baseline.REFERENCE: 500, "before_per_s": 520, "after_per_s": 480})
+    assert steady == "reference: raw embedder 500 sentences/s batched (before the run 520, after it 480)"
+    shaky = baseline.describe_reference({baseline.REFERENCE: 400, "before_per_s": 600, "after_per_s": 200})
+    assert "changed by more than 25% during the run" in shaky
 
 
 def test_sustain_stages_pair_up_in_order() -> None:

@@ -13,7 +13,7 @@ from loadtests.config import ConfigError, FaultOverride
 def test_defaults_when_nothing_is_set() -> None:
     cfg = config.load({})
     assert cfg == config.Config()
-    assert cfg.profiles == config.PROFILES and cfg.collection == "docs"
+    assert cfg.profiles == config.PROFILES and cfg.collection == "docs" and cfg.normalise
 
 
 def test_every_variable_is_read() -> None:
@@ -31,13 +31,14 @@ def test_every_variable_is_read() -> None:
             "LOAD_SERVICE_TOKEN": "s",
             "LOAD_PROFILES": "/tmp/p.yaml",
             "LOAD_COLLECTION": "notes",
+            "LOAD_NORMALISE": "false",
         }
     )
     assert cfg.host == "https://staging.example"
     assert (cfg.profile, cfg.p95_ms, cfg.max_error_ratio, cfg.min_rps_ratio) == ("search", 250, 0.02, 0.9)
     assert cfg.unique and cfg.fault == FaultOverride("delay", "qdrant", 300)
     assert (cfg.token, cfg.query_url, cfg.service_token) == ("t", "http://127.0.0.1:8001", "s")
-    assert cfg.profiles == Path("/tmp/p.yaml") and cfg.collection == "notes"
+    assert cfg.profiles == Path("/tmp/p.yaml") and cfg.collection == "notes" and not cfg.normalise
 
 
 @pytest.mark.parametrize(

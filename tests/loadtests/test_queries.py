@@ -47,5 +47,13 @@ def test_unique_means_no_query_is_ever_sent_twice() -> None:
     assert not set(sent) & set(queries.load()["searches"])
 
 
+def test_first_time_queries_are_new_on_every_run() -> None:
+    plan = Queries(seed=12, zipf_s=1.1, tail=1.0)
+    one, two = (queries.QueryMix(queries.load()["searches"], plan, "0-1", run=run) for run in ("a-", "b-"))
+    first, second = [one.draw() for _ in range(50)], [two.draw() for _ in range(50)]
+    assert not set(first) & set(second)
+    assert [q.rsplit(" (", 1)[0] for q in first] == [q.rsplit(" (", 1)[0] for q in second]  # same queries asked
+
+
 def test_zipf_weights_are_cumulative() -> None:
     assert queries.zipf_weights(3, 1.0) == [1, 1.5, 1.5 + 1 / 3]
