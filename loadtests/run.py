@@ -8,9 +8,9 @@ run headless as a subprocess (its gates decide its exit code) between two measur
 raw-embedder reference, /metrics read again, and
 `reports/load/<UTC timestamp>-<profile>/` gets Locust's HTML report, its CSV files with
 full history, and `summary.json` with the server's view, the reference and the stack's
-version added. `--save-baseline` keeps a passing run's summary as the profile's baseline;
-`--compare` judges the run against it. Exit codes: 0 passed, 1 a gate or the comparison
-failed, 2 the run could not be made.
+version added. `--save-baseline` keeps the run's summary as the profile's baseline (and
+exits 0 once it is saved, whatever the gates said); `--compare` judges the run against it.
+Exit codes: 0 passed, 1 a gate or the comparison failed, 2 the run could not be made.
 """
 
 from __future__ import annotations
@@ -199,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         print(server.describe(result["server"]), flush=True)
     print(baseline.describe_reference(result["reference"]), flush=True)
     if args.save_baseline:
-        if code != 0:
-            _say("loadtests: the run failed its gates; the baseline is left as it was")
-        else:
-            baseline.save(result, saved)
-            print(f"baseline saved: {saved}", flush=True)
+        # A baseline records where the stack stands, targets met or not: a profile that misses
+        # its target today (search at 1000/s) still needs one to show progress and regressions.
+        baseline.save(result, saved)
+        print(f"baseline saved: {saved}" + ("" if code == 0 else " (this run failed gates, shown above)"), flush=True)
+        code = 0
     if args.compare:
         old = baseline.load(saved)
         rows = baseline.compare(old, result, cfg.min_rps_ratio or gates.DEFAULT_MIN_RPS_RATIO, normalise=cfg.normalise)
