@@ -1,7 +1,8 @@
 """The load harness's settings, read from the environment here and nowhere else.
 
 The harness is a client of ragplane, not part of it, so it does not use `ragplane.settings`;
-like that module, it reads every variable once and names the variable in any complaint.
+like that module, it reads every variable once, with the same parsers (`ragplane.parsing`),
+and names the variable in any complaint.
 
     HOST                   the gateway to load (default: start a private embedded stack)
     PROFILE                the profile in profiles.yaml (default: the locustfile's own, or smoke)
@@ -28,7 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
+
+from ragplane import parsing
 
 T = TypeVar("T")
 
@@ -66,34 +68,11 @@ class Config:
     profiles: Path = PROFILES
 
 
-def url(raw: str) -> str:
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("expected a URL such as https://staging.example or http://127.0.0.1:8000")
-    return raw.strip().rstrip("/")
-
-
-def positive(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("expected a number > 0")
-    return value
-
-
 def ratio(raw: str) -> float:
     value = float(raw)
     if not 0 <= value <= 1:
         raise ValueError("expected a ratio between 0 and 1 (0.01 is 1 %)")
     return value
-
-
-def boolean(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
 
 
 def fault(raw: str) -> FaultOverride:
@@ -125,17 +104,17 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
             raise ConfigError(f"{key}={raw!r} is not valid: {exc}") from None
 
     return Config(
-        host=read("HOST", url),
+        host=read("HOST", parsing.http_url),
         profile=read("PROFILE", str.strip),
-        p95_ms=read("LOAD_P95_MS", positive),
+        p95_ms=read("LOAD_P95_MS", parsing.positive_float),
         max_error_ratio=read("LOAD_MAX_ERROR_RATIO", ratio),
         min_rps_ratio=read("LOAD_MIN_RPS_RATIO", ratio),
         collection=read("LOAD_COLLECTION", str.strip) or "docs",
-        unique=read("LOAD_UNIQUE", boolean) or False,
-        normalise=read("LOAD_NORMALISE", boolean) is not False,
+        unique=read("LOAD_UNIQUE", parsing.boolean) or False,
+        normalise=read("LOAD_NORMALISE", parsing.boolean) is not False,
         fault=read("LOAD_FAULT", fault),
         token=read("LOAD_TOKEN", str.strip),
-        query_url=read("LOAD_QUERY_URL", url),
+        query_url=read("LOAD_QUERY_URL", parsing.http_url),
         service_token=read("LOAD_SERVICE_TOKEN", str.strip),
         profiles=read("LOAD_PROFILES", Path) or PROFILES,
     )

@@ -33,12 +33,12 @@ from locust.stats import RequestStats, StatsEntry
 
 from alerts import slos
 from loadtests import config, gates, measure, profiles, summary
+from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
 
 locust.stats.PERCENTILES_TO_REPORT = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
 locust.stats.PERCENTILES_TO_CHART = [0.5, 0.95, 0.99]
 
 CONFIG = config.load()
-SERVICE_TOKEN = "X-Service-Token"  # ragplane.kit.service_auth.HEADER; the harness imports no service code
 
 log = logging.getLogger("loadtests")
 _verdict: list[str] = []  # the gate table, printed on `quit`

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from loadtests import baseline, config, gates, profiles, server
 from loadtests.stack import ROOT, Stack, StackFailed
 
@@ -86,7 +88,7 @@ def _token(cfg: config.Config) -> str | None:
 def _scrape(urls: dict[str, str]) -> dict[str, server.Scrape]:
     try:
         return {name: server.read(url) for name, url in urls.items()}
-    except Exception as exc:  # the cross-check is a report, never a reason to lose the run
+    except (httpx.HTTPError, ValueError) as exc:  # the cross-check is a report, never a reason to lose the run
         _say(f"cannot read /metrics ({exc}); the summary has no server view")
         return {}
 

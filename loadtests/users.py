@@ -109,10 +109,11 @@ class CollectionsUser(RagplaneUser):
         while True:
             name = f"load-{RUN}-{self.stream}-{next(_numbers)}"
             created = self.client.post(COLLECTIONS, json={"name": name, "description": "load test"}, name=COLLECTIONS)
+            if created.status_code == 201:
+                self.current = name  # from here on, on_stop deletes it if the run ends mid-cycle
             yield
-            if created.status_code != 201:
+            if self.current is None:
                 continue
-            self.current = name
             yield from self._ingest(name)
             self.client.get(STATS.format(name=name), name=STATS)
             yield

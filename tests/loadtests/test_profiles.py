@@ -63,10 +63,11 @@ def test_the_shipped_profiles_load_and_meet_their_promises() -> None:
         assert stages["sustain"].rps == target and stages["sustain"].seconds == 180
         assert stages["spike"].rps > target and stages["ramp-down"].rps == 0
     assert shipped["soak"].duration >= 30 * 60
-    for profile in shipped.values():  # every user keeps its pace (see smoke's comment) in a sustain stage
+    for profile in shipped.values():  # counting alone cannot fail the rate gate (see smoke's comment)
         for stage in profile.stages:
             if stage.name == "sustain":
-                assert stage.seconds * profile.user_rps >= 40, profile.name
+                owed = stage.seconds * profile.user_rps
+                assert (owed - 1) / owed >= 0.95, profile.name
 
 
 def test_a_fault_defaults_to_the_sustain_stage() -> None:
