@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from locust import FastHttpUser, constant_throughput, task
@@ -50,18 +50,23 @@ class RagplaneUser(FastHttpUser):
             self._stream = f"{worker}-{next(_numbers)}"
         return self._stream
 
-    def mix(self, kind: str) -> queries.QueryMix:
+
+class AskingUser(RagplaneUser):
+    """A user who sends queries of one `kind` of queries.yaml, each drawn from its own stream."""
+
+    abstract = True
+    kind: ClassVar[str]
+
+    def on_start(self) -> None:
         plan = profile_of(self.environment).queries
-        return queries.QueryMix(QUERIES[kind], plan, self.stream, CONFIG.unique, run=f"{RUN}-")
+        self.queries = queries.QueryMix(QUERIES[self.kind], plan, self.stream, CONFIG.unique, run=f"{RUN}-")
 
 
-class SearchUser(RagplaneUser):
+class SearchUser(AskingUser):
     """Keyword searches over the demo corpus."""
 
     abstract = True
-
-    def on_start(self) -> None:
-        self.queries = self.mix("searches")
+    kind = "searches"
 
     @task
     def search(self) -> None:
@@ -69,13 +74,11 @@ class SearchUser(RagplaneUser):
         self.client.get(f"{SEARCH}?{params}", name=SEARCH)
 
 
-class QueryUser(RagplaneUser):
+class QueryUser(AskingUser):
     """Questions answered from the demo corpus, with sources."""
 
     abstract = True
-
-    def on_start(self) -> None:
-        self.queries = self.mix("questions")
+    kind = "questions"
 
     @task
     def ask(self) -> None:
