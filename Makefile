@@ -40,7 +40,7 @@ test: $(STAMP) lint services
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=html --cov-report=json tests
 
 bench: $(STAMP) services
-	$(BIN)/python loadtests/bench_search.py
+	$(BIN)/python -m loadtests.reference
 	$(BIN)/python loadtests/bench_database.py
 
 # Q&A quality on the demo corpus: eval/questions.yaml asked through the API of an in-process stack
@@ -50,3 +50,17 @@ eval: $(STAMP)
 
 clean:
 	rm -rf $(VENV) reports .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache
+
+# Load tests (loadtests/, docs/load-testing.md): one profile of loadtests/profiles.yaml through
+# Locust, gated on the SLOs of alerts/slos.yaml. Without HOST a private embedded stack is started.
+.PHONY: load load-baseline load-compare
+PROFILE ?= smoke
+
+load: $(STAMP)
+	PROFILE=$(PROFILE) $(BIN)/python -m loadtests.run
+
+load-baseline: $(STAMP)
+	PROFILE=$(PROFILE) $(BIN)/python -m loadtests.run --save-baseline
+
+load-compare: $(STAMP)
+	PROFILE=$(PROFILE) $(BIN)/python -m loadtests.run --compare

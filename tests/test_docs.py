@@ -4,11 +4,14 @@ import asyncio
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from loadtests import config as load_config
+from loadtests import profiles as load_profiles
 from ragplane.settings import Settings
 from ragplane.telemetry import promql
 from ragplane.telemetry.catalog import CATALOG
@@ -122,6 +125,36 @@ def test_the_offline_amtool_commands_of_the_alerting_guide_run() -> None:
     for command in offline:
         result = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+
+
+def test_the_load_testing_guide_names_real_targets_profiles_settings_and_locustfiles() -> None:
+    """Every command of docs/load-testing.md: its make targets exist, its profiles exist, every
+    VAR= is one the harness reads (or Locust's own LOCUST_*), and every locustfile loads in Locust."""
+    page = ROOT / "docs" / "load-testing.md"
+    makefile = (ROOT / "Makefile").read_text()
+    harness = set(re.findall(r'read\("([A-Z_]+)"', (ROOT / "loadtests" / "config.py").read_text()))
+    profiles = load_profiles.parse(load_config.PROFILES.read_text())
+    locustfiles, targets = set(), set()
+    for command in shell_commands(page):
+        words = shlex.split(command.split(" #")[0])
+        for name, _, value in (w.partition("=") for w in words if re.fullmatch(r"[A-Z_]+=.*", w)):
+            assert name in harness or name.startswith("LOCUST_"), command
+            assert name != "PROFILE" or value in profiles, command
+        if "make" in words:
+            targets.add(words[words.index("make") + 1])
+        if "-f" in words:
+            locustfiles.add(words[words.index("-f") + 1])
+    assert targets == {"load", "load-baseline", "load-compare"}
+    assert all(re.search(rf"^{target}:", makefile, re.M) for target in targets)
+    missing = sorted(name for name in harness if f"`{name}`" not in page.read_text())
+    assert not missing, f"document these in docs/load-testing.md: {missing}"
+    assert set(profiles) <= set(re.findall(r"^\| `([a-z-]+)` \|", page.read_text(), re.M))
+    locust = Path(sys.executable).with_name("locust")
+    for locustfile in sorted(locustfiles | {f"loadtests/{name}.py" for name in load_profiles.LOCUSTFILES}):
+        result = subprocess.run(
+            [str(locust), "-f", locustfile, "--list"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0 and "Available Users" in result.stdout, result.stdout + result.stderr
 
 
 RUNBOOK_SECTIONS = ["What it means", "Impact", "Dashboard", "Diagnose", "Mitigate", "Escalate"]

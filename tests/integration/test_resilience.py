@@ -210,6 +210,17 @@ def test_internal_breaker_and_fault_routes(ollama) -> None:
         bad = query.post("/internal/faults/embedder", json={"seconds": -1, "mode": "explode"})
         assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["seconds", "mode"]
         assert query.post("/internal/faults/nope", json={}).status_code == 404
+        no_latency = query.post("/internal/faults/embedder", json={"mode": "delay"})
+        assert no_latency.status_code == 422 and no_latency.headers["content-type"] == "application/problem+json"
+        stray = query.post("/internal/faults/embedder", json={"mode": "error", "latency_ms": 5})
+        assert [e["field"] for e in stray.json()["errors"]] == ["latency_ms"]
+        late = query.post("/internal/faults/embedder", json={"mode": "delay", "latency_ms": 120, "seconds": 30})
+        assert late.json()["faults"]["embedder"]["latency_ms"] == 120
+        with stack.client() as client:
+            started = time.perf_counter()
+            assert search(client).status_code == 200  # slower, not failing
+            assert time.perf_counter() - started >= 0.12
+        assert query.delete("/internal/faults/embedder").status_code == 204
         assert query.post("/internal/faults/qdrant", json={"seconds": 30}).status_code == 200
         assert set(query.get("/internal/faults").json()["faults"]) == {"qdrant"}
         with stack.client() as client:

@@ -8,7 +8,8 @@ logged, so an operator intervention is always traceable.
     GET    /internal/breakers                  every breaker's state
     POST   /internal/breakers/{name}/reset     force one closed
     GET    /internal/faults                    active injected faults
-    POST   /internal/faults/{dependency}       {"seconds": 60, "mode": "error" | "hang"}
+    POST   /internal/faults/{dependency}       {"seconds": 60, "mode": "error" | "hang" | "delay",
+                                               "latency_ms": 300 (delay only)}
     DELETE /internal/faults/{dependency}       end a drill early
 """
 
@@ -28,6 +29,7 @@ from ragplane.kit.faults import MODES, Faults
 from ragplane.kit.requests import read_json_object
 
 MAX_FAULT_SECONDS = 3600
+MAX_FAULT_LATENCY_MS = 60_000
 
 log = logging.getLogger("ragplane.internal")
 
@@ -36,6 +38,11 @@ class Clearable(Protocol):
     async def clear(self) -> int:
         """Drop every entry; return how many there were."""
         ...
+
+
+def _number_in(value: object, maximum: float) -> bool:
+    """A JSON number (not a boolean) in (0, maximum]."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 < value <= maximum
 
 
 def internal_routes(
@@ -88,15 +95,20 @@ def internal_routes(
         if breakers is None or dependency not in breakers:
             raise NotFound(f"No dependency named {dependency!r} on this service.")
         body = await read_json_object(request, 4096)
-        seconds, mode = body.get("seconds", 60), body.get("mode", "error")
+        seconds, mode, latency_ms = body.get("seconds", 60), body.get("mode", "error"), body.get("latency_ms")
         errors = []
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_FAULT_SECONDS:
+        if not _number_in(seconds, MAX_FAULT_SECONDS):
             errors.append(("seconds", f"must be a number in (0, {MAX_FAULT_SECONDS}]"))
         if mode not in MODES:
             errors.append(("mode", f"must be one of {', '.join(MODES)}"))
+        if mode == "delay" and not _number_in(latency_ms, MAX_FAULT_LATENCY_MS):
+            errors.append(("latency_ms", f"mode delay needs a number in (0, {MAX_FAULT_LATENCY_MS}]"))
+        if mode != "delay" and latency_ms is not None:
+            errors.append(("latency_ms", "applies to mode delay only"))
         if errors:
             raise ValidationFailed(errors)
-        target.inject(dependency, seconds=float(seconds), mode=mode)
+        latency_s = float(latency_ms) / 1000 if mode == "delay" and latency_ms is not None else 0.0
+        target.inject(dependency, seconds=float(seconds), mode=mode, latency_s=latency_s)
         return JSONResponse({"faults": target.active()})
 
     async def clear_fault(request: Request) -> Response:

@@ -180,6 +180,34 @@ def test_injected_faults_trip_the_breaker_then_expire() -> None:
     asyncio.run(scenario())
 
 
+def test_a_delay_fault_slows_calls_down_and_counts_as_a_failure_only_past_the_timeout() -> None:
+    async def scenario() -> None:
+        faults = Faults(enabled=True)
+        breakers, _ = make(faults=faults)
+        breaker, dependency = breakers["embedder"], Dependency()
+        dependency.fail = None
+        faults.inject("embedder", seconds=5, mode="delay", latency_s=0.05)
+        assert faults.active()["embedder"]["latency_ms"] == 50
+        started = time.perf_counter()
+        assert await breaker.call(dependency) == "ok"  # the real call still happens, late
+        assert time.perf_counter() - started >= 0.05 and dependency.calls == 1
+        assert breaker.state == "closed" and breaker.failures == 0
+        faults.inject("embedder", seconds=5, mode="delay", latency_s=FAST.call_timeout_s + 0.05)
+        await fail_times(breaker, dependency, FAST.failure_threshold)  # abandoned at the call timeout
+        assert breaker.state == "open"
+
+    asyncio.run(scenario())
+
+
+def test_a_delay_needs_a_latency_and_only_a_delay_takes_one() -> None:
+    faults = Faults(enabled=True)
+    with pytest.raises(ValueError, match="delay fault needs a positive latency"):
+        faults.inject("embedder", seconds=1, mode="delay")
+    with pytest.raises(ValueError, match="delay fault needs a positive latency"):
+        faults.inject("embedder", seconds=1, mode="error", latency_s=0.1)
+    assert faults.active() == {}
+
+
 def test_known_series_exist_at_zero() -> None:
     _, metrics = make()
     assert sample(metrics, "ragplane_circuit_breaker_state", breaker="embedder") == 0
