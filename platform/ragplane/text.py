@@ -58,6 +58,11 @@ def starts_unit(line: str) -> bool:
     return bool(_LIST_MARK.match(line)) or line.lstrip().startswith("|")
 
 
+def inline_code_spans(text: str) -> list[str]:
+    """The contents of a Markdown text's inline code spans, longest first (as `inline_plain` leaves them)."""
+    return sorted({span for span in _INLINE_CODE.findall(text) if span.strip()}, key=len, reverse=True)
+
+
 def inline_plain(text: str) -> str:
     """Inline Markdown (links, emphasis, code spans) as plain text."""
     text = _LINK.sub(r"\1", text)

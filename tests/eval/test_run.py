@@ -1,4 +1,4 @@
-"""The evaluation's data and scoring (the full run is `make eval`; a subset runs in tests/integration/test_eval.py)."""
+"""The evaluation's data and scoring (the full run is `make eval`, and tests/integration/test_eval.py)."""
 
 from pathlib import Path
 

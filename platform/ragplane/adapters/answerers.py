@@ -1,10 +1,13 @@
 """Answerers compose an answer to a question from retrieved passages, citing them.
 
-`ExtractiveAnswerer` (the default) needs no LLM: it picks the sentences of the top
-passages closest in meaning to the question, keeps them in reading order and cites
-each with its passage number, so every claim in the answer can be checked against its
-source. It never invents text, which also means it cannot paraphrase or combine facts;
-the Ollama answerer does that when `OLLAMA_URL` is set.
+`ExtractiveAnswerer` (the default) needs no LLM: it quotes the sentences of the top passages
+that best answer the question, each cited with its passage number, so every claim in the
+answer can be checked against its source. Candidates (`adapters/sentences.py`) are scored by
+the question's key terms, their passage's rank and, for a shortlist, their meaning; the best
+passage's sentences come first. When the passages hold few of the question's key terms and
+nothing close in meaning, the answer is an honest "not found" (`grounded: false`). It never
+invents text, which also means it cannot paraphrase or combine facts; the Ollama answerer
+does that when `OLLAMA_URL` is set.
 """
 
 from __future__ import annotations
@@ -88,7 +91,6 @@ class _Scored:
     sentence: Sentence
     score: float
     similarity: float
-    vector: Sequence[float]
 
 
 class ExtractiveAnswerer:
@@ -102,7 +104,7 @@ class ExtractiveAnswerer:
         *,
         max_sentences: int = 3,
         max_passages: int = 5,
-        shortlist: int = 8,
+        shortlist: int = 16,
         min_evidence: float = 1.1,
         keep_ratio: float = 0.8,
         duplicate_overlap: float = 0.6,
@@ -142,7 +144,7 @@ class ExtractiveAnswerer:
         vectors = await self.embedder.embed([pool[i].quoted for i in cheap])
         scored = sorted(
             (
-                _Scored(pool[i], ws * similarity + wl * lexical[i] + wp * prior[i] + bonus[i], similarity, vector)
+                _Scored(pool[i], ws * similarity + wl * lexical[i] + wp * prior[i] + bonus[i], similarity)
                 for i, vector in zip(cheap, vectors, strict=True)
                 for similarity in [_cosine(question_vector, vector)]
             ),

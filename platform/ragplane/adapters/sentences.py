@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ragplane.lexical import terms
-from ragplane.text import commands, split_sentences, table_rows
+from ragplane.text import commands, inline_code_spans, split_sentences, table_rows
 
 if TYPE_CHECKING:
     from ragplane.adapters.answerers import Passage
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 HEADING_WEIGHT = 0.5
 MAX_CHARACTERS = 400
 LABEL_WORDS = 4
-_CODE_LIKE = re.compile(r"[{};=]|^\s*[$>]|\(\)|──|│")
+# Marks of code, not of prose: a semicolon followed by a space is prose punctuation ("wait; loading
+# takes 5 s"), and so is the "; " that joins a table row's cells.
+_CODE_LIKE = re.compile(r"[{}=]|;(?!\s)|^\s*[$>]|\(\)|──|│")
 _QUANTITY_QUESTION = re.compile(r"^\s*(how\s+(long|many|much|large|big|often|quickly|soon|fast)|when)\b", re.I)
 # A number standing as a word ("30 days", "(5)"), not a digit inside a name ("v1", "rate5m").
 _QUANTITY = re.compile(
@@ -55,15 +57,20 @@ class Sentence:
         return f"{self.context} {self.text}" if self.context else self.text
 
 
-def standalone(sentence: str) -> bool:
+def standalone(sentence: str, code_spans: Sequence[str] = ()) -> bool:
     """Whether a sentence can stand in an answer: prose of a sensible length, not code, not a
     lead-in to a list or code that was left behind (ends with a colon), not a list of links
-    ("Follow the cause: a.md, b.md, c.md")."""
+    ("Follow the cause: a.md, b.md, c.md"). `code_spans` are the inline code spans of its passage:
+    what they hold is named in the prose (`GET /internal/faults/{dependency}`), not code the
+    prose is made of, so it does not count towards looking like code."""
     words = sentence.split()
     links = sum(w.rstrip(".,;:)").endswith(".md") for w in words)
+    prose = sentence
+    for span in code_spans:
+        prose = prose.replace(span, " ")
     return (
         25 <= len(sentence) <= MAX_CHARACTERS
-        and len(_CODE_LIKE.findall(sentence)) < 3
+        and len(_CODE_LIKE.findall(prose)) < 3
         and len(words) >= 4
         and links < 2
         and not sentence.endswith(":")
@@ -90,13 +97,14 @@ def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     found = []
     for passage in passages:
         prose = split_sentences(passage.text, prose_only=True)
+        spans = inline_code_spans(passage.text)
         for position, text in enumerate(prose):
-            if text in seen or not standalone(text):
+            if text in seen or not standalone(text, spans):
                 continue
             seen.add(text)
             previous = prose[position - 1] if position > 0 else ""
             label = len(previous.split()) <= LABEL_WORDS  # "Fix and resume." heading its paragraph
-            context = previous if label or (leans_back(text) and standalone(previous)) else ""
+            context = previous if label or (leans_back(text) and standalone(previous, spans)) else ""
             found.append(Sentence(passage, position, text, frozenset(terms(f"{context} {text}")), context))
         extra = [t for t in table_rows(passage.text) if standalone(t)]
         extra += [t for t in commands(passage.text) if len(t) <= MAX_CHARACTERS]  # code, on purpose

@@ -23,4 +23,6 @@ class DocumentIdConvertor(Convertor[str]):
         return value
 
 
-register_url_convertor("document_id", DocumentIdConvertor())
+def register_convertors() -> None:
+    """Make `{name:document_id}` usable in route paths (Starlette keeps convertors in one global table)."""
+    register_url_convertor("document_id", DocumentIdConvertor())

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragplane.kit.errors import NotFound
+from ragplane.kit.naming import register_convertors
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -63,6 +64,7 @@ async def _v2_not_found(request: Request) -> Response:
 
 def api_routes(routes: Iterable[ApiRoute]) -> list[BaseRoute]:
     """Starlette routes for `/api/v1`, the legacy twins, and the `/api/v2` namespace."""
+    register_convertors()  # before any path that uses one is compiled
     routes = list(routes)
     out: list[BaseRoute] = [Route(r.versioned_path, r.endpoint, methods=[r.method]) for r in routes]
     out += [LegacyRoute(r.path, r.endpoint, methods=[r.method]) for r in routes if r.legacy]

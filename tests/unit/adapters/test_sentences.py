@@ -42,6 +42,26 @@ def test_what_cannot_stand_in_an_answer_is_left_out() -> None:
     assert standalone("The breaker opens after five consecutive failures.")
 
 
+def test_prose_semicolons_and_named_code_do_not_make_a_sentence_code() -> None:
+    # "; " is prose punctuation, and the separator of a table row's cells
+    assert standalone("failing check: embedder; likely cause: still loading; fix: wait; it takes 6 s")
+    assert not standalone("for (i = 0; i < n;i++) { run(); }")
+    # what inline code spans name is not code the sentence is made of
+    spans = ["POST /internal/faults/{dependency}", "GET /internal/faults", "DELETE /internal/faults/{dependency}"]
+    sentence = f"Underneath are {spans[0]}, {spans[1]} and {spans[2]}, behind the service token."
+    assert not standalone(sentence) and standalone(sentence, spans)
+    found = candidates(
+        [
+            passage(
+                1,
+                "Underneath are `POST /internal/faults/{dependency}`, `GET /internal/faults` and "
+                "`DELETE /internal/faults/{dependency}`, behind the service token.",
+            )
+        ]
+    )
+    assert [s.text for s in found] == [sentence]
+
+
 def test_a_sentence_repeated_by_overlapping_chunks_is_kept_once_and_tables_count() -> None:
     first = passage(1, "The breaker opens after five consecutive failures. It stays open for ten seconds.")
     second = passage(2, "It stays open for ten seconds.\n\n| setting | default |\n|---|---|\n| `RECOVERY_S` | `10` |")
