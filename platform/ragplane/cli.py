@@ -24,6 +24,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -35,10 +36,11 @@ from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
 from ragplane.ops.ingest import run as run_ingest
+from ragplane.redaction import redacted_url
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
 from ragplane.services.gateway import auth, kong
-from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings, redacted_url
+from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
 from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
 
 DEMO_COLLECTION = "docs"
@@ -168,24 +170,39 @@ and left out, the rest ingested. The exit status is 1 when any file was refused 
 
 By default the command goes through the gateway (http://RAGPLANE_HOST:GATEWAY_PORT),
 anonymously or with --token / RAGPLANE_TOKEN for a bigger plan; --url points it
-elsewhere, e.g. at the collections service, which needs INTER_SERVICE_SECRET.
+elsewhere. INTER_SERVICE_SECRET is sent only when --url is the collections service
+these settings name (COLLECTIONS_URL, or RAGPLANE_HOST:COLLECTIONS_PORT).
 """
 
 
 def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
-        help="the gateway, or the collections service (then INTER_SERVICE_SECRET is sent) "
+        help="the gateway, or the collections service (INTER_SERVICE_SECRET is sent only to the one "
+        "COLLECTIONS_URL or COLLECTIONS_PORT names) "
         "(default: http://RAGPLANE_HOST:GATEWAY_PORT, the gateway)",
     )
     parser.add_argument("--token", help="a bearer token for the gateway (default: RAGPLANE_TOKEN; none: anonymous)")
 
 
 def _client(settings: Settings, args: argparse.Namespace) -> IngestClient:
-    """The gateway unless --url says otherwise; the service secret goes only where --url points."""
+    """The gateway unless --url says otherwise. The service secret goes only to the collections
+    service these settings name (COLLECTIONS_URL, or RAGPLANE_HOST:COLLECTIONS_PORT): a --url
+    elsewhere, mistyped or hostile, never receives it."""
     url = args.url or f"http://{settings.host}:{settings.gateway_port}"
-    secret = settings.inter_service_secret if args.url else None
+    trusted = _origin(url) == _origin(settings.upstream_url("collections"))
+    secret = settings.inter_service_secret if trusted else None
     return IngestClient(url, token=args.token or settings.token, service_token=secret, say=_say)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the default port spelled out, so `http://h` and `http://h:80` match."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

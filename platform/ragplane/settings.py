@@ -17,16 +17,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from starlette.config import Config
 
 from ragplane import parsing
+from ragplane.redaction import REDACTED, redacted_url, shown_in_error
 from ragplane.settings_gateway import GatewaySettings, parse_origins, parse_plans
 
 T = TypeVar("T")
-
-REDACTED = "***"
 
 EmbedderChoice = Literal["local", "ollama"]
 AnswererChoice = Literal["extractive", "ollama"]
@@ -153,7 +151,7 @@ class Settings:
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
-                value = [_without_credentials(v) for v in value]
+                value = [redacted_url(v) for v in value]
             elif isinstance(value, Mapping):
                 value = {k: asdict(v) for k, v in value.items()}
             elif isinstance(value, BreakerSettings):
@@ -165,22 +163,9 @@ class Settings:
                 }
                 value["plans"] = dict(value["plans"])
             elif isinstance(value, str):
-                value = _without_credentials(value)
+                value = redacted_url(value)
             out[f.name] = value
         return out
-
-
-def redacted_url(value: str) -> str:
-    """A URL fit for messages and logs: any user:password replaced by `***`."""
-    return _without_credentials(value)
-
-
-def _without_credentials(value: str) -> str:
-    """A URL with any user:password replaced by `***`; other strings unchanged."""
-    parts = urlsplit(value)
-    if "@" not in parts.netloc:
-        return value
-    return parts._replace(netloc=f"{REDACTED}@{parts.netloc.rsplit('@', 1)[1]}").geturl()
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
@@ -299,7 +284,7 @@ class _Reader:
         try:
             return cast(raw)
         except (TypeError, ValueError) as exc:
-            shown = key if secret else f"{key}={','.join(_without_credentials(p) for p in raw.split(','))!r}"
+            shown = key if secret else f"{key}={','.join(shown_in_error(p) for p in raw.split(','))!r}"
             raise SettingsError(f"{shown} is not valid: {exc}") from None
 
 

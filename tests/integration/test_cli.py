@@ -6,6 +6,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -288,11 +289,11 @@ def test_a_file_over_the_upload_limit_is_refused_and_the_others_ingested(
     backend = RunningStack(settings, services=("collections",)).start()
     try:
         env = tmp_path / "backend.env"
-        env.write_text(f"INTER_SERVICE_SECRET={settings.inter_service_secret}\n")
+        url = backend.urls["collections"]
+        env.write_text(f"INTER_SERVICE_SECRET={settings.inter_service_secret}\nCOLLECTIONS_URL={url}\n")
         (tmp_path / "docs").mkdir()
         (tmp_path / "docs" / "big.md").write_text("# Big\n\n" + "word " * 1000)
         (tmp_path / "docs" / "small.md").write_text("# Small\n\nFits.")
-        url = backend.urls["collections"]
         code = cli.main(
             ["--env-file", str(env), "ingest", str(tmp_path / "docs"), "--collection", unique("l"), "--url", url]
         )
@@ -319,3 +320,37 @@ def test_the_token_comes_from_ragplane_token_and_refusals_say_what_to_do(
     backend = ["--env-file", nothing, "ingest", str(tmp_path), "--url", small_plan.urls["collections"]]
     assert cli.main([*backend, "--collection", unique("t")]) == 1
     assert "HTTP 403" in (err := capsys.readouterr().err) and "leave out --url to go through the gateway" in err
+
+
+def test_the_service_secret_goes_only_to_the_configured_collections_service(
+    env_file: Path, tmp_path: Path, stack: RunningStack, capsys
+) -> None:
+    """A --url elsewhere (here a listener that records what it hears) never receives INTER_SERVICE_SECRET."""
+    heard: list[dict[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            heard.append(dict(self.headers))
+            self.send_response(403)
+            self.send_header("Content-Type", "application/problem+json")
+            self.end_headers()
+            self.wfile.write(b'{"status": 403, "detail": "no"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "a.md").write_text("# A")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert (
+            cli.main(["--env-file", str(env_file), "ingest", str(tmp_path / "a.md"), "--collection", "x", "--url", url])
+            == 1
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert heard and all(k.lower() != "x-service-token" for h in heard for k in h)
+    assert stack.settings.inter_service_secret not in repr(heard)
+    assert "HTTP 403" in capsys.readouterr().err

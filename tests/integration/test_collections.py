@@ -313,6 +313,7 @@ def test_a_document_is_deleted_by_id_with_its_vectors(gateway, stack, unique) ->
         assert response.status_code in (404, 422) and response.headers["content-type"] == "application/problem+json"
     missing = gateway.delete(f"{documents}/nope.md")
     assert missing.status_code == 404 and missing.json()["detail"] == f"Collection {name!r} has no document 'nope.md'."
+    assert missing.json()["type"] == "urn:ragplane:problem:document-not-found"
     assert gateway.delete(f"{API}/collections/{unique('gone')}/documents/a.md").status_code == 404
 
 

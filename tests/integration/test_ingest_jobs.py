@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import secrets
@@ -39,21 +41,18 @@ def stats(client: httpx.Client, name: str) -> dict[str, Any]:
     return client.get(f"{API}/collections/{name}/stats").json()  # type: ignore[no-any-return]
 
 
-def test_a_running_job_counts_its_chunks_as_it_goes(gateway: httpx.Client, unique) -> None:
-    """Issue 18.5: not `running, chunks: 0` for minutes while its vectors are stored."""
-    name = unique("progress")
-    assert gateway.post(f"{API}/collections", json={"name": name}).status_code == 201
-    accepted = gateway.post(f"{API}/collections/{name}/documents", json={"documents": [{"text": long_text(600)}]})
-    job_url = accepted.headers["location"]
+def slow_embedder(client: httpx.Client, latency_ms: int = 200) -> None:
+    """Every embedding call of the service `client` talks to takes `latency_ms` longer: a long
+    document's job (one call per 16 chunks) then runs for seconds, however fast the machine, and
+    a test can act on it mid-way instead of racing it."""
+    fault = {"seconds": 600, "mode": "delay", "latency_ms": latency_ms}
+    assert client.post("/internal/faults/embedder", json=fault).status_code == 200
 
-    def moving() -> dict[str, Any] | None:
-        job = gateway.get(job_url).json()
-        return job if job["chunks"] > 0 or job["state"] in ("completed", "failed") else None
 
-    job = until(moving)
-    assert job["state"] == "running", job
-    assert 0 < job["chunks"] < job["chunks_total"] and job["chunks_total"] >= 600
-    assert gateway.delete(f"{API}/collections/{name}").status_code == 204  # cancels it
+def clear_faults(client: httpx.Client, *dependencies: str) -> None:
+    for dependency in dependencies:
+        assert client.delete(f"/internal/faults/{dependency}").status_code in (204, 404)
+        assert client.post(f"/internal/breakers/{dependency}/reset").status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +63,61 @@ def backend(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) -
     running.stop()
 
 
-def fail_midway(client: httpx.Client, name: str, dependency: str) -> dict[str, Any]:
-    """Re-ingest `guide` as a long document and make `dependency` fail once its points are being written."""
+def test_a_running_job_counts_its_chunks_as_it_goes(backend: RunningStack, unique) -> None:
+    """Issue 18.5: not `running, chunks: 0` for minutes while its vectors are stored."""
+    with backend.client("collections", token=True) as client:
+        name = unique("progress")
+        assert client.post(f"{API}/collections", json={"name": name}).status_code == 201
+        slow_embedder(client)
+        try:
+            accepted = client.post(
+                f"{API}/collections/{name}/documents", json={"documents": [{"text": long_text(600)}]}
+            )
+            job = until(lambda: (j := client.get(accepted.headers["location"]).json())["chunks"] > 0 and j)
+            assert job["state"] == "running", job
+            assert 0 < job["chunks"] < job["chunks_total"] and job["chunks_total"] >= 600
+            assert client.delete(f"{API}/collections/{name}").status_code == 204  # cancels it
+        finally:
+            clear_faults(client, "embedder")
+
+
+def test_a_document_is_not_deleted_while_a_job_of_its_collection_runs(backend: RunningStack, unique) -> None:
+    """The job could commit the document again after its points went: 409 until the job ends, then 204."""
+    with backend.client("collections", token=True) as client:
+        name = unique("race")
+        ingest(client, name, [OLD])
+        guide = f"{API}/collections/{name}/documents/guide"
+        slow_embedder(client)
+        try:
+            accepted = client.post(
+                f"{API}/collections/{name}/documents", json={"documents": [{"id": "other", "text": long_text(200)}]}
+            )
+            refused = client.delete(guide)
+            assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+            assert "has an ingestion job queued or running" in refused.json()["detail"]
+        finally:
+            clear_faults(client, "embedder")
+        assert wait_for_job(client, accepted.json()["id"])["state"] == "completed"
+        assert client.delete(guide).status_code == 204
+        missing = client.delete(guide)
+        assert missing.status_code == 404 and missing.json()["type"] == "urn:ragplane:problem:document-not-found"
+
+
+def fail_midway(client: httpx.Client, name: str, dependency: str, *, clear: bool = True) -> dict[str, Any]:
+    """Re-ingest `guide` as a long (slowed) document and make `dependency` fail once its points are
+    being written; the faults are cleared at the end unless `clear` is false."""
     ingest(client, name, [OLD])
-    accepted = client.post(
-        f"{API}/collections/{name}/documents", json={"documents": [{"id": "guide", "text": long_text(600)}]}
-    )
-    until(lambda: stats(client, name)["vectors"] > 1)  # the new version is being written
-    assert client.post(f"/internal/faults/{dependency}", json={"seconds": 600}).status_code == 200
+    slow_embedder(client)
     try:
+        accepted = client.post(
+            f"{API}/collections/{name}/documents", json={"documents": [{"id": "guide", "text": long_text(600)}]}
+        )
+        until(lambda: stats(client, name)["vectors"] > 1)  # the new version is being written
+        assert client.post(f"/internal/faults/{dependency}", json={"seconds": 600}).status_code == 200
         return wait_for_job(client, accepted.json()["id"])
     finally:
-        assert client.delete(f"/internal/faults/{dependency}").status_code == 204
-        assert client.post(f"/internal/breakers/{dependency}/reset").status_code == 200
+        if clear:
+            clear_faults(client, *{"embedder", dependency})
 
 
 def assert_only_the_old_version(backend: RunningStack, client: httpx.Client, name: str) -> None:
@@ -106,6 +147,26 @@ def test_points_a_failure_could_not_remove_go_before_the_next_job(backend: Runni
         assert_only_the_old_version(backend, client, name)
 
 
+def test_points_a_failure_could_not_remove_go_once_qdrant_answers_again(backend: RunningStack, unique) -> None:
+    """No next job needed: the ingestor retries the clean-up by itself, and clears the job's flag."""
+    assert backend.stack is not None
+    ingestor = backend.stack.apps["collections"].state.ingestor
+    with backend.client("collections", token=True) as client:
+        name = unique("retry")
+        job = fail_midway(client, name, "qdrant")
+        assert backend.call(ingestor.registry.get_job(job["id"])).sweep_pending  # saved, should the process stop
+
+        async def start() -> asyncio.Task[None]:
+            return asyncio.create_task(ingestor.retry_sweeps(every_s=0.05))
+
+        retrying = backend.call(start())
+        try:
+            until(lambda: not backend.call(ingestor.registry.get_job(job["id"])).sweep_pending)
+        finally:
+            backend.loop.call_soon_threadsafe(retrying.cancel)
+        assert_only_the_old_version(backend, client, name)
+
+
 def collect_payloads(backend: RunningStack, name: str) -> Any:
     async def collect() -> list[dict[str, Any]]:
         assert backend.stack is not None
@@ -118,6 +179,7 @@ class Collections:
     """`ragplane serve collections` as a real process that can be killed, on a free port."""
 
     def __init__(self, data: Path, secret: str) -> None:
+        self.data = data
         self.log = data / f"stderr-{time.monotonic_ns()}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTER_SERVICE", "RAGPLANE_", "QDRANT"))}
         env.update(RAGPLANE_DATA_DIR=str(data), COLLECTIONS_PORT="0", INTER_SERVICE_SECRET=secret)
@@ -166,6 +228,7 @@ def test_a_killed_job_leaves_the_collection_as_it_was(serve: Callable[[], Collec
     name = unique("killed")
     ingest(first.client, name, [OLD])
     before = stats(first.client, name)
+    slow_embedder(first.client, latency_ms=100)
     accepted = first.client.post(
         f"{API}/collections/{name}/documents", json={"documents": [{"id": "guide", "text": long_text(1500)}]}
     )
@@ -190,3 +253,21 @@ def test_a_killed_job_leaves_the_collection_as_it_was(serve: Callable[[], Collec
     fresh = {"id": "new.md", "text": "A new document after the restart."}
     assert ingest(second.client, name, [fresh], create=False)["state"] == "completed"
     assert stats(second.client, name)["vectors"] == 2
+
+
+@pytest.mark.subprocess
+def test_a_clean_up_qdrant_refused_is_done_by_the_next_start(serve: Callable[[], Collections], unique) -> None:
+    """A failed job whose points could not be removed (Qdrant failing too) is flagged in the
+    registry, so a restart removes them even though the job is no longer unfinished."""
+    first = serve()
+    name = unique("flagged")
+    job = fail_midway(first.client, name, "qdrant", clear=False)  # Qdrant keeps failing: no retry can succeed
+    assert job["state"] == "failed"
+    first.kill()
+    saved = json.loads((first.data / "collections.json").read_text())["jobs"][job["id"]]
+    assert saved["state"] == "failed" and saved["sweep_pending"] is True
+
+    second = serve()
+    assert stats(second.client, name)["vectors"] == 1
+    [doc] = second.client.get(f"{API}/collections/{name}/documents").json()["documents"]
+    assert doc["bytes"] == len(OLD["text"])

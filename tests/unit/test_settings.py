@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from ragplane.redaction import REDACTED
 from ragplane.settings import (
-    REDACTED,
     Settings,
     SettingsError,
     ensure_env_secret,
@@ -192,6 +192,8 @@ def test_bad_gateway_settings_name_their_variable(env: dict[str, str], name: str
         ({"DATABASE_URL": "mysql://root:hunter2@db/x"}, "DATABASE_URL", "hunter2"),
         ({"REDIS_URL": "http://:hunter2@cache:6379"}, "REDIS_URL", "hunter2"),
         ({"QDRANT_URLS": "http://a:6333,ftp://u:hunter2@b"}, "QDRANT_URLS", "hunter2"),
+        ({"DATABASE_URL": "app:hunter2@db/rag"}, "DATABASE_URL", "hunter2"),  # no scheme, so no netloc
+        ({"REDIS_URL": "//:hunter2@cache@6379"}, "REDIS_URL", "hunter2"),
     ],
 )
 def test_errors_name_a_secret_but_never_show_it(env: dict[str, str], name: str, hidden: str) -> None:

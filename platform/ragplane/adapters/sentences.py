@@ -35,9 +35,10 @@ LABEL_WORDS = 4
 # takes 5 s"), and so is the "; " that joins a table row's cells.
 _CODE_LIKE = re.compile(r"[{}=]|;(?!\s)|^\s*[$>]|\(\)|──|│")
 _QUANTITY_QUESTION = re.compile(r"^\s*(how\s+(long|many|much|large|big|often|quickly|soon|fast)|when)\b", re.I)
-# A number standing as a word ("30 days", "(5)"), not a digit inside a name ("v1", "rate5m").
+# A number standing as a word ("30 days", "(5)"), not a digit inside a name ("v1", "rate5m"); not
+# "one", which is a pronoun as often as a count ("one is never chosen over the other").
 _QUANTITY = re.compile(
-    r"(?<![\w.])\d+(?:[.,]\d+)?(?!\w)|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand)\b",
+    r"(?<![\w.])\d+(?:[.,]\d+)?(?!\w)|\b(two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand)\b",
     re.I,
 )
 # Words that open a sentence by pointing at the one before it.

@@ -56,6 +56,9 @@ SERVER_THREADS = 8
 SPARSE = "bm25"  # the sparse vector's name; the dense vector is the unnamed one
 DENSE = ""
 PREFETCH = 20  # candidates each ranking contributes to the fusion
+JOB_FIELD = "job_id"  # the payload field naming the ingestion job that wrote a point
+# Payload fields deletes and clean-ups filter on: a Qdrant server indexes them (local mode scans).
+INDEXED_FIELDS = ("document_id", JOB_FIELD)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class _Connection:
     def __init__(self, workers: int, mode: str) -> None:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"qdrant-{mode}")
         self.client: QdrantClient | None = None
-        self.hybrid: dict[str, bool] = {}  # whether each collection has the sparse vector, from its config
+        self.has_sparse: dict[str, bool] = {}  # whether each collection has the sparse vector, from its config
 
 
 class _NodeMetrics:
@@ -191,7 +194,8 @@ class VectorStore:
                 metadata={VERSION_KEY: uuid.uuid4().hex},
             )
             if self.mode == "server":
-                client.create_payload_index(name, "document_id", models.PayloadSchemaType.KEYWORD)
+                for field in INDEXED_FIELDS:
+                    client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
 
         await self._call(create, collection=name)
 
@@ -212,17 +216,17 @@ class VectorStore:
         await self._call(lambda c: c.update_collection(name, metadata=metadata), collection=name)
 
     async def delete_collection(self, name: str) -> bool:
-        self._conn.hybrid.pop(name, None)
+        self._conn.has_sparse.pop(name, None)
         return await self._call(lambda c: bool(c.delete_collection(name)))
 
     def _remember_layout(self, name: str, config: models.CollectionConfig) -> bool:
-        hybrid = SPARSE in (config.params.sparse_vectors or {})
-        self._conn.hybrid[name] = hybrid
-        return hybrid
+        has_sparse = SPARSE in (config.params.sparse_vectors or {})
+        self._conn.has_sparse[name] = has_sparse
+        return has_sparse
 
-    def _is_hybrid(self, client: QdrantClient, name: str, *, fresh: bool = False) -> bool:
+    def _has_sparse(self, client: QdrantClient, name: str, *, fresh: bool = False) -> bool:
         """From the cache (`version()`, which every search reads first, refreshes it), else the config."""
-        known = None if fresh else self._conn.hybrid.get(name)
+        known = None if fresh else self._conn.has_sparse.get(name)
         return known if known is not None else self._remember_layout(name, client.get_collection(name).config)
 
     async def collection_exists(self, name: str) -> bool:
@@ -232,8 +236,8 @@ class VectorStore:
         """Sparse parts are written where the collection has the sparse vector, dropped elsewhere."""
 
         def write(client: QdrantClient) -> None:
-            hybrid = self._is_hybrid(client, name, fresh=True)  # read per batch: the writer must not guess
-            batch = [models.PointStruct(id=p.id, vector=_vectors(p, hybrid), payload=p.payload) for p in points]
+            has_sparse = self._has_sparse(client, name, fresh=True)  # read per batch: the writer must not guess
+            batch = [models.PointStruct(id=p.id, vector=_vectors(p, has_sparse), payload=p.payload) for p in points]
             client.upsert(name, points=batch, wait=True)
 
         await self._call(write, collection=name)
@@ -253,7 +257,7 @@ class VectorStore:
         else by cosine similarity."""
 
         def query(client: QdrantClient) -> list[Hit]:
-            if sparse is not None and sparse.indices and self._is_hybrid(client, name):
+            if sparse is not None and sparse.indices and self._has_sparse(client, name):
                 depth = max(limit, PREFETCH)
                 response = client.query_points(
                     name,
@@ -378,7 +382,7 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
-def _vectors(point: Point, hybrid: bool) -> models.VectorStruct:
-    if not hybrid or point.sparse is None:
+def _vectors(point: Point, has_sparse: bool) -> models.VectorStruct:
+    if not has_sparse or point.sparse is None:
         return point.vector
     return {DENSE: point.vector, SPARSE: _sparse(point.sparse)}

@@ -63,6 +63,12 @@ class NotFound(ProblemError):
     status, slug = 404, "not-found"
 
 
+class DocumentNotFound(NotFound):
+    """Its own type, so a client deleting documents can tell an absent document from an absent collection."""
+
+    slug = "document-not-found"
+
+
 class MethodNotAllowed(ProblemError):
     status, slug = 405, "method-not-allowed"
 

@@ -52,6 +52,16 @@ def problem_text(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {detail}" + (f" ({'; '.join(errors)})" if errors else "")
 
 
+def _problem_type(response: httpx.Response) -> str:
+    """The problem's `type` without its `urn:ragplane:problem:` prefix ("" when the body is not one)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind.rsplit(":", 1)[-1] if isinstance(kind, str) else ""
+
+
 def retry_after_s(response: httpx.Response) -> float | None:
     """The wait a 429 or 503 asks for (seconds or an HTTP date), capped at MAX_WAIT_S; None when it asks none."""
     value = response.headers.get("retry-after", "").strip()
@@ -112,8 +122,9 @@ class IngestClient:
             text += " (pass a token the gateway accepts with --token or RAGPLANE_TOKEN; see `ragplane token`)"
         elif response.status_code == 403 and not self.service_token:
             text += (
-                f" ({self.http.base_url} wants the service token: set INTER_SERVICE_SECRET, "
-                "or leave out --url to go through the gateway)"
+                f" ({self.http.base_url} wants the service token, which is sent only to the collections "
+                "service COLLECTIONS_URL names, with INTER_SERVICE_SECRET set; or leave out --url to go "
+                "through the gateway)"
             )
         return IngestError(text)
 
@@ -164,7 +175,7 @@ class IngestClient:
     async def delete_document(self, collection: str, document_id: str) -> bool:
         """Delete one document (by the `id` query parameter: any id, even `../a.md`); False when absent."""
         response = await self.call("DELETE", f"/rag/collections/{collection}/documents", params={"id": document_id})
-        if response.status_code == 404 and "has no document" in response.text:
+        if response.status_code == 404 and _problem_type(response) == "document-not-found":
             return False
         if response.status_code != 204:
             raise self.refused(response)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from ragplane.adapters.embedders import Embedder
 from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
 from ragplane.adapters.vectors import VectorStore
-from ragplane.kit.errors import Conflict, NotFound, UnsupportedMediaType, ValidationFailed
+from ragplane.kit.errors import Conflict, DocumentNotFound, NotFound, UnsupportedMediaType, ValidationFailed
 from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
 from ragplane.kit.requests import media_type, read_body, read_json_object
 from ragplane.kit.versioning import V1, ApiRoute
@@ -272,20 +272,31 @@ class CollectionsApi:
             docs = documents.parse_json(await read_json_object(request, self.upload_limit))
         else:
             raise UnsupportedMediaType(f"Send application/json or multipart/form-data, not {kind}.")
-        job = await self.ingestor.submit(record, docs)
+        async with self._changes:  # never while a document of this collection is being deleted
+            job = await self.ingestor.submit(record, docs)
         return JSONResponse(job_json(job), status_code=202, headers={"Location": f"{V1}/rag/jobs/{job.id}"})
 
     async def delete_document(self, request: Request) -> Response:
-        """Its vectors first, then its registry record: a retry after a failure in between finishes the job."""
+        """Its vectors first, then its registry record: a retry after a failure in between finishes the job.
+
+        Refused while the collection has a job queued or running: the job could commit the
+        document again after its points were removed, leaving a record with no vectors.
+        """
         record = await self._record(request.path_params["name"])
         doc_id = request.path_params.get("document_id") or request.query_params.get("id")
         if not doc_id:
             raise ValidationFailed([("id", "name the document: .../documents/{id} or .../documents?id={id}")])
-        if doc_id not in await self.registry.documents(record.name):
-            raise NotFound(f"Collection {record.name!r} has no document {doc_id!r}.")
-        await self.registry.ensure_writable()
-        await self.store.delete_document(record.name, doc_id)
-        await self.registry.remove_documents(record.name, [doc_id])
+        async with self._changes:  # no job is submitted in between
+            if self.ingestor.busy(record.name):
+                raise Conflict(
+                    f"Collection {record.name!r} has an ingestion job queued or running; delete the document "
+                    f"when it ends (GET {V1}/rag/jobs?collection={record.name} lists it)."
+                )
+            if doc_id not in await self.registry.documents(record.name):
+                raise DocumentNotFound(f"Collection {record.name!r} has no document {doc_id!r}.")
+            await self.registry.ensure_writable()
+            await self.store.delete_document(record.name, doc_id)
+            await self.registry.remove_documents(record.name, [doc_id])
         await self.store.touch(record.name)  # cached results that cite it now miss
         await self.stats.refresh(record.name)
         log.info(

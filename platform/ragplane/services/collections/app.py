@@ -128,9 +128,11 @@ def create_collections_app(
         for record in await registry.list_collections():
             await stats.refresh(record.name)
         await embedder.start()
+        sweeper = asyncio.create_task(ingestor.retry_sweeps(), name="stray-sweeper")
         try:
             yield
         finally:
+            sweeper.cancel()
             await ingestor.shutdown()
             await registry.close()
 

@@ -2,7 +2,7 @@
 
 The JSON registry keeps no chunk rows, and ingesting an unchanged document again is
 skipped (same content hash), so migrated documents would never get rows in `chunks`.
-Their text is in Qdrant though: every chunk is a point whose id is `ingest.point_id(...)`
+Their text is in Qdrant though: every chunk is a point whose id is `points.point_id(...)`
 and whose payload holds the document id, content hash, chunk index, section and text.
 `fill` reads a collection's points a page at a time, keeps those of each document's
 version in the database (its content hash there) and inserts the rows the database

@@ -240,8 +240,8 @@ class HybridRegistry:
     async def get_job(self, job_id: str) -> JobRecord | None:
         return await self._read(lambda r: r.get_job(job_id))
 
-    async def unfinished_jobs(self) -> list[JobRecord]:
-        return await self._read(lambda r: r.unfinished_jobs())
+    async def jobs_to_recover(self) -> list[JobRecord]:
+        return await self._read(lambda r: r.jobs_to_recover())
 
     async def list_jobs(
         self, *, state: str | None = None, collection: str | None = None, limit: int = 100

@@ -10,7 +10,9 @@ collection, document, content hash and chunk number. Progress is saved as it goe
 
 A failed or cancelled job removes the points of documents it had not recorded (`sweep.py`);
 one whose process stopped is marked `failed` at the next start, and its points removed
-then (each names its job). Re-submitting the same documents completes it.
+then (each names its job). A clean-up that fails (Qdrant down) is retried, and the job
+stays flagged `sweep_pending` in the registry until it succeeds, across restarts too.
+Re-submitting the same documents completes it.
 When the registry cannot record a job's end (PostgreSQL down), the end is kept in memory
 and written when the registry recovers, so no job stays `running` forever.
 """
@@ -27,39 +29,24 @@ from opentelemetry.trace import Tracer
 
 from ragplane.adapters.embedders import Embedder
 from ragplane.adapters.errors import CollectionNotFound, DependencyError
-from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.errors import ServiceUnavailable
-from ragplane.kit.tracing import stage
-from ragplane.lexical import document_vector
-from ragplane.services.collections.chunking import Chunk, chunk_markdown
 from ragplane.services.collections.documents import DocumentIn
-from ragplane.services.collections.models import (
-    ChunkRecord,
-    CollectionRecord,
-    DocumentRecord,
-    JobRecord,
-    JobState,
-    now,
-)
+from ragplane.services.collections.models import CollectionRecord, JobRecord, JobState, now
+from ragplane.services.collections.points import Ingested, PointWriter, chunk_document
 from ragplane.services.collections.progress import JobProgress
 from ragplane.services.collections.registry import Registry, RegistryError
 from ragplane.services.collections.stats import CollectionStats
-from ragplane.services.collections.sweep import JOB_KEY, Strays, keep_versions
+from ragplane.services.collections.sweep import RETRY_EVERY_S, Strays, keep_versions
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
-POINT_NAMESPACE = uuid.UUID("6f1c7e0e-5b7a-4c39-9a53-2f1f0c8e6a11")
 RECORD_EVERY = 16
-# Chunks per embedding call and per upsert. The embedder and local Qdrant each have one
-# thread that searches share; small batches let a search slip in between (~0.1 s apart).
-EMBED_BATCH = 16
 QUEUE_RETRY_AFTER_S = 5
 INTERRUPTED = "interrupted: the service stopped before the job finished; submit the documents again"
 COLLECTION_DELETED = "the collection was deleted"
 
 log = logging.getLogger("ragplane.ingest")
-
-Ingested = tuple[DocumentRecord, list[ChunkRecord]]
 
 
 def failure_reason(exc: BaseException | None, message: str) -> str:
@@ -74,10 +61,6 @@ def failure_reason(exc: BaseException | None, message: str) -> str:
     if isinstance(exc, RegistryError):
         return "registry"
     return "internal"
-
-
-def point_id(collection: str, document_id: str, content_hash: str, index: int) -> str:
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{collection}\x00{document_id}\x00{content_hash}\x00{index}"))
 
 
 class Ingestor:
@@ -112,24 +95,59 @@ class Ingestor:
         self.failures = metrics.counter(catalog.INGESTION_FAILURES)
         self.stats = stats
         self._unsaved: dict[str, JobRecord] = {}  # ended jobs the registry could not record yet
-        self.strays = Strays(store, registry, swept=stats.refresh)
+        self.strays = Strays(store, registry, swept=self._swept)
+        self.writer = PointWriter(store, embedder, tracer)
 
     async def recover(self) -> int:
         """Mark jobs left unfinished by a previous process as failed, and remove the points they
-        wrote but never recorded; returns how many.
+        (and failed jobs whose clean-up could not finish then) wrote but never recorded; returns
+        how many were left unfinished.
 
-        One collections replica runs ingestion (docs/database.md): another replica's running
-        jobs would look unfinished here too.
+        A job is saved `sweep_pending` until its points are gone, so a clean-up that fails now
+        (Qdrant down at start) is tried again by `retry_sweeps`, and by the next start if this
+        process stops first. One collections replica runs ingestion (docs/database.md): another
+        replica's running jobs would look unfinished here too.
         """
-        stale = [j for j in await self.registry.unfinished_jobs() if not self._owns(j.id)]
+        left = [j for j in await self.registry.jobs_to_recover() if not self._owns(j.id)]
+        for job in left:
+            self.strays.add(job.id, job.collection)
+        await self.strays.sweep()
+        stale = [j for j in left if not JobState(j.state).finished]
         for job in stale:
             self.failures.labels(collection=job.collection, reason="interrupted").inc()
-            ended = dataclasses.replace(job, state=JobState.FAILED, error=INTERRUPTED, finished_at=now())
-            self.strays.add(job.id, job.collection)
+            ended = dataclasses.replace(
+                job,
+                state=JobState.FAILED,
+                error=INTERRUPTED,
+                finished_at=now(),
+                sweep_pending=self.strays.pending(job.id),
+            )
             await self._save_finished(ended, timed=False)  # its time includes the outage: no duration
-        await self.strays.sweep()
         await self.count_jobs()
         return len(stale)
+
+    async def retry_sweeps(self, every_s: float = RETRY_EVERY_S) -> None:
+        """Forever: retry the clean-ups that failed, every `every_s` while no job runs (a job
+        sweeps before it writes anyway; a sweep keeps each document's committed version only,
+        which would take a running job's uncommitted points too)."""
+        while True:
+            await asyncio.sleep(every_s)
+            if self._tasks or not self.strays.pending_any():
+                continue
+            try:
+                await self.strays.sweep()
+            except Exception:
+                log.exception("the retried clean-up of failed jobs failed")
+
+    async def _swept(self, job_id: str, collection: str) -> None:
+        """A job's strays are gone: its collection's figures change, and a saved flag is cleared."""
+        await self.stats.refresh(collection)
+        try:
+            job = await self.registry.get_job(job_id)
+            if job is not None and job.sweep_pending:
+                await self.registry.save_job(dataclasses.replace(job, sweep_pending=False))
+        except Exception as exc:  # the next start sweeps again: harmless, the points are gone
+            log.warning("cannot clear the clean-up flag of job %s: %s", job_id, str(exc) or type(exc).__name__)
 
     def _owns(self, job_id: str) -> bool:
         return job_id in self._unsaved or any(t.get_name() == job_id for t in self._tasks)
@@ -170,6 +188,10 @@ class Ingestor:
         task.add_done_callback(lambda t: self._tasks.pop(t, None))
         await self.count_jobs()
         return job
+
+    def busy(self, collection: str) -> bool:
+        """Whether a job of `collection` is queued or running in this process."""
+        return collection in self._tasks.values()
 
     async def cancel_collection(self, name: str) -> None:
         """Stop the collection's jobs (they end `failed`, saying the collection was deleted)."""
@@ -238,14 +260,14 @@ class Ingestor:
                     self.documents_total.labels(collection=name, result="skipped").inc()
                 else:
                     todo.append(doc)
-            plan = [(doc, await self._chunk(collection, doc)) for doc in todo]
+            plan = [(doc, await chunk_document(collection, doc)) for doc in todo]
             if plan:
                 progress.count(chunks_total=sum(len(chunks) for _, chunks in plan))
                 await progress.save(now=True)
             for doc, chunks in plan:
                 changed = True
                 written.add(doc.id)
-                record, rows = await self._ingest_one(collection, doc, chunks, progress)
+                record, rows = await self.writer.write(collection, doc, chunks, progress)
                 pending.append((record, rows))
                 progress.count(documents_ingested=1)
                 self.documents_total.labels(collection=name, result="ingested").inc()
@@ -320,6 +342,7 @@ class Ingestor:
             documents_failed=failed,
             error=f"failed after {done} of {job.documents_total} documents: {reason}",
             finished_at=now(),
+            sweep_pending=self.strays.pending(job.id),
         )
 
     async def _save_finished(self, job: JobRecord, *, timed: bool = True) -> None:
@@ -331,65 +354,3 @@ class Ingestor:
         except Exception:
             log.exception("could not record the end of job %s; it is kept until the registry recovers", job.id)
             self._unsaved[job.id] = job
-
-    @staticmethod
-    async def _chunk(collection: CollectionRecord, doc: DocumentIn) -> list[Chunk]:
-        # Chunking a large document takes a while (~0.1 s per MB): off the event loop.
-        chunks = await asyncio.to_thread(
-            chunk_markdown, doc.text, size=collection.chunk_size, overlap=collection.chunk_overlap
-        )
-        # A document of headings only has no body blocks; it is still findable as one chunk.
-        return chunks or [Chunk(0, doc.text.strip(), "")]
-
-    async def _ingest_one(
-        self, collection: CollectionRecord, doc: DocumentIn, chunks: list[Chunk], progress: JobProgress
-    ) -> Ingested:
-        content_hash = doc.content_hash
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start : start + EMBED_BATCH]
-            await self._store_chunks(collection.name, doc, content_hash, batch, progress.job.id)
-            progress.count(chunks=len(batch))
-            await progress.save()
-        # The previous version's chunks go once this one is recorded (`_commit`).
-        record = DocumentRecord(
-            id=doc.id,
-            title=doc.title,
-            content_hash=content_hash,
-            chunks=len(chunks),
-            bytes=len(doc.text.encode()),
-            source=doc.source,
-            metadata=dict(doc.metadata),
-        )
-        rows = [
-            ChunkRecord(doc.id, c.index, point_id(collection.name, doc.id, content_hash, c.index), c.section, c.text)
-            for c in chunks
-        ]
-        return record, rows
-
-    async def _store_chunks(
-        self, collection: str, doc: DocumentIn, content_hash: str, chunks: list[Chunk], job_id: str
-    ) -> None:
-        texts = [c.embedding_text(doc.title) for c in chunks]
-        with stage(self.tracer, "embed", embedder=self.embedder.name, texts=len(texts)):
-            vectors = await self.embedder.embed(texts)
-        points = [
-            Point(
-                id=point_id(collection, doc.id, content_hash, chunk.index),
-                vector=vector,
-                sparse=document_vector(text),  # the same text as the embedding: title, section path, chunk
-                payload={
-                    "document_id": doc.id,
-                    "title": doc.title,
-                    "text": chunk.text,
-                    "section": chunk.section,
-                    "chunk_index": chunk.index,
-                    "source": doc.source,
-                    "content_hash": content_hash,
-                    "metadata": dict(doc.metadata),
-                    JOB_KEY: job_id,
-                },
-            )
-            for chunk, text, vector in zip(chunks, texts, vectors, strict=True)
-        ]
-        with stage(self.tracer, "upsert", collection=collection, points=len(points)):
-            await self.store.upsert(collection, points)

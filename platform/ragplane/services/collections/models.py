@@ -89,3 +89,5 @@ class JobRecord(_Record):
     created_at: float = field(default_factory=now)
     started_at: float | None = None
     finished_at: float | None = None
+    # Failed with points it wrote still in Qdrant (it was down too): a start sweeps them again.
+    sweep_pending: bool = False

@@ -43,6 +43,7 @@ JOB_COLUMNS = (
     "created_at",
     "started_at",
     "finished_at",
+    "sweep_pending",
 )
 TIME_COLUMNS = frozenset({"created_at", "ingested_at", "started_at", "finished_at"})
 UNFINISHED = ("queued", "running")
@@ -322,9 +323,11 @@ class PostgresRegistry:
             )
         return None if row is None else JobRecord.from_json(_fields(row))
 
-    async def unfinished_jobs(self) -> list[JobRecord]:
+    async def jobs_to_recover(self) -> list[JobRecord]:
         async with self._connection() as conn:
-            rows = await conn.fetch("SELECT * FROM ingestion_jobs WHERE state = ANY($1::text[])", list(UNFINISHED))
+            rows = await conn.fetch(
+                "SELECT * FROM ingestion_jobs WHERE state = ANY($1::text[]) OR sweep_pending", list(UNFINISHED)
+            )
         return [JobRecord.from_json(_fields(r)) for r in rows]
 
     async def list_jobs(
@@ -355,8 +358,9 @@ class PostgresRegistry:
             collections = await conn.fetch("SELECT * FROM collections")
             documents = await conn.fetch("SELECT * FROM documents")
             jobs = await conn.fetch(
-                "(SELECT * FROM ingestion_jobs WHERE state = ANY($1::text[])) UNION ALL "
-                "(SELECT * FROM ingestion_jobs WHERE state <> ALL($1::text[]) ORDER BY created_at DESC LIMIT $2)",
+                "(SELECT * FROM ingestion_jobs WHERE state = ANY($1::text[]) OR sweep_pending) UNION ALL "
+                "(SELECT * FROM ingestion_jobs WHERE state <> ALL($1::text[]) AND NOT sweep_pending "
+                "ORDER BY created_at DESC LIMIT $2)",
                 list(UNFINISHED),
                 KEEP_FINISHED_JOBS,
             )

@@ -67,7 +67,9 @@ class Registry(Protocol):
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 
-    async def unfinished_jobs(self) -> list[JobRecord]: ...
+    async def jobs_to_recover(self) -> list[JobRecord]:
+        """Jobs a stopped process left behind: queued or running, or failed with points to sweep."""
+        ...
 
     async def list_jobs(
         self, *, state: str | None = None, collection: str | None = None, limit: int = 100
@@ -183,7 +185,10 @@ class JsonRegistry:
             ) from exc
 
     async def _commit(self, state: Snapshot) -> None:
-        finished = sorted((j for j in state.jobs.values() if JobState(j.state).finished), key=lambda j: j.created_at)
+        finished = sorted(
+            (j for j in state.jobs.values() if JobState(j.state).finished and not j.sweep_pending),
+            key=lambda j: j.created_at,
+        )
         for job in finished[:-KEEP_FINISHED_JOBS]:
             del state.jobs[job.id]
         if self.flush_delay_s is not None:
@@ -291,8 +296,8 @@ class JsonRegistry:
     async def get_job(self, job_id: str) -> JobRecord | None:
         return self._state.jobs.get(job_id)
 
-    async def unfinished_jobs(self) -> list[JobRecord]:
-        return [j for j in self._state.jobs.values() if not JobState(j.state).finished]
+    async def jobs_to_recover(self) -> list[JobRecord]:
+        return [j for j in self._state.jobs.values() if not JobState(j.state).finished or j.sweep_pending]
 
     async def list_jobs(
         self, *, state: str | None = None, collection: str | None = None, limit: int = 100

@@ -14,10 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from ragplane.adapters.errors import CollectionNotFound
-from ragplane.adapters.vectors import VectorStore
+from ragplane.adapters.vectors import JOB_FIELD, VectorStore
 from ragplane.services.collections.registry import Registry
 
-JOB_KEY = "job_id"  # the payload field naming the job that wrote a point
+RETRY_EVERY_S = 30.0
 
 log = logging.getLogger("ragplane.ingest")
 
@@ -40,7 +40,7 @@ async def keep_committed(store: VectorStore, registry: Registry, collection: str
 async def written_by(store: VectorStore, collection: str, job_id: str) -> set[str]:
     """The ids of the documents with points written by `job_id`. Raises CollectionNotFound."""
     found: set[str] = set()
-    async for page in store.payload_pages(collection, page=1024, match={JOB_KEY: job_id}, fields=["document_id"]):
+    async for page in store.payload_pages(collection, page=1024, match={JOB_FIELD: job_id}, fields=["document_id"]):
         found.update(str(payload.get("document_id")) for _, payload in page)
     return found
 
@@ -57,17 +57,24 @@ class Strays:
     """Jobs that failed or were interrupted, until the points they left are removed.
 
     A failure's own clean-up can fail too (Qdrant is often why the job failed): the job
-    stays here and is swept again before the next job runs.
+    stays here and is swept again before the next job runs and every RETRY_EVERY_S while
+    no job runs; the ingestor saves it `sweep_pending` meanwhile, so a restart sweeps it too.
     """
 
-    def __init__(self, store: VectorStore, registry: Registry, *, swept: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, store: VectorStore, registry: Registry, *, swept: Callable[[str, str], Awaitable[None]]) -> None:
         self.store = store
         self.registry = registry
-        self.swept = swept  # called with the collection once a job's strays are gone
+        self.swept = swept  # called with the job id and its collection once the job's strays are gone
         self._jobs: dict[str, str] = {}  # job id -> collection
 
     def add(self, job_id: str, collection: str) -> None:
         self._jobs[job_id] = collection
+
+    def pending(self, job_id: str) -> bool:
+        return job_id in self._jobs
+
+    def pending_any(self) -> bool:
+        return bool(self._jobs)
 
     async def sweep(self) -> None:
         for job_id, collection in list(self._jobs.items()):
@@ -79,4 +86,4 @@ class Strays:
                 log.warning("cannot remove the points job %s left yet: %s", job_id, str(exc) or type(exc).__name__)
                 continue
             self._jobs.pop(job_id, None)
-            await self.swept(collection)
+            await self.swept(job_id, collection)

@@ -37,12 +37,13 @@ from tqdm import tqdm
 
 from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
 from ragplane.adapters.vectors import VectorStore
+from ragplane.redaction import redacted_url
 from ragplane.services.collections import chunk_rows
 from ragplane.services.collections.chunk_rows import ChunkStepError
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, RegistryError, Snapshot
-from ragplane.settings import Settings, redacted_url
+from ragplane.settings import Settings
 
 COLLECTION_FIELDS = ("embedder", "dimension", "description", "chunk_size", "chunk_overlap")
 DOCUMENT_FIELDS = ("title", "content_hash", "chunks", "bytes", "source", "metadata")

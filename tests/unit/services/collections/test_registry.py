@@ -41,7 +41,7 @@ def test_changes_survive_a_restart(tmp_path: Path) -> None:
         assert [c.name for c in await again.list_collections()] == ["a"]
         assert (await again.get_collection("a")).description == "first"
         assert set(await again.documents("a")) == {"x", "y"}
-        assert [j.id for j in await again.unfinished_jobs()] == ["j1"]
+        assert [j.id for j in await again.jobs_to_recover()] == ["j1"]
         assert await again.remove_collection("a") is not None
         assert await again.remove_collection("a") is None
         assert await (await opened(path)).list_collections() == []

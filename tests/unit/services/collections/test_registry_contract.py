@@ -98,19 +98,21 @@ async def test_jobs_are_listed_newest_first_and_filtered(registry: Registry) -> 
         JobRecord(id="j2", collection="b", state=JobState.FAILED, error="boom", created_at=now - 20),
         JobRecord(id="j3", collection="a", state=JobState.RUNNING, created_at=now - 10, started_at=now - 5),
         JobRecord(id="old", collection="a", state=JobState.COMPLETED, created_at=now - 2 * 86400),
+        JobRecord(id="j4", collection="b", state=JobState.FAILED, sweep_pending=True, created_at=now - 3 * 86400),
     ]
     for job in jobs:
         await registry.save_job(job)
     done = JobRecord(id="j1", collection="a", state=JobState.COMPLETED, chunks=7, chunks_total=7, created_at=now - 30)
     await registry.save_job(done)
 
-    assert [j.id for j in await registry.list_jobs()] == ["j3", "j2", "j1", "old"]
+    assert [j.id for j in await registry.list_jobs()] == ["j3", "j2", "j1", "old", "j4"]
     assert [j.id for j in await registry.list_jobs(collection="a", limit=2)] == ["j3", "j1"]
-    assert [j.id for j in await registry.list_jobs(state="failed")] == ["j2"]
+    assert [j.id for j in await registry.list_jobs(state="failed")] == ["j2", "j4"]
     assert (await registry.get_job("j1")) == done
     assert (await registry.get_job("j2")) == jobs[1]
     assert await registry.get_job("nope") is None
-    assert [j.id for j in await registry.unfinished_jobs()] == ["j3"]
+    assert sorted(j.id for j in await registry.jobs_to_recover()) == ["j3", "j4"]  # j4's points are still to sweep
+    assert (await registry.get_job("j4")).sweep_pending
     assert await registry.job_counts() == {"completed": 1, "failed": 1, "running": 1}
 
 
