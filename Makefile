@@ -42,6 +42,7 @@ test: $(STAMP) lint services
 bench: $(STAMP) services
 	$(BIN)/python -m loadtests.reference
 	$(BIN)/python loadtests/bench_database.py
+	$(BIN)/python -m loadtests.bench_capacity
 
 # Q&A quality on the demo corpus: eval/questions.yaml asked through the API of an in-process stack
 # (about a minute); prints hit@3, first-citation, expected-word and not-found shares, fails under 95 %.
