@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -112,3 +112,14 @@ def long_text(chunks: int) -> str:
     """A Markdown document of about `chunks` chunks (at the default chunk size): a job that stays busy a while."""
     paragraph = "This sentence is part of a long document used to keep a job busy for a while. " * 9
     return "# Big\n\n" + "\n\n".join(paragraph for _ in range(chunks))
+
+
+def until(check: Callable[[], Any], timeout: float = 120) -> Any:
+    """Poll `check` until it returns something truthy (the event waited for), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise TimeoutError(f"{check} never held")

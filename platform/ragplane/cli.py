@@ -1,6 +1,6 @@
 """The `ragplane` command.
 
-    ragplane up [--demo]                  all three services in one process
+    ragplane up [--demo]                  the stack: the gateway in a child process, the services here
     ragplane serve gateway|query|collections
     ragplane ingest PATH... --collection NAME [--prefix P] [--delete-missing]   through the gateway
     ragplane delete ID... --collection NAME   delete documents from a collection
@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
-from ragplane import __version__
+from ragplane import __version__, serving
 from ragplane.kit.logs import configure_logging
 from ragplane.ops import maintenance
 from ragplane.ops.alert_drill import AlertDrill
@@ -41,7 +40,7 @@ from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
 from ragplane.services.gateway import auth, kong
 from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
-from ragplane.stack import SERVICES, Runner, StartupFailed, build_stack
+from ragplane.stack import SERVICES
 
 DEMO_COLLECTION = "docs"
 DEMO_PATHS = (Path("docs"), Path("runbooks"))
@@ -58,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", default=".env", help="settings file read after the environment (default .env)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = commands.add_parser("up", help="run gateway, query and collections in one process")
+    up = commands.add_parser(
+        "up", help="run the stack: query and collections in this process, the gateway in a child process"
+    )
     up.add_argument("--demo", action="store_true", help="ingest ./docs and ./runbooks into the 'docs' collection")
 
     serve = commands.add_parser(
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "(QDRANT_URLS): Qdrant local mode allows one process per data directory.",
     )
     serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)  # `ragplane up`'s gateway: a socket it bound
 
     ingest = commands.add_parser(
         "ingest",
@@ -216,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     if args.command in ("up", "serve"):
-        services = SERVICES if args.command == "up" else (args.service,)
-        return asyncio.run(_serve(settings, services, demo=args.command == "up" and args.demo))
+        return _run_services(settings, args)
     if args.command == "seed":
         return _report(asyncio.run(_seed(settings)))
     if args.command == "drill":
@@ -331,6 +332,25 @@ def _migrate(settings: Settings, *, check: bool) -> int:
         return 1
 
 
+def _run_services(settings: Settings, args: argparse.Namespace) -> int:
+    services = SERVICES if args.command == "up" else (args.service,)
+
+    async def seed_demo(urls: Mapping[str, str]) -> None:
+        _report(await _seed(settings, urls["collections"]))
+
+    demo = args.command == "up" and args.demo
+    return asyncio.run(
+        serving.serve(
+            settings,
+            services,
+            env_file=args.env_file,
+            say=_say,
+            after_up=seed_demo if demo else None,
+            socket_fd=getattr(args, "socket_fd", None),
+        )
+    )
+
+
 def _report(result: Summary | str) -> int:
     if isinstance(result, str):
         _say(f"ragplane: {result}")
@@ -346,38 +366,6 @@ def _report(result: Summary | str) -> int:
         f"{len(result.refused)} refused, {len(result.deleted)} deleted ({result.chunks} chunks)."
     )
     return 1 if result.failed or result.errors or result.refused else 0
-
-
-async def _serve(settings: Settings, services: Sequence[str], *, demo: bool) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        stack = await build_stack(settings, services)
-    except (SettingsError, OSError, RuntimeError) as exc:
-        _say(f"ragplane: cannot start: {exc}")
-        return 2
-    runner = Runner(stack)
-    try:
-        await runner.start()
-    except StartupFailed as exc:
-        _say(f"ragplane: {exc}")
-        return 1
-    urls = stack.urls
-    _say("ragplane is up: " + "  ".join(f"{name}={url}" for name, url in urls.items()))
-    if "gateway" in urls:
-        _say(f"Open {urls['gateway']}/ for search and Q&A, {urls['gateway']}/docs for the API.")
-    _say("Press Ctrl-C to stop.")
-    seeding = asyncio.create_task(_seed(settings, urls["collections"])) if demo else None
-    if seeding is not None:
-        seeding.add_done_callback(lambda t: t.cancelled() or _report(t.result()))
-    await stop.wait()
-    _say("ragplane: stopping")
-    if seeding is not None:
-        seeding.cancel()
-    await runner.stop()
-    return 0
 
 
 if __name__ == "__main__":

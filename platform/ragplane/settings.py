@@ -168,6 +168,12 @@ class Settings:
         return out
 
 
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment plus `overrides`, for a ragplane process it starts (`ragplane up`'s
+    gateway): the child reads its settings the same way, with what the parent decided on top."""
+    return {**os.environ, **overrides}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
     """Read settings from `environ` (default: the process environment) and `env_file`.
 

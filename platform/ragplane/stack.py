@@ -1,8 +1,8 @@
 """The composition root: build adapters and service apps from settings, then serve them.
 
-`ragplane up` runs all three services in one process (one event loop, three uvicorn
-servers on three ports) sharing one embedding model and one Qdrant client; `ragplane
-serve NAME` runs one. The services still talk to each other over HTTP only, exactly as
+`ragplane up` runs query and collections in one process (one event loop, a uvicorn server
+per port) sharing one embedding model and one Qdrant client, and the gateway in a second
+(`serving.py`); `ragplane serve NAME` runs one. The services still talk to each other over HTTP only, exactly as
 in the docker-compose stack: the same code, composed differently.
 """
 

@@ -19,22 +19,11 @@ import httpx
 import pytest
 
 from tests.integration.conftest import stack_settings
-from tests.running import RunningStack, ingest, long_text, wait_for_job
+from tests.running import RunningStack, ingest, long_text, until, wait_for_job
 
 API = "/api/v1/rag"
 RAGPLANE = Path(sys.executable).with_name("ragplane")
 OLD = {"id": "guide", "text": "The old guide talks about volcanoes."}
-
-
-def until(check: Callable[[], Any], timeout: float = 120) -> Any:
-    """Poll `check` until it returns something truthy (the event waited for), or fail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise TimeoutError(f"{check} never held")
 
 
 def stats(client: httpx.Client, name: str) -> dict[str, Any]:

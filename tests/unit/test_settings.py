@@ -6,6 +6,7 @@ from ragplane.redaction import REDACTED
 from ragplane.settings import (
     Settings,
     SettingsError,
+    child_environment,
     ensure_env_secret,
     load_settings,
     prepare_offline_model_environment,
@@ -205,3 +206,10 @@ def test_errors_name_a_secret_but_never_show_it(env: dict[str, str], name: str, 
 def test_errors_still_show_ordinary_values() -> None:
     with pytest.raises(SettingsError, match="GATEWAY_PORT='abc' is not valid"):
         load(GATEWAY_PORT="abc")
+
+
+def test_a_child_process_gets_this_environment_with_the_overrides_on_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUERY_URL", "http://elsewhere:1")
+    monkeypatch.setenv("RAGPLANE_HOST", "127.0.0.1")
+    env = child_environment(QUERY_URL="http://127.0.0.1:2")
+    assert env["QUERY_URL"] == "http://127.0.0.1:2" and env["RAGPLANE_HOST"] == "127.0.0.1"
