@@ -95,6 +95,7 @@ class Ingestor:
         self.failures = metrics.counter(catalog.INGESTION_FAILURES)
         self.stats = stats
         self._unsaved: dict[str, JobRecord] = {}  # ended jobs the registry could not record yet
+        self._writing: dict[str, str] = {}  # job id -> collection, until the job's end is recorded
         self.strays = Strays(store, registry, swept=self._swept)
         self.writer = PointWriter(store, embedder, tracer)
 
@@ -185,13 +186,16 @@ class Ingestor:
         await self.registry.save_job(job)
         task = asyncio.create_task(self._run(job, collection, list(documents)), name=job.id)
         self._tasks[task] = collection.name
+        self._writing[job.id] = collection.name
         task.add_done_callback(lambda t: self._tasks.pop(t, None))
         await self.count_jobs()
         return job
 
     def busy(self, collection: str) -> bool:
-        """Whether a job of `collection` is queued or running in this process."""
-        return collection in self._tasks.values()
+        """Whether a job of `collection` is queued or running in this process: until its end is
+        recorded, not until its task has also refreshed the figures (a client that saw the job
+        completed may delete at once)."""
+        return collection in self._writing.values()
 
     async def cancel_collection(self, name: str) -> None:
         """Stop the collection's jobs (they end `failed`, saying the collection was deleted)."""
@@ -347,6 +351,7 @@ class Ingestor:
 
     async def _save_finished(self, job: JobRecord, *, timed: bool = True) -> None:
         """Record a job's end; when the registry cannot take it now, keep it for `flush_unsaved`."""
+        self._writing.pop(job.id, None)  # it writes no more points, whether or not the end is recorded
         if timed and job.started_at is not None and job.finished_at is not None:
             self.durations.labels(state=job.state).observe(max(0.0, job.finished_at - job.started_at))
         try:
