@@ -39,6 +39,7 @@ from ragplane.redaction import redacted_url
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
 from ragplane.services.gateway import auth, kong
+from ragplane.services.gateway.proxy import Origin, origin
 from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
 from ragplane.stack import SERVICES
 
@@ -197,14 +198,9 @@ def _client(settings: Settings, args: argparse.Namespace) -> IngestClient:
     return IngestClient(url, token=args.token or settings.token, service_token=secret, say=_say)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _origin(url: str) -> tuple[str, Origin | None]:
     """Scheme, host and port, the default port spelled out, so `http://h` and `http://h:80` match."""
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        port = None
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+    return urlsplit(url.strip()).scheme.lower(), origin(url.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from ragplane.settings import Settings, SettingsError, child_environment
-from ragplane.stack import BACKENDS, Runner, StartupFailed, bind, build_stack, local_url
+from ragplane.stack import BACKENDS, Runner, StartupFailed, bind_service, build_stack, local_url
 
 GATEWAY_READY_S = 60.0
 GATEWAY_STOP_S = 15.0
@@ -102,7 +102,7 @@ async def serve(
     in_process = [name for name in services if not (split and name == "gateway")]
     sockets = {in_process[0]: socket.socket(fileno=socket_fd)} if socket_fd is not None else {}
     try:
-        edge = _bind_gateway(settings) if split else None
+        edge = bind_service(settings, "gateway") if split else None
         stack = await build_stack(settings, in_process, sockets=sockets)
     except (SettingsError, OSError, RuntimeError) as exc:
         say(f"ragplane: cannot start: {exc}")
@@ -134,13 +134,6 @@ async def serve(
         await gateway.stop()
     await runner.stop()
     return code
-
-
-def _bind_gateway(settings: Settings) -> socket.socket:
-    try:
-        return bind(settings.host, settings.gateway_port)
-    except OSError as exc:
-        raise SettingsError(f"GATEWAY_PORT={settings.gateway_port} on RAGPLANE_HOST={settings.host}: {exc}") from exc
 
 
 def _banner(urls: Mapping[str, str], say: Say) -> None:

@@ -79,6 +79,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_service(settings: Settings, name: str) -> socket.socket:
+    """The listening socket of service `name` at its configured port; a SettingsError naming the
+    port's variable when it cannot be had."""
+    ports = {"gateway": settings.gateway_port, "query": settings.query_port, "collections": settings.collections_port}
+    port = ports[name]
+    try:
+        return bind(settings.host, port)
+    except OSError as exc:
+        raise SettingsError(f"{name.upper()}_PORT={port} on RAGPLANE_HOST={settings.host}: {exc}") from exc
+
+
 def local_url(sock: socket.socket) -> str:
     """How a process on this machine reaches `sock` (a wildcard address means loopback)."""
     host, port = sock.getsockname()[:2]
@@ -127,20 +138,11 @@ async def build_stack(
         raise ValueError(f"unknown services: {', '.join(sorted(unknown))}")
     if not settings.inter_service_secret:
         raise SettingsError("INTER_SERVICE_SECRET is not set: the services cannot authenticate each other")
-    ports = {"gateway": settings.gateway_port, "query": settings.query_port, "collections": settings.collections_port}
     bound = dict(sockets or {})
     stack = Stack(apps={}, sockets={})
     try:
         for name in services:
-            if name in bound:
-                stack.sockets[name] = bound.pop(name)
-                continue
-            try:
-                stack.sockets[name] = bind(settings.host, ports[name])
-            except OSError as exc:
-                raise SettingsError(
-                    f"{name.upper()}_PORT={ports[name]} on RAGPLANE_HOST={settings.host}: {exc}"
-                ) from exc
+            stack.sockets[name] = bound.pop(name) if name in bound else bind_service(settings, name)
 
         def provider(name: str) -> TracerProvider:
             p = create_tracer_provider(

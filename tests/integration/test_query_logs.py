@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from ragplane.adapters.querylog import query_hash
 from tests.pg import fetch, temporary_database
 from tests.proxy import Proxy, proxy_to
-from tests.running import RunningStack, ingest
+from tests.running import RunningStack, ingest, until
 
 DOCS = [
     {"id": "breakers", "text": "A circuit breaker opens after repeated failures and probes again later."},
@@ -42,14 +41,6 @@ def start_stack(make_settings: Callable[..., Any], url: str, proxy: Proxy, **env
 
 def rows(url: str) -> list[dict[str, Any]]:
     return [dict(r) for r in asyncio.run(fetch(url, "SELECT * FROM query_logs ORDER BY time"))]
-
-
-def wait_for(condition: Callable[[], Any], within: float = 30) -> Any:
-    deadline = time.monotonic() + within
-    while not (outcome := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-    return outcome
 
 
 def query_metric(stack: RunningStack, name: str) -> float:
@@ -81,7 +72,7 @@ def test_searches_and_answers_are_logged(make_settings, unique, database) -> Non
             missing = client.get("/api/v1/rag/search", params={"query": "anything", "collection": unique("none")})
             assert missing.status_code == 404
             assert client.get("/api/v1/rag/search", params={"query": " ", "collection": name}).status_code == 422
-        wait_for(lambda: query_metric(stack, "ragplane_query_log_written_total") == 4)
+        until(lambda: query_metric(stack, "ragplane_query_log_written_total") == 4, timeout=30)
         logged = rows(url)
         with stack.client("query") as query:
             assert log_health(query, "up")
@@ -124,16 +115,16 @@ def test_an_unreachable_log_database_never_fails_a_search(make_settings, unique,
         with stack.client() as client, stack.client("query") as query:
             ingest(client, name, DOCS)
             assert client.get("/api/v1/rag/search", params={"query": "warm up", "collection": name}).status_code == 200
-            wait_for(lambda: len(rows(url)) == 1)  # the writer is idle and connected
+            until(lambda: len(rows(url)) == 1, timeout=30)  # the writer is idle and connected
 
             proxy.cut()
             for i in range(5):
                 response = client.get("/api/v1/rag/search", params={"query": f"breakers {i}", "collection": name})
                 assert response.status_code == 200, response.text
             # 5 entries into a buffer of 3: the 2 oldest are dropped, the newest 3 wait.
-            wait_for(lambda: query_metric(stack, "ragplane_query_log_dropped_total") == 2)
+            until(lambda: query_metric(stack, "ragplane_query_log_dropped_total") == 2, timeout=30)
             assert query_metric(stack, "ragplane_query_log_buffered_entries") == 3
-            health = wait_for(lambda: log_health(query, "down"))
+            health = until(lambda: log_health(query, "down"), timeout=30)
             assert health["status"] == "degraded"
             assert health["dependencies"]["query_log"] | {"error": None} == {
                 "status": "down", "buffered": 3, "capacity": 3, "written": 1, "dropped": 2, "error": None,
@@ -141,7 +132,7 @@ def test_an_unreachable_log_database_never_fails_a_search(make_settings, unique,
             assert query.get("/health/ready").status_code == 200, "search works without its log"
 
             proxy.restore()
-            wait_for(lambda: log_health(query, "up"))  # the buffered entries were written
+            until(lambda: log_health(query, "up"), timeout=30)  # the buffered entries were written
         assert query_metric(stack, "ragplane_query_log_written_total") == 4
         assert query_metric(stack, "ragplane_query_log_buffered_entries") == 0
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from ragplane.services.collections.registry import Snapshot
 from tests.integration.conftest import stack_settings
 from tests.pg import fetch, temporary_database
 from tests.proxy import Proxy, proxy_to
-from tests.running import RunningStack, ingest, wait_for_job
+from tests.running import RunningStack, ingest, until, wait_for_job
 
 API = "/api/v1/rag"
 DOCS = [
@@ -70,7 +69,7 @@ def test_job_metrics(pg_stack: RunningStack, unique) -> None:
         ingest(gateway, unique("m"), DOCS[:1])
     value = pg_stack.stack.apps["collections"].state.spec.metrics.registry.get_sample_value
     # the gauge is recounted just after the job's end is recorded: wait for that recount
-    wait_until(lambda: value("ragplane_ingestion_jobs", {"state": "running"}) == 0)
+    until(lambda: value("ragplane_ingestion_jobs", {"state": "running"}) == 0, timeout=20)
     assert value("ragplane_ingestion_jobs", {"state": "completed"}) >= 1
     assert value("ragplane_ingestion_job_duration_seconds_count", {"state": "completed"}) >= 1
     assert value("ragplane_registry_backend", {"backend": "postgres"}) == 1
@@ -89,13 +88,6 @@ def cut_stack(tmp_path: Path, embedding_model: object) -> Iterator[tuple[Running
             yield running, proxy, url
         finally:
             running.stop()
-
-
-def wait_until(check, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def registry_status(client: httpx.Client) -> str:
@@ -139,7 +131,7 @@ def test_with_the_database_down_search_and_reads_go_on_and_no_acknowledged_write
         assert again.json()["results"]  # its vectors are still there
 
         proxy.restore()
-        wait_until(lambda: registry_status(collections) == "up")
+        until(lambda: registry_status(collections) == "up", timeout=20)
 
         created = gateway.post(f"{API}/collections", json={"name": "after"})
         assert created.status_code == 201
@@ -189,7 +181,7 @@ def test_a_job_that_ends_while_the_database_is_down_is_recorded_when_it_returns(
     with running.client() as gateway, running.client("collections", token=True) as collections:
         assert gateway.post(f"{API}/collections", json={"name": "busy"}).status_code == 201
         job_id = gateway.post(f"{API}/collections/busy/documents", json={"documents": DOCS}).json()["id"]
-        wait_until(lambda: gateway.get(f"{API}/jobs/{job_id}").json()["state"] == "running")
+        until(lambda: gateway.get(f"{API}/jobs/{job_id}").json()["state"] == "running", timeout=20)
 
         proxy.cut()  # the job will not be able to record its documents, nor its end
         gateway.get(f"{API}/collections")  # a read notices the outage
@@ -199,8 +191,8 @@ def test_a_job_that_ends_while_the_database_is_down_is_recorded_when_it_returns(
         assert rows_or_none(url) == "running"  # the database still has the last state it was told
 
         proxy.restore()
-        wait_until(lambda: registry_status(collections) == "up")
-        wait_until(lambda: rows_or_none(url) == "failed")
+        until(lambda: registry_status(collections) == "up", timeout=20)
+        until(lambda: rows_or_none(url) == "failed", timeout=20)
         job = gateway.get(f"{API}/jobs/{job_id}").json()
 
     assert job["state"] == "failed" and "PostgreSQL is unavailable" in job["error"]
@@ -231,8 +223,8 @@ def test_the_service_starts_with_the_database_down_and_settles_on_its_return(
                 assert [c["name"] for c in client.get(f"{API}/collections").json()["collections"]] == ["kept"]
 
                 proxy.restore()
-                wait_until(lambda: registry_status(client) == "up")
-                wait_until(lambda: rows_or_none(url) == "failed")  # the interrupted job's end, kept until now
+                until(lambda: registry_status(client) == "up", timeout=20)
+                until(lambda: rows_or_none(url) == "failed", timeout=20)  # the interrupted job's end, kept until now
 
                 assert client.get(f"{API}/collections").json()["collections"] == []  # the database is the record
                 assert "interrupted" in client.get(f"{API}/jobs/stale").json()["error"]

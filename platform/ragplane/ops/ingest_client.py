@@ -38,14 +38,20 @@ class TooLarge(IngestError):
     """The request body was over the service's or the gateway's limit (413)."""
 
 
-def problem_text(response: httpx.Response) -> str:
-    """`HTTP <status>: <detail>` from a problem+json answer (or the body's start when it is not one),
-    with the fields a 422 names."""
+def _problem(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's JSON object (a problem document, on an error), or None when it is not one."""
     try:
         body = response.json()
     except ValueError:
-        body = None
-    if not isinstance(body, dict):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def problem_text(response: httpx.Response) -> str:
+    """`HTTP <status>: <detail>` from a problem+json answer (or the body's start when it is not one),
+    with the fields a 422 names."""
+    body = _problem(response)
+    if body is None:
         return f"HTTP {response.status_code}: {response.text[:200]}"
     errors = [f"{e.get('field')}: {e.get('message')}" for e in body.get("errors") or [] if isinstance(e, dict)]
     detail = body.get("detail") or response.text[:200]
@@ -54,11 +60,7 @@ def problem_text(response: httpx.Response) -> str:
 
 def _problem_type(response: httpx.Response) -> str:
     """The problem's `type` without its `urn:ragplane:problem:` prefix ("" when the body is not one)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    kind = body.get("type") if isinstance(body, dict) else None
+    kind = (_problem(response) or {}).get("type")
     return kind.rsplit(":", 1)[-1] if isinstance(kind, str) else ""
 
 
