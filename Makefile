@@ -43,6 +43,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m loadtests.reference
 	$(BIN)/python loadtests/bench_database.py
 	$(BIN)/python -m loadtests.bench_capacity
+	$(BIN)/python -m loadtests.bench_scale
 
 # Q&A quality on the demo corpus: eval/questions.yaml asked through the API of an in-process stack
 # (about a minute); prints hit@3, first-citation, expected-word and not-found shares, fails under 95 %.

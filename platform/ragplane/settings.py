@@ -28,6 +28,16 @@ T = TypeVar("T")
 
 EmbedderChoice = Literal["local", "ollama"]
 AnswererChoice = Literal["extractive", "ollama"]
+URLS = parsing.url_list(parsing.http_url)
+# OpenTelemetry's standard OTEL_TRACES_SAMPLER values (ragplane.kit.tracing builds each).
+TRACE_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
 BREAKER_NAMES = ("embedder", "qdrant", "llm", "cache")
 
 
@@ -79,6 +89,9 @@ class Settings:
     chunk_size_chars: int = 800
     chunk_overlap_chars: int = 120
     otel_exporter_otlp_endpoint: str | None = None
+    otel_sdk_disabled: bool = False  # the standard variables, read here so that .env files count too
+    otel_traces_sampler: str = "parentbased_always_on"
+    otel_traces_sampler_arg: float = 1.0
     log_level: str = "INFO"
     circuit_breaker_enabled: bool = True
     circuit_breaker_defaults: BreakerSettings = BreakerSettings()
@@ -116,7 +129,7 @@ class Settings:
 
     @property
     def qdrant_path(self) -> Path:
-        """Where Qdrant local mode keeps its files when no server is configured."""
+        """Where the embedded vector store keeps its files when no Qdrant server is configured."""
         return self.data_dir / "qdrant"
 
     @property
@@ -199,7 +212,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         query_url=read("QUERY_URL", parsing.http_url, None),
         collections_url=read("COLLECTIONS_URL", parsing.http_url, None),
         upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", parsing.positive_float, defaults.upstream_timeout_s),
-        qdrant_urls=_qdrant_urls(read),
+        qdrant_urls=read("QDRANT_URLS", URLS, ()) or read("QDRANT_URL", URLS, ()),
         qdrant_api_key=read("QDRANT_API_KEY", str, None, secret=True),
         ollama_url=ollama_url,
         ollama_embed_model=read("OLLAMA_EMBED_MODEL", parsing.non_empty, defaults.ollama_embed_model),
@@ -213,6 +226,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         chunk_size_chars=read("CHUNK_SIZE_CHARS", parsing.positive_int, defaults.chunk_size_chars),
         chunk_overlap_chars=read("CHUNK_OVERLAP_CHARS", parsing.non_negative_int, defaults.chunk_overlap_chars),
         otel_exporter_otlp_endpoint=read("OTEL_EXPORTER_OTLP_ENDPOINT", parsing.http_url, None),
+        otel_sdk_disabled=read("OTEL_SDK_DISABLED", parsing.boolean, False),
+        otel_traces_sampler=read("OTEL_TRACES_SAMPLER", parsing.choice(*TRACE_SAMPLERS), defaults.otel_traces_sampler),
+        otel_traces_sampler_arg=read("OTEL_TRACES_SAMPLER_ARG", parsing.fraction, defaults.otel_traces_sampler_arg),
         log_level=read("LOG_LEVEL", parsing.log_level, defaults.log_level),
         embedder=read("EMBEDDER", parsing.choice("local", "ollama"), "ollama" if ollama_url else "local"),
         answerer=read("ANSWERER", parsing.choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
@@ -330,7 +346,6 @@ def _gateway(read: _Reader) -> GatewaySettings:
     origins = read("CORS_ALLOWED_ORIGINS", parse_origins, g.cors_allowed_origins)
     if credentials and "*" in origins:
         raise SettingsError("CORS_ALLOWED_ORIGINS=* cannot go with CORS_ALLOW_CREDENTIALS=true: list the origins")
-    urls = parsing.url_list(parsing.http_url)
     return GatewaySettings(
         jwt_secret=read("JWT_SECRET", parsing.service_secret, None, secret=True),
         jwt_public_keys=read("JWT_PUBLIC_KEYS", parsing.pem_keys, ()) or read("JWT_PUBLIC_KEY", parsing.pem_keys, ()),
@@ -353,18 +368,11 @@ def _gateway(read: _Reader) -> GatewaySettings:
         maintenance_retry_after_s=read(
             "GATEWAY_MAINTENANCE_RETRY_AFTER_S", parsing.positive_int, g.maintenance_retry_after_s
         ),
-        query_upstreams=read("QUERY_UPSTREAMS", urls, ()),
-        collections_upstreams=read("COLLECTIONS_UPSTREAMS", urls, ()),
+        query_upstreams=read("QUERY_UPSTREAMS", URLS, ()),
+        collections_upstreams=read("COLLECTIONS_UPSTREAMS", URLS, ()),
         max_body_bytes=read("GATEWAY_MAX_BODY_BYTES", parsing.positive_int, g.max_body_bytes),
         max_header_bytes=read("GATEWAY_MAX_HEADER_BYTES", parsing.positive_int, g.max_header_bytes),
     )
-
-
-def _qdrant_urls(read: _Reader) -> tuple[str, ...]:
-    def urls(raw: str) -> tuple[str, ...]:
-        return tuple(parsing.http_url(part) for part in raw.split(",") if part.strip())
-
-    return read("QDRANT_URLS", urls, ()) or read("QDRANT_URL", urls, ())
 
 
 def _check_consistency(settings: Settings) -> None:

@@ -27,7 +27,7 @@ from ragplane.adapters.ollama import OllamaAnswerer, OllamaClient, OllamaEmbedde
 from ragplane.adapters.rediscache import connect as connect_redis
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.logs import current_service
-from ragplane.kit.tracing import create_tracer_provider
+from ragplane.kit.tracing import create_tracer_provider, sampler
 from ragplane.services.collections.app import create_collections_app
 from ragplane.services.gateway.app import create_gateway_app
 from ragplane.services.query.app import create_query_app
@@ -146,7 +146,11 @@ async def build_stack(
 
         def provider(name: str) -> TracerProvider:
             p = create_tracer_provider(
-                name, otlp_endpoint=settings.otel_exporter_otlp_endpoint, processors=tuple(span_processors)
+                name,
+                otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+                sampled_by=sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
+                disabled=settings.otel_sdk_disabled,
+                processors=tuple(span_processors),
             )
             stack.providers.append(p)
             return p

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.running import RunningStack, ingest
 
@@ -52,15 +53,30 @@ def test_caches_can_live_in_redis(make_settings, unique) -> None:
             params = {"query": "where is the cache kept", "collection": name}
             assert client.get("/api/v1/rag/search", params=params).json()["cached"] is False
             assert client.get("/api/v1/rag/search", params=params).json()["cached"] is True
+            asked = {"query": "Where does Redis keep the cache?", "collection": name}
+            first = client.post("/api/v1/rag/query", json=asked).json()
+            # a new question over the same passage: its sentences' vectors come from Redis
+            again = client.post("/api/v1/rag/query", json={**asked, "query": "Which store keeps the cache?"}).json()
+            assert first["answer"] == again["answer"]
         with stack.client("query") as query:
             caches = query.get("/health").json()["dependencies"]["caches"]
-        assert caches["search_results"] == {"backend": "redis", "errors": 0}
+            exported = query.get("/metrics").text
+        assert caches["search_results"] == caches["sentence_embeddings"] == {"backend": "redis", "errors": 0}
+        [hits] = [
+            sample.value
+            for family in text_string_to_metric_families(exported)
+            for sample in family.samples
+            if sample.name == "ragplane_cache_requests_total"
+            and sample.labels.get("cache") == "sentence_embeddings"
+            and sample.labels.get("result") == "hit"
+        ]
+        assert hits >= 1
         server = redis.Redis.from_url("redis://127.0.0.1:6379/0")
         keys = server.keys(f"{{{prefix}:cache:*")
         assert keys, "entries are stored under the configured prefix"
         with stack.client("query", token=True) as query:
             cleared = query.post("/internal/cache/clear").json()["cleared"]
-        assert cleared["search_results"] >= 1 and cleared["query_embeddings"] >= 1
+        assert min(cleared["search_results"], cleared["query_embeddings"], cleared["sentence_embeddings"]) >= 1
         assert server.keys(f"{{{prefix}:cache:*") == []
         server.close()
     finally:

@@ -213,3 +213,17 @@ def test_a_child_process_gets_this_environment_with_the_overrides_on_top(monkeyp
     monkeypatch.setenv("RAGPLANE_HOST", "127.0.0.1")
     env = child_environment(QUERY_URL="http://127.0.0.1:2")
     assert env["QUERY_URL"] == "http://127.0.0.1:2" and env["RAGPLANE_HOST"] == "127.0.0.1"
+
+
+def test_the_standard_opentelemetry_variables_are_read_and_checked() -> None:
+    s = load(OTEL_SDK_DISABLED="true", OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1")
+    assert (s.otel_sdk_disabled, s.otel_traces_sampler, s.otel_traces_sampler_arg) == (
+        True,
+        "parentbased_traceidratio",
+        0.1,
+    )
+    assert (load().otel_sdk_disabled, load().otel_traces_sampler) == (False, "parentbased_always_on")
+    with pytest.raises(SettingsError, match="OTEL_TRACES_SAMPLER="):
+        load(OTEL_TRACES_SAMPLER="sometimes")
+    with pytest.raises(SettingsError, match="OTEL_TRACES_SAMPLER_ARG="):
+        load(OTEL_TRACES_SAMPLER_ARG="1.5")

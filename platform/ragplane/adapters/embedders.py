@@ -40,6 +40,34 @@ class Embedder(Protocol):
     async def close(self) -> None: ...
 
 
+class EmbedderView:
+    """An embedder in front of a shared one (`inner`): whatever a subclass does not change goes
+    to `inner`, except `close`, which is the owner's business (it closes only what the view adds)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def loaded(self) -> bool:
+        return self.inner.loaded
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def check(self) -> dict[str, Any]:
+        return await self.inner.check()
+
+    async def dimension(self) -> int:
+        return await self.inner.dimension()
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return await self.inner.embed(texts)
+
+    async def close(self) -> None:
+        pass
+
+
 _model_lock = threading.Lock()
 _models: list[Any] = []
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from ragplane.adapters.answerers import Answer, Answerer, Passage
 from ragplane.adapters.batching import MicroBatcher
-from ragplane.adapters.embedders import Embedder
+from ragplane.adapters.embedders import Embedder, EmbedderView
 from ragplane.adapters.errors import SlotTimeout
 from ragplane.adapters.gpu import GpuSlots, Priority
 from ragplane.telemetry import catalog
@@ -80,7 +80,7 @@ def watch_slots(slots: GpuSlots, metrics: ServiceMetrics) -> None:
     metrics.gauge(catalog.GPU_QUEUE_DEPTH).labels().set_function(lambda: slots.queue_depth)
 
 
-class GuardedEmbedder:
+class GuardedEmbedder(EmbedderView):
     """An embedder behind its breaker and the GPU slots; interactive callers are micro-batched."""
 
     def __init__(
@@ -93,8 +93,7 @@ class GuardedEmbedder:
         priority: Priority,
         batch: tuple[int, float] | None = None,
     ) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.guard = guard
         self.slot = SlotUser(slots, metrics, "embed", priority, guard.name)
         self.duration = metrics.histogram(catalog.EMBEDDING_DURATION).labels(embedder=inner.name)
@@ -111,16 +110,6 @@ class GuardedEmbedder:
             if batch
             else None
         )
-
-    @property
-    def loaded(self) -> bool:
-        return self.inner.loaded
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def check(self) -> dict[str, Any]:
-        return await self.inner.check()
 
     async def dimension(self) -> int:
         return await self.guard.call(self.inner.dimension)

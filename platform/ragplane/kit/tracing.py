@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, Tracer
 from prometheus_client import Histogram
@@ -30,19 +30,41 @@ from ragplane import __version__
 from ragplane.kit.access import route_template
 
 
+def sampler(name: str, arg: float = 1.0) -> sampling.Sampler:
+    """OpenTelemetry's standard sampler called `name` (OTEL_TRACES_SAMPLER), with ratio `arg` where it takes one."""
+    roots: dict[str, sampling.Sampler] = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(arg),
+    }
+    root = name.removeprefix("parentbased_")
+    return sampling.ParentBased(roots[root]) if name.startswith("parentbased_") else roots[root]
+
+
 def create_tracer_provider(
-    service: str, *, otlp_endpoint: str | None = None, processors: tuple[SpanProcessor, ...] = ()
+    service: str,
+    *,
+    otlp_endpoint: str | None = None,
+    sampled_by: sampling.Sampler | None = None,
+    disabled: bool = False,
+    processors: tuple[SpanProcessor, ...] = (),
 ) -> TracerProvider:
     """A provider whose spans say which ragplane service made them.
 
     `otlp_endpoint` is the collector's base URL (spans go to `<endpoint>/v1/traces`);
-    `processors` lets tests attach an in-memory exporter.
+    `sampled_by` decides which traces are recorded (default: the parent's choice, else all);
+    `disabled` (OTEL_SDK_DISABLED) makes every span a no-op: no trace ids in logs, no
+    `traceparent` of our own, the cheapest setting; `processors` lets tests attach an
+    in-memory exporter.
     """
     provider = TracerProvider(
+        sampler=sampled_by or sampling.ParentBased(sampling.ALWAYS_ON),
         resource=Resource.create(
             {"service.name": f"ragplane-{service}", "service.namespace": "ragplane", "service.version": __version__}
-        )
+        ),
     )
+    # The SDK reads OTEL_SDK_DISABLED from the process environment only; settings also read .env.
+    provider._disabled = disabled
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

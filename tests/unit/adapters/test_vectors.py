@@ -1,14 +1,32 @@
-"""The vector store against real Qdrant local mode on disk."""
+"""The vector store against its two engines: the real embedded one (Qdrant Edge) on disk, and
+the server one over qdrant-client's in-process Qdrant, which answers the server's API."""
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from qdrant_client import QdrantClient
 
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
-from ragplane.adapters.vectors import SPARSE, Point, VectorStore, VectorStoreLocked
+from ragplane.adapters.server_store import ServerEngine
+from ragplane.adapters.vectors import Point, VectorStore, VectorStoreLocked
 from ragplane.lexical import document_vector, query_vector
+
+# qdrant-client's in-process Qdrant says so when the server engine asks for payload indexes
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
+
+
+@pytest.fixture(params=["embedded", "server"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], VectorStore]:
+    def make() -> VectorStore:
+        if request.param == "embedded":
+            return VectorStore(path=tmp_path / "q")
+        client = QdrantClient(location=":memory:")
+        return VectorStore(engine=ServerEngine("http://qdrant.test:6333", None, client=client))
+
+    return make
 
 
 def unit(i: int, dim: int = 4) -> list[float]:
@@ -23,11 +41,11 @@ def point(pid: int, doc: str, version: str, i: int) -> Point:
     )
 
 
-def test_lifecycle_in_local_mode(tmp_path: Path) -> None:
+def test_lifecycle(make_store: Callable[[], VectorStore]) -> None:
     async def scenario() -> None:
-        store = VectorStore(path=tmp_path / "q")
+        store = make_store()
         await store.open()
-        assert (await store.ping())["mode"] == "local"
+        assert (await store.ping())["mode"] == store.mode
         assert not await store.collection_exists("c")
         await store.create_collection("c", 4)
         assert await store.collection_exists("c")
@@ -40,18 +58,20 @@ def test_lifecycle_in_local_mode(tmp_path: Path) -> None:
         await store.delete_document("c", "a", keep_version="v2")
         assert await store.count("c") == 2
         assert {h.payload["text"] for h in await store.search("c", unit(3), 5)} == {"a-3", "b-2"}
-        assert (await store.disk_bytes("c") or 0) > 0
+        assert store.mode == "server" or (await store.disk_bytes("c") or 0) > 0
         await store.delete_document("c", "b")
         assert await store.count("c") == 1
         assert await store.delete_collection("c")
+        assert not await store.delete_collection("c")
+        assert not await store.collection_exists("c")
         await store.close()
 
     asyncio.run(scenario())
 
 
-def test_missing_collections_and_bad_vectors(tmp_path: Path) -> None:
+def test_missing_collections_and_bad_vectors(make_store: Callable[[], VectorStore]) -> None:
     async def scenario() -> None:
-        store = VectorStore(path=tmp_path / "q")
+        store = make_store()
         await store.open()
         with pytest.raises(CollectionNotFound):
             await store.search("nope", unit(0), 1)
@@ -105,9 +125,9 @@ def test_exactly_one_location_is_required(tmp_path: Path) -> None:
         VectorStore(path=tmp_path, urls=["http://x"])
 
 
-def test_existing_collections_and_wrong_dimensions(tmp_path: Path) -> None:
+def test_existing_collections_and_wrong_dimensions(make_store: Callable[[], VectorStore]) -> None:
     async def scenario() -> None:
-        store = VectorStore(path=tmp_path / "q")
+        store = make_store()
         await store.open()
         await store.create_collection("c", 4)
         with pytest.raises(CollectionExists):
@@ -119,9 +139,9 @@ def test_existing_collections_and_wrong_dimensions(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_payload_pages_read_every_point_a_page_at_a_time(tmp_path: Path) -> None:
+def test_payload_pages_read_every_point_a_page_at_a_time(make_store: Callable[[], VectorStore]) -> None:
     async def scenario() -> None:
-        store = VectorStore(path=tmp_path / "q")
+        store = make_store()
         await store.open()
         await store.create_collection("c", 4)
         points = [point(n, "a" if n < 3 else "b", "v1", n % 4) for n in range(1, 6)]
@@ -210,7 +230,8 @@ def test_a_call_cut_off_by_a_timeout_counts_as_an_error(tmp_path: Path) -> None:
         store = VectorStore(path=tmp_path / "q")
         await store.open()
         view = store.guarded(_TimeoutGuard(), metrics)
-        store._conn.executor.submit(time.sleep, 0.3)  # the single local-mode thread is busy: the call hangs
+        for _ in range(store._shared.engine.workers):  # every thread is busy: the call hangs
+            store._shared.executor.submit(time.sleep, 0.3)
         with pytest.raises(TimeoutError):
             await view.count("c")
         await store.close()
@@ -219,11 +240,11 @@ def test_a_call_cut_off_by_a_timeout_counts_as_an_error(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_hybrid_search_fuses_the_dense_and_the_sparse_ranking(tmp_path: Path) -> None:
+def test_hybrid_search_fuses_the_dense_and_the_sparse_ranking(make_store: Callable[[], VectorStore]) -> None:
     texts = ["the breaker opens after failures", "stir in butter: the mantecatura", "backups are kept a week"]
 
     async def scenario() -> None:
-        store = VectorStore(path=tmp_path / "q")
+        store = make_store()
         await store.open()
         await store.create_collection("c", 4)
         await store.upsert(
@@ -241,33 +262,12 @@ def test_hybrid_search_fuses_the_dense_and_the_sparse_ranking(tmp_path: Path) ->
         # words the collection has never seen leave the dense ranking alone
         assert (await store.search("c", unit(0), 1, sparse=query_vector("kubernetes")))[0].payload["text"] == texts[0]
         await store.close()
-        reopened = VectorStore(path=tmp_path / "q")  # sparse vectors and their IDF survive a restart
+        if store.mode == "server":
+            return
+        reopened = make_store()  # sparse vectors and their IDF survive a restart
         await reopened.open()
         hits = await reopened.search("c", unit(0), 1, sparse=query_vector("mantecatura"))
         assert hits[0].payload["text"] == texts[1]
         await reopened.close()
-
-    asyncio.run(scenario())
-
-
-def test_a_collection_created_before_sparse_vectors_keeps_working_dense_only(tmp_path: Path) -> None:
-    from qdrant_client import models
-
-    async def scenario() -> None:
-        store = VectorStore(path=tmp_path / "q")
-        await store.open()
-        legacy = models.VectorParams(size=4, distance=models.Distance.COSINE)
-        await store._call(lambda c: c.create_collection("old", vectors_config=legacy))
-        await store.upsert("old", [Point(point(1, "d", "v1", 0).id, unit(0), {"text": "a"}, document_vector("a b"))])
-        await store.upsert(
-            "old", [Point(point(2, "d", "v1", 1).id, unit(1), {"text": "b"}, document_vector("mantecatura"))]
-        )
-        hits = await store.search("old", unit(0), 2, sparse=query_vector("mantecatura"))
-        assert [h.payload["text"] for h in hits] == ["a", "b"] and hits[0].score == pytest.approx(1.0)  # cosine
-        await store.create_collection("new", 4)
-        config = await store._call(lambda c: c.get_collection("new").config)
-        assert SPARSE in (config.params.sparse_vectors or {})
-        assert config.params.sparse_vectors[SPARSE].modifier == models.Modifier.IDF
-        await store.close()
 
     asyncio.run(scenario())

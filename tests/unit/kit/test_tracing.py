@@ -2,7 +2,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry, Histogram
 
-from ragplane.kit.tracing import create_tracer_provider, current_trace_id, stage
+from ragplane.kit.tracing import create_tracer_provider, current_trace_id, sampler, stage
 
 
 def test_stage_records_a_span_and_a_histogram() -> None:
@@ -22,3 +22,25 @@ def test_stage_records_a_span_and_a_histogram() -> None:
 
 def test_no_trace_outside_a_span() -> None:
     assert current_trace_id() is None
+
+
+def test_every_standard_sampler_is_built_and_honoured() -> None:
+    from ragplane.settings import TRACE_SAMPLERS
+
+    for name in TRACE_SAMPLERS:
+        assert sampler(name, 0.5).get_description()
+    spans = InMemorySpanExporter()
+    provider = create_tracer_provider(
+        "query", sampled_by=sampler("always_off"), processors=(SimpleSpanProcessor(spans),)
+    )
+    with provider.get_tracer("t").start_as_current_span("request"):
+        assert current_trace_id() is not None  # logs still get a trace id
+    assert spans.get_finished_spans() == ()
+
+
+def test_a_disabled_sdk_makes_no_spans_and_no_trace_ids() -> None:
+    spans = InMemorySpanExporter()
+    provider = create_tracer_provider("query", disabled=True, processors=(SimpleSpanProcessor(spans),))
+    with provider.get_tracer("t").start_as_current_span("request"):
+        assert current_trace_id() is None
+    assert spans.get_finished_spans() == ()

@@ -61,8 +61,7 @@ async def qdrant(settings: Settings) -> AsyncIterator[VectorStore]:
         try:
             await store.open()
         except (RuntimeError, OSError, ValueError) as exc:
-            # VectorStoreLocked, or Qdrant's own lock check (RuntimeError) losing a race to another process
-            if isinstance(exc, VectorStoreLocked) or "already accessed" in str(exc):
+            if isinstance(exc, VectorStoreLocked):
                 raise ChunkStepError(
                     f"cannot open Qdrant at {_where(store)} (a running ragplane uses it: stop it, or use QDRANT_URLS)"
                 ) from exc

@@ -35,6 +35,7 @@ from ragplane.adapters.errors import CollectionExists, CollectionNotFound, Depen
 from ragplane.adapters.querylog import Kind, QueryLog, QueryLogEntry
 from ragplane.adapters.vectors import Hit, VectorStore
 from ragplane.kit.cache import Cache
+from ragplane.kit.embedding_cache import embedding_key
 from ragplane.kit.errors import ProblemError
 from ragplane.kit.problems import dependency_problem
 from ragplane.kit.requests import read_json_object
@@ -228,7 +229,7 @@ class QueryApi:
             return await answerer.answer(question, passages, vector)
 
     async def _embed_query(self, text: str) -> list[float]:
-        key = f"{self.embedder.name}\x00{text}"
+        key = embedding_key(self.embedder.name, text)
         cached = await self.embeddings.get(key)
         if cached is not None:
             return cached

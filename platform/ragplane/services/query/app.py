@@ -26,6 +26,7 @@ from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.breakers import service_breakers
 from ragplane.kit.cache import decode_json, decode_vector, encode_json, encode_vector, new_cache
+from ragplane.kit.embedding_cache import CachedEmbedder
 from ragplane.kit.health import Health
 from ragplane.services.query.api import QueryApi
 from ragplane.services.query.schemas import SCHEMAS
@@ -78,11 +79,12 @@ def create_query_app(
         priority=Priority.INTERACTIVE,
         batch=(settings.embed_batch_max, settings.embed_batch_wait_ms / 1000),
     )
-    extractive = ExtractiveAnswerer(guarded)
-    answerer = GuardedAnswerer(llm, guard=breakers["llm"], slots=slots, metrics=metrics) if llm else extractive
     cache = functools.partial(new_cache, settings=settings, metrics=metrics, redis=redis, guard=breakers["cache"])
     embeddings = cache("query_embeddings", encode=encode_vector, decode=decode_vector)
+    sentences = cache("sentence_embeddings", encode=encode_vector, decode=decode_vector)
     results = cache("search_results", encode=encode_json, decode=decode_json)
+    extractive = ExtractiveAnswerer(CachedEmbedder(guarded, sentences))
+    answerer = GuardedAnswerer(llm, guard=breakers["llm"], slots=slots, metrics=metrics) if llm else extractive
     guarded_store = store.guarded(breakers["qdrant"], metrics)
     query_log = build_query_log(settings, metrics)
     api = QueryApi(
@@ -103,7 +105,7 @@ def create_query_app(
             "qdrant": store.describe(),
             "embedder": {"name": embedder.name, "status": "up" if embedder.loaded else "loading"},
             "answerer": {"name": answerer.name, "fallback": extractive.name},
-            "caches": {c.name: c.describe() for c in (embeddings, results)},
+            "caches": {c.name: c.describe() for c in (embeddings, sentences, results)},
             "gpu_slots": {"slots": slots.slots, "in_use": slots.in_use, "queue_depth": slots.queue_depth},
             "query_log": query_log.describe() if query_log else {"status": "disabled"},
         }
@@ -136,7 +138,7 @@ def create_query_app(
         tracer_provider=tracer_provider,
         config=settings.redacted,
         service_secrets=settings.service_secrets,
-        caches={c.name: c for c in (embeddings, results)},
+        caches={c.name: c for c in (embeddings, sentences, results)},
         breakers=breakers,
         schemas=SCHEMAS,
         lifespan=lifespan,
