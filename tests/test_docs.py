@@ -189,3 +189,14 @@ def test_the_promql_of_the_runbooks_and_docs_parses_and_names_only_known_metrics
         lines = [line for line in block.splitlines() if line.strip()]
         complaint = promtool_accepts(tmp_path, [block]) and promtool_accepts(tmp_path, lines)
         assert not complaint, f"{page.name}: {block}\n{complaint}"
+
+
+def test_the_benchmark_commands_of_the_development_guide_name_real_scripts_and_options() -> None:
+    """Each `python -m loadtests.X` / `python loadtests/X.py` line runs a script that has the options shown."""
+    text = (ROOT / "docs" / "development.md").read_text()
+    commands = re.findall(r"^\.venv/bin/python (?:-m loadtests\.(\w+)|loadtests/(\w+)\.py)(.*)$", text, re.M)
+    assert len(commands) >= 4
+    for module, script, rest in commands:
+        source = (ROOT / "loadtests" / f"{module or script}.py").read_text()
+        for option in re.findall(r"--[\w-]+", rest.split("#")[0]):
+            assert f'"{option}"' in source, f"loadtests/{module or script}.py has no {option}"

@@ -10,18 +10,17 @@ always-correlatable logs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span, SpanKind, Tracer
 from prometheus_client import Histogram
 from starlette.applications import Starlette
 from starlette.types import Scope
@@ -94,10 +93,23 @@ def instrument_app(app: Starlette, provider: TracerProvider) -> None:
     )
 
 
-def instrument_client(client: httpx.AsyncClient, provider: TracerProvider) -> httpx.AsyncClient:
-    """Client spans for outgoing calls; injects `traceparent` so the next hop joins the trace."""
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
-    return client
+@asynccontextmanager
+async def client_span(tracer: Tracer, request: httpx.Request) -> AsyncIterator[Span]:
+    """A client span around one outgoing call, whose `traceparent` goes in `request`'s headers so the
+    next hop joins the trace. Written here rather than with OpenTelemetry's httpx instrumentation,
+    which spent more of the gateway's time per request (normalising headers, deriving a dozen
+    attributes) than the rest of tracing together; a failed call marks the span as an error."""
+    url = request.url
+    attributes: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "server.address": url.host,
+        "url.path": url.path,
+    }
+    if url.port is not None:
+        attributes["server.port"] = url.port
+    with tracer.start_as_current_span(request.method, kind=SpanKind.CLIENT, attributes=attributes) as span:
+        propagate.inject(request.headers)
+        yield span
 
 
 @contextmanager

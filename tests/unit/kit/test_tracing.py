@@ -44,3 +44,36 @@ def test_a_disabled_sdk_makes_no_spans_and_no_trace_ids() -> None:
     with provider.get_tracer("t").start_as_current_span("request"):
         assert current_trace_id() is None
     assert spans.get_finished_spans() == ()
+
+
+def test_a_client_span_puts_its_traceparent_on_the_request_and_marks_failures() -> None:
+    import asyncio
+
+    import httpx
+    import pytest
+
+    from ragplane.kit.tracing import client_span
+
+    spans = InMemorySpanExporter()
+    tracer = create_tracer_provider("gateway", processors=(SimpleSpanProcessor(spans),)).get_tracer("t")
+    request = httpx.Request("GET", "http://query:8001/rag/search?q=1")
+    failing = httpx.Request("POST", "http://query/rag/query")
+
+    async def go() -> None:
+        async with client_span(tracer, request):
+            pass
+        with pytest.raises(httpx.ConnectError):
+            async with client_span(tracer, failing):
+                raise httpx.ConnectError("refused")
+
+    asyncio.run(go())
+    ok, failed = spans.get_finished_spans()
+    assert request.headers["traceparent"].startswith(f"00-{ok.context.trace_id:032x}-{ok.context.span_id:016x}-")
+    assert ok.kind.name == "CLIENT" and ok.name == "GET"
+    assert dict(ok.attributes) == {
+        "http.request.method": "GET",
+        "server.address": "query",
+        "server.port": 8001,
+        "url.path": "/rag/search",
+    }
+    assert failed.status.status_code.name == "ERROR" and "server.port" not in failed.attributes

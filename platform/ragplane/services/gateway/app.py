@@ -21,7 +21,6 @@ from starlette.staticfiles import StaticFiles
 from ragplane import __version__
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.health import Health
-from ragplane.kit.tracing import instrument_client
 from ragplane.kit.versioning import ALL_METHODS
 from ragplane.services.gateway.admin import maintenance_routes
 from ragplane.services.gateway.auth import Authenticator
@@ -95,12 +94,10 @@ def create_gateway_app(
             timeout_s=settings.upstream_timeout_s,
             metrics=metrics,
             breakers_enabled=settings.circuit_breaker_enabled,
+            tracer=tracer_provider.get_tracer("ragplane.gateway"),
         )
         for name, url in upstreams.items()
     }
-    for pool in clients.values():
-        for replica in pool.replicas:
-            instrument_client(replica.client, tracer_provider)
     proxy = Proxy(upstreams=clients, metrics=metrics)
     known = Upstreams(clients)
     base_document: dict[str, Any] = {

@@ -13,6 +13,12 @@ header: HS256 exists only with `JWT_SECRET`, RS256 only with an RSA public key, 
 with a P-256 public key. So `alg: none` finds no key, and the HS/RS confusion attack (an
 HS256 token whose HMAC key is the public RSA PEM) is checked against the secret alone.
 Problems say why a token failed, but never echo the token or a key.
+
+A token that verified is remembered (`VERIFIED_TOKENS` of them, for `VERIFIED_TTL_S`): a client
+sends the same one with every request, and checking its signature again would cost the edge
+more than anything else it does per request. What a signature proves cannot change, and the
+configured keys are fixed for the process's life; only time can end a token, so a remembered one
+still has its `exp` checked on every use.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm
@@ -44,6 +51,8 @@ NO_KEYS = "this gateway accepts no tokens: JWT_SECRET/JWT_PUBLIC_KEYS unset"
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TTL = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 TIME_CLAIMS = ("exp", "nbf", "iat")
+VERIFIED_TOKENS = 10_000
+VERIFIED_TTL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,7 @@ class Authenticator:
             for alg, keys in (("HS256", [secret] if secret else []), ("RS256", rsa_keys), ("ES256", ec_keys))
             if keys
         }
+        self._verified: TTLCache[str, dict[str, Any]] = TTLCache(VERIFIED_TOKENS, VERIFIED_TTL_S)
         family = metrics.counter(catalog.GATEWAY_AUTH)
         self._counts = {result: family.labels(result=result) for result in catalog.AUTH_RESULTS}
 
@@ -183,6 +193,15 @@ class Authenticator:
         return Consumer(id=f"sub:{sub}", plan=plan, anonymous=False)
 
     def _verify(self, token: str) -> dict[str, Any]:
+        """The token's claims when it verifies (remembered), else Unauthorized saying why."""
+        claims = self._verified.get(token)
+        if claims is not None and time.time() < claims["exp"] + self.settings.jwt_leeway_s:
+            return claims
+        claims = self._verify_signed(token)
+        self._verified[token] = claims
+        return claims
+
+    def _verify_signed(self, token: str) -> dict[str, Any]:
         s = self.settings
         try:
             alg = jwt.get_unverified_header(token).get("alg")

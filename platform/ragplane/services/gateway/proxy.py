@@ -1,7 +1,10 @@
 """Forwarding requests to upstream services.
 
-The gateway streams the request body up and the response body down (an upload is never
-buffered whole), strips hop-by-hop headers, adds `X-Forwarded-*`, and sends through one
+The gateway streams the request body up (an upload is never buffered whole) and the response
+body down, except a response of at most `BUFFER_BYTES` that says its length: that one is read
+whole and sent in one piece, as nginx and Kong buffer small responses, because streaming costs a
+small answer (a search result, say) a task and a message per chunk at every layer. It strips
+hop-by-hop headers, adds `X-Forwarded-*`, and sends through one
 client per replica whose default headers carry `X-Service-Token` and whose
 instrumentation adds `traceparent`, so the upstream's spans join the caller's trace. A
 client-supplied `X-Service-Token` is dropped: only the gateway vouches for a request.
@@ -96,6 +99,7 @@ def public_location(location: str, internal: Collection[Origin]) -> str:
     return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
 
 
+BUFFER_BYTES = 256 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ATTEMPTS = 2  # an idempotent request that could not reach one replica is tried on one more
 
@@ -149,16 +153,28 @@ class Proxy:
                 break
             pool.publish(replica)
             self._count(upstream, str(response.status_code), started)
-            return self._relay(response)
+            return await self._relay(response, upstream)
         if busy and not tried:
             raise CircuitOpen(upstream, failures=0, retry_after=1)
         raise BadGateway(f"The {upstream} service is unreachable.", upstream=upstream)
 
-    def _relay(self, response: httpx.Response) -> Response:
-        forwarded = StreamingResponse(
-            response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
-        )
-        # Raw header pairs keep repeated headers (Link, Set-Cookie) as separate lines.
+    async def _relay(self, response: httpx.Response, upstream: str) -> Response:
+        forwarded: Response
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= BUFFER_BYTES:
+            try:
+                body = b"".join([chunk async for chunk in response.aiter_raw()])  # as sent: still encoded
+            except httpx.TransportError:
+                raise BadGateway(f"The {upstream} service broke off its answer.", upstream=upstream) from None
+            finally:
+                await response.aclose()
+            forwarded = Response(body, status_code=response.status_code)
+        else:
+            forwarded = StreamingResponse(
+                response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
+            )
+        # Raw header pairs keep repeated headers (Link, Set-Cookie) as separate lines; the
+        # upstream's Content-Length stays, and is the length of the body relayed either way.
         forwarded.raw_headers = [
             (k.encode("latin-1"), (public_location(v, self.internal) if k == "location" else v).encode("latin-1"))
             for k, v in ((k.lower(), v) for k, v in response.headers.multi_items())

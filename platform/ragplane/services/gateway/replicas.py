@@ -17,10 +17,13 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from ragplane.adapters.errors import CircuitOpen, DependencyUnavailable
 from ragplane.kit.breakers import Breaker, Breakers
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
+from ragplane.kit.tracing import client_span
 from ragplane.settings import BreakerSettings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -48,9 +51,11 @@ class Replica:
         token: Callable[[], str],
         timeout_s: float,
         breaker: Breaker,
+        tracer: Tracer,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.service = service
+        self.tracer = tracer
         self.base_url = base_url.rstrip("/")
         self.name = replica_name(service, base_url)
         self.breaker = breaker
@@ -63,7 +68,7 @@ class Replica:
         )
 
     async def send(self, request: httpx.Request) -> httpx.Response:
-        """Send through the breaker; unreachable or too slow counts against the replica."""
+        """Send through the breaker, in a client span; unreachable or too slow counts against the replica."""
 
         async def attempt() -> httpx.Response:
             try:
@@ -77,7 +82,10 @@ class Replica:
             except httpx.TransportError as exc:  # reset, or closed before answering (a replica shutting down)
                 raise Unreachable(self.name, f"connection failed ({type(exc).__name__})") from exc
 
-        return await self.breaker.call(attempt)
+        async with client_span(self.tracer, request) as span:
+            response = await self.breaker.call(attempt)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -103,8 +111,10 @@ class UpstreamPool:
         timeout_s: float,
         metrics: ServiceMetrics,
         breakers_enabled: bool = True,
+        tracer: Tracer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`tracer` makes the client spans (default: OpenTelemetry's global one)."""
         if not urls:
             raise ValueError(f"{service} has no upstream URL")
         self.service = service
@@ -116,7 +126,15 @@ class UpstreamPool:
         )
         self.breakers = Breakers(names, settings={}, defaults=config, enabled=breakers_enabled, metrics=metrics)
         self.replicas = [
-            Replica(service, url, token=token, timeout_s=timeout_s, breaker=self.breakers[name], transport=transport)
+            Replica(
+                service,
+                url,
+                token=token,
+                timeout_s=timeout_s,
+                breaker=self.breakers[name],
+                tracer=tracer or trace.get_tracer("ragplane.gateway"),
+                transport=transport,
+            )
             for url, name in zip(urls, names, strict=True)
         ]
         self._up = metrics.gauge(catalog.GATEWAY_REPLICA_UP)

@@ -331,3 +331,19 @@ def test_time_claims_must_be_json_numbers(claim: str, value: str | bool) -> None
     refused(authenticator, f"Bearer {hs256(wrong)}", f"the {claim} claim must be a number (seconds since the epoch)")
     assert count(metrics, "invalid") == 1
     assert authenticator.authenticate([f"Bearer {hs256(claims(nbf=now - 60, iat=now - 60.5))}"], IP).id == "sub:alice"
+
+
+def test_a_verified_token_is_remembered_but_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    authenticator, metrics = make(jwt_secret=SECRET)
+    token = hs256(claims())
+    assert authenticator.authenticate([f"Bearer {token}"], IP).id == "sub:alice"
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: pytest.fail("verified again"))
+    assert authenticator.authenticate([f"Bearer {token}"], IP).id == "sub:alice"  # remembered
+    assert count(metrics, "ok") == 2
+    monkeypatch.undo()
+    # a remembered token whose exp has passed is verified again, and refused as expired
+    stale = hs256(claims(iat=int(time.time()) - 120, exp=int(time.time()) - 60))
+    authenticator._verified[stale] = jwt.decode(stale, SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    refused(authenticator, f"Bearer {stale}", "the token has expired")
+    # a different token of the same consumer, with a bad signature, is never taken for the remembered one
+    refused(authenticator, f"Bearer {hs256(claims(), key='x' * 32)}", "the token's signature is invalid")

@@ -5,6 +5,7 @@ import asyncio
 import httpx
 import pytest
 from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
 from ragplane.services.gateway.proxy import Proxy, forwarded_headers, has_dot_segments
@@ -210,3 +211,44 @@ def test_a_redirect_to_an_upstream_becomes_the_public_path(location: str, relaye
     response = asyncio.run(proxy.forward(request(path="/api/v1/rag/search/"), "query"))
     assert response.status_code == 307
     assert [v.decode() for k, v in response.raw_headers if k == b"location"] == [relayed]
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """An upstream body arriving in pieces, which may break off."""
+
+    def __init__(self, *chunks: bytes, broken: bool = False) -> None:
+        self.chunks, self.broken = chunks, broken
+
+    async def __aiter__(self):
+        for chunk in self.chunks:
+            yield chunk
+        if self.broken:
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+def test_a_small_answer_that_says_its_length_is_relayed_whole_and_a_large_one_streamed() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("small"):
+            return httpx.Response(200, stream=_Chunks(b"he", b"llo"), headers={"content-length": "5"})
+        return httpx.Response(200, stream=_Chunks(b"x" * 1024), headers={"content-length": str(300 * 1024)})
+
+    proxy, _ = make_proxy(handler)
+
+    async def go() -> tuple[Response, Response]:
+        return (
+            await proxy.forward(request(path="/rag/small"), "query"),
+            await proxy.forward(request(path="/rag/large"), "query"),
+        )
+
+    small, large = asyncio.run(go())
+    assert not isinstance(small, StreamingResponse) and small.body == b"hello"
+    assert (b"content-length", b"5") in small.raw_headers
+    assert isinstance(large, StreamingResponse)
+
+
+def test_an_answer_broken_off_before_its_length_is_a_bad_gateway() -> None:
+    proxy, _ = make_proxy(
+        lambda req: httpx.Response(200, stream=_Chunks(b"he", broken=True), headers={"content-length": "5"})
+    )
+    with pytest.raises(BadGateway, match="broke off its answer"):
+        asyncio.run(proxy.forward(request(), "query"))
