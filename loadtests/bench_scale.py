@@ -4,8 +4,8 @@
 
 The corpus is generated, deterministically (a fixed seed), from real text: the sentences of
 the project's own documentation, runbooks and test corpora, drawn two at a time into chunks
-(about 40 words: the model embeds some 70 of those a second on two cores, so the first run at
-100,000 chunks spends ~25 minutes embedding; the vectors are kept in `.cache/bench_scale/` and
+(about 40 words: the model embeds some 50 of those a second on two cores, so the first run at
+100,000 chunks spends ~35 minutes embedding; the vectors are kept in `.cache/bench_scale/` and
 reused by later runs with the same size, which then report the first run's embedding figures).
 Every chunk is written with its BM25 sparse vector, exactly as ingestion writes it, into a fresh
 embedded store in a temporary directory.
