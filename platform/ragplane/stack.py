@@ -56,12 +56,6 @@ def build_llm(settings: Settings) -> OllamaAnswerer | None:
     return OllamaAnswerer(client, settings.ollama_llm_model)
 
 
-def build_store(settings: Settings) -> VectorStore:
-    return VectorStore.configured(
-        urls=settings.qdrant_urls, api_key=settings.qdrant_api_key, local_path=settings.qdrant_path
-    )
-
-
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 lets the kernel pick a free one (read it back with getsockname)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -160,7 +154,7 @@ async def build_stack(
         # One Redis client per process: the query caches, the gateway's rate limits and maintenance switch.
         stack.redis = connect_redis(settings.redis_url) if settings.redis_url else None
         if set(services) & set(BACKENDS):
-            stack.store = build_store(settings)
+            stack.store = VectorStore.configured(settings)
             await stack.store.open()
             stack.embedder = build_embedder(settings)
         if "query" in services:

@@ -38,6 +38,7 @@ from ragplane.adapters.guarded import Guard
 from ragplane.adapters.server_store import ServerEngine
 from ragplane.adapters.store_engine import DEPENDENCY, JOB_FIELD, SPARSE, Engine, Hit, Point, VectorStoreLocked
 from ragplane.lexical import SparseVector
+from ragplane.settings import Settings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -99,9 +100,11 @@ class VectorStore:
         self._nodes: _NodeMetrics | None = None
 
     @classmethod
-    def configured(cls, *, urls: Sequence[str], api_key: str | None, local_path: Path) -> VectorStore:
-        """A Qdrant server client when `urls` are given (QDRANT_URLS), else the embedded engine at `local_path`."""
-        return cls(urls=urls, api_key=api_key) if urls else cls(path=local_path)
+    def configured(cls, settings: Settings) -> VectorStore:
+        """The store the services use: a Qdrant server when QDRANT_URLS is set, else the embedded engine."""
+        if settings.qdrant_urls:
+            return cls(urls=settings.qdrant_urls, api_key=settings.qdrant_api_key)
+        return cls(path=settings.qdrant_path)
 
     @property
     def mode(self) -> Literal["local", "server"]:

@@ -37,13 +37,6 @@ class ChunkStepError(Exception):
     """Qdrant cannot be read, so no (further) chunk rows can be filled."""
 
 
-def store_for(settings: Settings) -> VectorStore:
-    """The vector store the services use with these settings."""
-    return VectorStore.configured(
-        urls=settings.qdrant_urls, api_key=settings.qdrant_api_key, local_path=settings.qdrant_path
-    )
-
-
 def _where(store: VectorStore) -> str:
     return str(store.describe()["location"])
 
@@ -54,7 +47,7 @@ async def qdrant(settings: Settings) -> AsyncIterator[VectorStore]:
 
     A local directory that does not exist is not created: there is nothing in it to read.
     """
-    store = store_for(settings)
+    store = VectorStore.configured(settings)
     try:
         if store.path is not None and not await asyncio.to_thread(store.path.is_dir):
             raise ChunkStepError(f"no Qdrant data at {store.path} (set RAGPLANE_DATA_DIR, or QDRANT_URLS)")
