@@ -131,6 +131,7 @@ class EmbeddedEngine:
     mode: Literal["local", "server"] = "local"
     node = "local"
     workers = THREADS
+    reads_in_memory = True  # versions and names live in `_collections`
 
     def __init__(self, path: Path) -> None:
         self.path = path

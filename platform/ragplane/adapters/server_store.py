@@ -39,6 +39,7 @@ log = logging.getLogger("ragplane.qdrant")
 class ServerEngine:
     mode: Literal["local", "server"] = "server"
     workers = THREADS
+    reads_in_memory = False  # every read asks the server
 
     def __init__(self, url: str, api_key: str | None, *, client: QdrantClient | None = None) -> None:
         """`client` replaces the HTTP client (tests pass qdrant-client's in-memory one: the same API)."""

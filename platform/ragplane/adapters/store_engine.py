@@ -48,6 +48,9 @@ class Engine(Protocol):
     node: str  # as the per-node metrics name it
     location: str  # a directory or a URL, for readiness and messages
     workers: int  # threads the store may call it from at once
+    # Whether version() and exists() answer from memory without blocking: the store then calls
+    # them on the event loop, sparing a cached search the hop to a worker thread and back.
+    reads_in_memory: bool
 
     def open(self) -> None: ...
     def close(self) -> None: ...

@@ -149,7 +149,7 @@ class VectorStore:
     async def version(self, name: str) -> str:
         """The collection's content version: it changes whenever its points change (see `touch`).
         Raises CollectionNotFound, which makes it a cheap existence check too."""
-        return await self._call(lambda e: e.version(name), collection=name)
+        return await self._call(lambda e: e.version(name), collection=name, inline=self._shared.engine.reads_in_memory)
 
     async def touch(self, name: str) -> None:
         """Give the collection a new content version, so caches keyed by the old one miss."""
@@ -159,7 +159,7 @@ class VectorStore:
         return await self._call(lambda e: e.drop(name))
 
     async def collection_exists(self, name: str) -> bool:
-        return await self._call(lambda e: e.exists(name))
+        return await self._call(lambda e: e.exists(name), inline=self._shared.engine.reads_in_memory)
 
     async def upsert(self, name: str, points: Sequence[Point]) -> None:
         """Sparse parts are written where the collection has the sparse vector, dropped elsewhere."""
@@ -212,15 +212,16 @@ class VectorStore:
     async def _run_raw(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._shared.executor, fn)
 
-    async def _call(self, fn: Callable[[Engine], T], *, collection: str | None = None) -> T:
+    async def _call(self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False) -> T:
+        """`fn(engine)` on a worker thread, or on the event loop when `inline` (it must not block)."""
         if self._guard is None:
-            return await self._unguarded(fn, collection=collection)
-        return await self._guard.call(lambda: self._unguarded(fn, collection=collection))
+            return await self._unguarded(fn, collection=collection, inline=inline)
+        return await self._guard.call(lambda: self._unguarded(fn, collection=collection, inline=inline))
 
-    async def _unguarded(self, fn: Callable[[Engine], T], *, collection: str | None = None) -> T:
+    async def _unguarded(self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False) -> T:
         started = time.perf_counter()
         try:
-            result = await self._translated(fn, collection=collection)
+            result = await self._translated(fn, collection=collection, inline=inline)
         except DependencyUnavailable:
             self._record(started, reached=False)
             raise
@@ -239,12 +240,12 @@ class VectorStore:
         if self._nodes is not None:
             self._nodes.record(started, reached=reached)
 
-    async def _translated(self, fn: Callable[[Engine], T], *, collection: str | None = None) -> T:
+    async def _translated(self, fn: Callable[[Engine], T], *, collection: str | None, inline: bool) -> T:
         engine = self._shared.engine
         if not self._shared.open:
             raise DependencyUnavailable(DEPENDENCY, "the vector store is not open")
         try:
-            return await self._run_raw(functools.partial(fn, engine))
+            return fn(engine) if inline else await self._run_raw(functools.partial(fn, engine))
         except _OWN_ERRORS:
             raise
         except Exception as exc:

@@ -4,9 +4,9 @@ The gateway streams the request body up (an upload is never buffered whole) and 
 body down, except a response of at most `BUFFER_BYTES` that says its length: that one is read
 whole and sent in one piece, as nginx and Kong buffer small responses, because streaming costs a
 small answer (a search result, say) a task and a message per chunk at every layer. It strips
-hop-by-hop headers, adds `X-Forwarded-*`, and sends through one
-client per replica whose default headers carry `X-Service-Token` and whose
-instrumentation adds `traceparent`, so the upstream's spans join the caller's trace. A
+hop-by-hop headers, adds `X-Forwarded-*`, and sends through one client per replica whose
+default headers carry `X-Service-Token`, in a client span that adds `traceparent`, so the
+upstream's spans join the caller's trace. A
 client-supplied `X-Service-Token` is dropped: only the gateway vouches for a request.
 A bodiless idempotent request that cannot reach one replica is tried on the next; a
 replica that does not answer in time gets a 504, never a second copy of the request.
@@ -24,7 +24,7 @@ import time
 from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -50,7 +50,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", SERVICE_TOKEN.lower()}
-RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
+RESPONSE_DROP = frozenset(name.encode() for name in HOP_BY_HOP | {"date", "server"})
 
 
 def forwarded_headers(request: Request) -> dict[str, str]:
@@ -99,6 +99,10 @@ def public_location(location: str, internal: Collection[Origin]) -> str:
     return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
 
 
+def _public_location(value: bytes, internal: Collection[Origin]) -> bytes:
+    return public_location(value.decode("latin-1"), internal).encode("latin-1")
+
+
 BUFFER_BYTES = 256 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ATTEMPTS = 2  # an idempotent request that could not reach one replica is tried on one more
@@ -131,12 +135,9 @@ class Proxy:
         for replica in pool.candidates():
             if tried == attempts:
                 break
-            upstream_request = replica.client.build_request(
-                request.method, target, headers=headers, content=request.stream() if body else None
-            )
             started = time.perf_counter()
             try:
-                response = await replica.send(upstream_request)
+                response = await replica.send(request.method, target, dict(headers), request.stream() if body else None)
             except CircuitOpen:  # opened (or probing) since it was picked: nothing was sent, take the next
                 busy += 1
                 continue
@@ -152,33 +153,33 @@ class Proxy:
                 pool.publish(replica)
                 break
             pool.publish(replica)
-            self._count(upstream, str(response.status_code), started)
+            self._count(upstream, str(response.status), started)
             return await self._relay(response, upstream)
         if busy and not tried:
             raise CircuitOpen(upstream, failures=0, retry_after=1)
         raise BadGateway(f"The {upstream} service is unreachable.", upstream=upstream)
 
-    async def _relay(self, response: httpx.Response, upstream: str) -> Response:
+    async def _relay(self, response: aiohttp.ClientResponse, upstream: str) -> Response:
         forwarded: Response
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) <= BUFFER_BYTES:
             try:
-                body = b"".join([chunk async for chunk in response.aiter_raw()])  # as sent: still encoded
-            except httpx.TransportError:
+                body = await response.read()  # as sent: still encoded
+            except aiohttp.ClientError:
                 raise BadGateway(f"The {upstream} service broke off its answer.", upstream=upstream) from None
             finally:
-                await response.aclose()
-            forwarded = Response(body, status_code=response.status_code)
+                response.release()
+            forwarded = Response(body, status_code=response.status)
         else:
             forwarded = StreamingResponse(
-                response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
+                response.content.iter_any(), status_code=response.status, background=BackgroundTask(response.release)
             )
         # Raw header pairs keep repeated headers (Link, Set-Cookie) as separate lines; the
         # upstream's Content-Length stays, and is the length of the body relayed either way.
         forwarded.raw_headers = [
-            (k.encode("latin-1"), (public_location(v, self.internal) if k == "location" else v).encode("latin-1"))
-            for k, v in ((k.lower(), v) for k, v in response.headers.multi_items())
-            if k not in RESPONSE_DROP
+            (key, _public_location(value, self.internal) if key == b"location" else value)
+            for key, value in ((k.lower(), v) for k, v in response.raw_headers)
+            if key not in RESPONSE_DROP
         ]
         return forwarded
 

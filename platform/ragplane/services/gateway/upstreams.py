@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 
 from ragplane.services.gateway.replicas import Replica, UpstreamPool
 
@@ -41,19 +42,19 @@ class Upstreams:
     async def _ready_replica(self, replica: Replica) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            response = await replica.client.get("/health/ready", timeout=HEALTH_TIMEOUT_S)
-        except httpx.HTTPError as exc:
+            status, content = await replica.get("/health/ready", HEALTH_TIMEOUT_S)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             # /health is public: say what kind of failure, not where the upstream lives.
             log.warning("upstream replica %s at %s is down: %r", replica.name, replica.base_url, exc)
             return {"status": "down", "error": type(exc).__name__}
         latency = round((time.perf_counter() - started) * 1000, 2)
-        status = "up" if response.status_code == 200 else "not_ready"
-        result: dict[str, Any] = {"status": status, "latency_ms": latency}
+        verdict = "up" if status == 200 else "not_ready"
+        result: dict[str, Any] = {"status": verdict, "latency_ms": latency}
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
-            body = {"detail": f"HTTP {response.status_code}"}
-        if status != "up":
+            body = {"detail": f"HTTP {status}"}
+        if verdict != "up":
             result["detail"] = body.get("detail")
         result["breakers"] = body.get("breakers", {})
         return result
@@ -83,10 +84,11 @@ class Upstreams:
         """The first answering replica's API document."""
         for replica in pool.replicas:
             try:
-                response = await replica.client.get("/openapi.json", timeout=HEALTH_TIMEOUT_S)
-                response.raise_for_status()
-                part: dict[str, Any] = response.json()
-            except (httpx.HTTPError, ValueError):
+                status, content = await replica.get("/openapi.json", HEALTH_TIMEOUT_S)
+                part: dict[str, Any] = json.loads(content)
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                continue
+            if status != 200:
                 continue
             return part
         return None

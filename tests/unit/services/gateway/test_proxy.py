@@ -1,16 +1,18 @@
-"""The gateway's upstream handling, against an in-process upstream (httpx MockTransport)."""
+"""The gateway's upstream handling, against real upstream servers on free ports (tests/upstreams.py)."""
 
 import asyncio
+from collections.abc import Callable
 
-import httpx
 import pytest
+from aiohttp import web
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
-from ragplane.services.gateway.proxy import Proxy, forwarded_headers, has_dot_segments
+from ragplane.services.gateway.proxy import Proxy, forwarded_headers, has_dot_segments, origin, public_location
 from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.telemetry.metrics import ServiceMetrics
+from tests.upstreams import answering, never_answers, refusing, serving
 
 TOKEN = "t" * 40
 
@@ -62,102 +64,135 @@ def test_forwarded_headers_drop_hop_by_hop_and_any_client_token() -> None:
     assert headers["x-forwarded-host"] == "gw" and headers["accept"] == "application/json"
 
 
-def make_proxy(handler, token=lambda: TOKEN) -> tuple[Proxy, ServiceMetrics]:
+def make_proxy(
+    url: str, token: Callable[[], str] = lambda: TOKEN, timeout_s: float = 5
+) -> tuple[Proxy, ServiceMetrics]:
     metrics = ServiceMetrics("gateway")
-    upstream = UpstreamPool(
-        "query",
-        ["http://query:8001"],
-        token=token,
-        timeout_s=5,
-        metrics=metrics,
-        transport=httpx.MockTransport(handler),
-    )
+    upstream = UpstreamPool("query", [url], token=token, timeout_s=timeout_s, metrics=metrics)
     return Proxy(upstreams={"query": upstream}, metrics=metrics), metrics
+
+
+async def read(response: Response) -> bytes:
+    """The body the gateway relays, whole or streamed."""
+    if isinstance(response, StreamingResponse):
+        chunks = [c async for c in response.body_iterator]
+        if response.background is not None:
+            await response.background()
+        return b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+    return bytes(response.body)
+
+
+def sent(metrics: ServiceMetrics, status: str) -> float | None:
+    return metrics.registry.get_sample_value(
+        "ragplane_gateway_upstream_requests_total", {"upstream": "query", "status": status}
+    )
 
 
 def test_the_token_is_built_once_and_reused_with_one_client_per_upstream() -> None:
     asked = []
-    seen: list[httpx.Request] = []
 
     def token() -> str:
         asked.append(1)
         return TOKEN
 
-    proxy, _ = make_proxy(lambda req: seen.append(req) or httpx.Response(200), token)
-    client = proxy.upstreams["query"].primary.client
-    forged = [(b"x-service-token", b"forged")]
-    for _ in range(3):
-        asyncio.run(proxy.forward(request(headers=forged), "query"))
+    async def go() -> list[str]:
+        async with serving(answering()) as (upstream,):
+            proxy, _ = make_proxy(upstream.url, token)
+            replica = proxy.upstreams["query"].primary
+            session = replica.session
+            for _ in range(3):
+                await proxy.forward(request(headers=[(b"x-service-token", b"forged")]), "query")
+            assert replica.session is session
+            await proxy.upstreams["query"].close()
+            return [seen.headers["x-service-token"] for seen in upstream.seen]
+
+    assert asyncio.run(go()) == [TOKEN] * 3
     assert len(asked) == 1
-    assert proxy.upstreams["query"].primary.client is client
-    assert [r.headers["x-service-token"] for r in seen] == [TOKEN] * 3
 
 
-def test_forward_streams_the_upstream_answer() -> None:
-    seen: list[httpx.Request] = []
+def test_forward_streams_an_unsized_answer_and_keeps_repeated_headers() -> None:
+    async def chunked(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(status=201, headers={"Server": "x"})
+        response.headers.add("Link", "<a>")
+        response.headers.add("Link", "<b>")
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b'{"ok":')
+        await response.write(b"true}")
+        await response.write_eof()
+        return response
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        seen.append(req)
-        return httpx.Response(
-            201, stream=httpx.ByteStream(b'{"ok":true}'), headers=[("Link", "<a>"), ("Link", "<b>"), ("Server", "x")]
-        )
+    async def go() -> tuple[Response, bytes, ServiceMetrics, list]:
+        async with serving(chunked) as (upstream,):
+            proxy, metrics = make_proxy(upstream.url)
+            forwarded = request("POST", "/rag/query", b"", body=b'{"q":1}', headers=[(b"content-length", b"7")])
+            response = await proxy.forward(forwarded, "query")
+            body = await read(response)
+            await proxy.upstreams["query"].close()
+            return response, body, metrics, upstream.seen
 
-    proxy, metrics = make_proxy(handler)
-
-    async def go() -> tuple[int, list, bytes]:
-        response = await proxy.forward(
-            request("POST", "/rag/query", b"", body=b'{"q":1}', headers=[(b"content-length", b"7")]), "query"
-        )
-        chunks = [c async for c in response.body_iterator]
-        return (
-            response.status_code,
-            response.raw_headers,
-            b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks),
-        )
-
-    status, raw, body = asyncio.run(go())
-    assert status == 201 and body == b'{"ok":true}'
-    assert [v for k, v in raw if k == b"link"] == [b"<a>", b"<b>"]
-    assert not any(k == b"server" for k, _ in raw)
-    assert str(seen[0].url) == "http://query:8001/rag/query"
+    response, body, metrics, seen = asyncio.run(go())
+    assert isinstance(response, StreamingResponse)
+    assert response.status_code == 201 and body == b'{"ok":true}'
+    assert [v for k, v in response.raw_headers if k == b"link"] == [b"<a>", b"<b>"]
+    assert not any(k in (b"server", b"transfer-encoding") for k, _ in response.raw_headers)
+    assert seen[0].target == "/rag/query" and seen[0].method == "POST"
     assert seen[0].headers["x-service-token"] == TOKEN
-    assert seen[0].content == b'{"q":1}'
-    assert (
-        metrics.registry.get_sample_value(
-            "ragplane_gateway_upstream_requests_total", {"upstream": "query", "status": "201"}
-        )
-        == 1
-    )
+    assert seen[0].body == b'{"q":1}'
+    assert sent(metrics, "201") == 1
 
 
-def test_query_string_is_kept() -> None:
-    seen: list[httpx.Request] = []
-    proxy, _ = make_proxy(lambda req: seen.append(req) or httpx.Response(200))
-    asyncio.run(proxy.forward(request(query=b"query=a%20b&max_results=3"), "query"))
-    assert str(seen[0].url) == "http://query:8001/api/v1/rag/search?query=a%20b&max_results=3"
+def test_the_query_string_and_the_raw_path_are_kept() -> None:
+    async def go() -> str:
+        async with serving(answering()) as (upstream,):
+            proxy, _ = make_proxy(upstream.url)
+            path = "/api/v1/rag/collections/a%2Fb/stats"
+            await proxy.forward(request(path=path, query=b"query=a%20b&max_results=3"), "query")
+            await proxy.upstreams["query"].close()
+            return upstream.seen[0].target
+
+    assert asyncio.run(go()) == "/api/v1/rag/collections/a%2Fb/stats?query=a%20b&max_results=3"
 
 
-@pytest.mark.parametrize(
-    ("error", "problem", "status"),
-    [
-        (httpx.ConnectError("refused"), BadGateway, "unreachable"),
-        (httpx.ReadTimeout("slow"), GatewayTimeout, "timeout"),
-    ],
-)
-def test_upstream_failures_become_problems(error: Exception, problem: type, status: str) -> None:
-    def handler(req: httpx.Request) -> httpx.Response:
-        raise error
+def test_headers_the_client_did_not_send_are_not_added() -> None:
+    async def go() -> dict[str, str]:
+        async with serving(answering()) as (upstream,):
+            proxy, _ = make_proxy(upstream.url)
+            await proxy.forward(request(headers=[(b"host", b"gw"), (b"accept", b"text/plain")]), "query")
+            await proxy.upstreams["query"].close()
+            return upstream.seen[0].headers
 
-    proxy, metrics = make_proxy(handler)
-    with pytest.raises(problem) as caught:
-        asyncio.run(proxy.forward(request(), "query"))
-    assert "query service" in caught.value.detail
-    assert (
-        metrics.registry.get_sample_value(
-            "ragplane_gateway_upstream_requests_total", {"upstream": "query", "status": status}
-        )
-        == 1
-    )
+    headers = asyncio.run(go())
+    assert headers["accept"] == "text/plain" and headers["x-forwarded-host"] == "gw"
+    assert "accept-encoding" not in headers and "user-agent" not in headers
+
+
+def test_a_refused_connection_is_a_bad_gateway() -> None:
+    async def go(url: str) -> ServiceMetrics:
+        proxy, metrics = make_proxy(url)
+        with pytest.raises(BadGateway) as caught:
+            await proxy.forward(request(), "query")
+        assert "query service" in caught.value.detail
+        await proxy.upstreams["query"].close()
+        return metrics
+
+    with refusing() as url:
+        metrics = asyncio.run(go(url))
+    assert sent(metrics, "unreachable") == 1
+
+
+def test_an_upstream_that_does_not_answer_in_time_is_a_gateway_timeout() -> None:
+    async def go() -> ServiceMetrics:
+        async with serving(never_answers) as (upstream,):
+            proxy, metrics = make_proxy(upstream.url, timeout_s=0.2)
+            with pytest.raises(GatewayTimeout) as caught:
+                await proxy.forward(request(), "query")
+            assert "query service" in caught.value.detail
+            await proxy.upstreams["query"].close()
+            assert len(upstream.seen) == 1  # never sent twice
+            return metrics
+
+    assert sent(asyncio.run(go()), "timeout") == 1
 
 
 @pytest.mark.parametrize(
@@ -176,9 +211,15 @@ def test_dot_segments_are_detected(path: str, dotted: bool) -> None:
 
 
 def test_dot_segments_are_never_forwarded() -> None:
-    proxy, _ = make_proxy(lambda req: pytest.fail("must not reach the upstream"))
-    with pytest.raises(NotFound):
-        asyncio.run(proxy.forward(request(path="/rag/search/../../internal/cache/clear"), "query"))
+    async def go() -> int:
+        async with serving(answering()) as (upstream,):
+            proxy, _ = make_proxy(upstream.url)
+            with pytest.raises(NotFound):
+                await proxy.forward(request(path="/rag/search/../../internal/cache/clear"), "query")
+            await proxy.upstreams["query"].close()
+            return len(upstream.seen)
+
+    assert asyncio.run(go()) == 0
 
 
 @pytest.mark.parametrize(
@@ -194,61 +235,61 @@ def test_dot_segments_are_never_forwarded() -> None:
         ("http://query:9999/rag/search", "http://query:9999/rag/search"),
     ],
 )
-def test_a_redirect_to_an_upstream_becomes_the_public_path(location: str, relayed: str) -> None:
-    metrics = ServiceMetrics("gateway")
-    pools = {
-        name: UpstreamPool(
-            name,
-            [url],
-            token=lambda: TOKEN,
-            timeout_s=5,
-            metrics=metrics,
-            transport=httpx.MockTransport(lambda req: httpx.Response(307, headers={"Location": location})),
-        )
-        for name, url in (("query", "http://query:8001"), ("collections", "http://collections"))
-    }
-    proxy = Proxy(upstreams=pools, metrics=metrics)
-    response = asyncio.run(proxy.forward(request(path="/api/v1/rag/search/"), "query"))
+def test_a_location_on_an_upstream_becomes_the_public_path(location: str, relayed: str) -> None:
+    internal = {origin("http://query:8001"), origin("http://collections")}
+    assert public_location(location, internal) == relayed
+
+
+def test_a_redirect_from_an_upstream_is_relayed_on_the_gateway() -> None:
+    async def redirect(request: web.BaseRequest) -> web.StreamResponse:
+        port = request.transport.get_extra_info("sockname")[1] if request.transport else 0
+        return web.Response(status=307, headers={"Location": f"http://127.0.0.1:{port}/api/v1/rag/search?query=x"})
+
+    async def go() -> Response:
+        async with serving(redirect) as (upstream,):
+            proxy, _ = make_proxy(upstream.url)
+            response = await proxy.forward(request(path="/api/v1/rag/search/"), "query")
+            await proxy.upstreams["query"].close()
+            return response
+
+    response = asyncio.run(go())
     assert response.status_code == 307
-    assert [v.decode() for k, v in response.raw_headers if k == b"location"] == [relayed]
-
-
-class _Chunks(httpx.AsyncByteStream):
-    """An upstream body arriving in pieces, which may break off."""
-
-    def __init__(self, *chunks: bytes, broken: bool = False) -> None:
-        self.chunks, self.broken = chunks, broken
-
-    async def __aiter__(self):
-        for chunk in self.chunks:
-            yield chunk
-        if self.broken:
-            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+    assert [v for k, v in response.raw_headers if k == b"location"] == [b"/api/v1/rag/search?query=x"]
 
 
 def test_a_small_answer_that_says_its_length_is_relayed_whole_and_a_large_one_streamed() -> None:
-    def handler(req: httpx.Request) -> httpx.Response:
-        if req.url.path.endswith("small"):
-            return httpx.Response(200, stream=_Chunks(b"he", b"llo"), headers={"content-length": "5"})
-        return httpx.Response(200, stream=_Chunks(b"x" * 1024), headers={"content-length": str(300 * 1024)})
+    async def sized(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(body=b"hello" if request.path.endswith("small") else b"x" * (300 * 1024))
 
-    proxy, _ = make_proxy(handler)
+    async def go() -> tuple[Response, Response, bytes]:
+        async with serving(sized) as (upstream,):
+            proxy, _ = make_proxy(upstream.url)
+            small = await proxy.forward(request(path="/rag/small"), "query")
+            large = await proxy.forward(request(path="/rag/large"), "query")
+            body = await read(large)
+            await proxy.upstreams["query"].close()
+            return small, large, body
 
-    async def go() -> tuple[Response, Response]:
-        return (
-            await proxy.forward(request(path="/rag/small"), "query"),
-            await proxy.forward(request(path="/rag/large"), "query"),
-        )
-
-    small, large = asyncio.run(go())
+    small, large, body = asyncio.run(go())
     assert not isinstance(small, StreamingResponse) and small.body == b"hello"
     assert (b"content-length", b"5") in small.raw_headers
-    assert isinstance(large, StreamingResponse)
+    assert isinstance(large, StreamingResponse) and len(body) == 300 * 1024
 
 
 def test_an_answer_broken_off_before_its_length_is_a_bad_gateway() -> None:
-    proxy, _ = make_proxy(
-        lambda req: httpx.Response(200, stream=_Chunks(b"he", broken=True), headers={"content-length": "5"})
-    )
-    with pytest.raises(BadGateway, match="broke off its answer"):
-        asyncio.run(proxy.forward(request(), "query"))
+    async def broken(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "5"})
+        await response.prepare(request)
+        await response.write(b"he")
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def go() -> None:
+        async with serving(broken) as (upstream,):
+            proxy, _ = make_proxy(upstream.url)
+            with pytest.raises(BadGateway, match="broke off its answer"):
+                await proxy.forward(request(), "query")
+            await proxy.upstreams["query"].close()
+
+    asyncio.run(go())
