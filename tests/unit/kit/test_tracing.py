@@ -75,3 +75,45 @@ def test_a_client_span_puts_its_traceparent_on_the_request_and_marks_failures() 
         "url.path": "/rag/search",
     }
     assert failed.status.status_code.name == "ERROR" and "server.port" not in failed.attributes
+
+
+def test_a_server_span_continues_the_callers_trace_and_is_named_after_the_route() -> None:
+    import pytest
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from ragplane.kit.tracing import instrument_app
+
+    async def item(request: Request) -> PlainTextResponse:
+        if request.path_params["id"] == "boom":
+            raise RuntimeError("a bug")
+        inner = current_trace_id()
+        return PlainTextResponse(inner or "", status_code=503 if request.path_params["id"] == "down" else 200)
+
+    spans = InMemorySpanExporter()
+    app = Starlette(routes=[Route("/items/{id}", item)])
+    instrument_app(app, create_tracer_provider("query", processors=(SimpleSpanProcessor(spans),)))
+    caller = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with TestClient(app, raise_server_exceptions=False) as client:
+        ok = client.get("/items/1", headers={"traceparent": f"00-{caller}-00f067aa0ba902b7-01"})
+        client.get("/items/down")
+        client.get("/nowhere")
+        with pytest.raises(RuntimeError):
+            TestClient(app).get("/items/boom")
+    assert ok.text == caller  # the handler runs inside the server span
+    first, down, unmatched, failed = spans.get_finished_spans()
+    assert first.kind.name == "SERVER" and first.name == "GET /items/{id}"
+    assert format(first.context.trace_id, "032x") == caller and first.parent.span_id == 0x00F067AA0BA902B7
+    assert dict(first.attributes) == {
+        "http.request.method": "GET",
+        "url.path": "/items/1",
+        "http.response.status_code": 200,
+        "http.route": "/items/{id}",
+    }
+    assert first.status.status_code.name == "UNSET"
+    assert down.status.status_code.name == "ERROR" and down.attributes["http.response.status_code"] == 503
+    assert unmatched.name == "GET unmatched" and unmatched.attributes["http.response.status_code"] == 404
+    assert failed.status.status_code.name == "ERROR" and failed.events[0].name == "exception"
