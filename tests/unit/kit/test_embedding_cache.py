@@ -50,3 +50,100 @@ def test_answers_from_cached_sentence_vectors_are_the_same_answers(embedding_mod
         await model.close()
 
     asyncio.run(go())
+
+
+class Gated(CountingEmbedder):
+    """The real model behind a gate: a call starts, then waits until the test opens the gate."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.fail = fail
+
+    async def embed(self, texts):
+        self.started.set()
+        await self.gate.wait()
+        if self.fail:
+            raise RuntimeError("the model broke")
+        return await super().embed(texts)
+
+
+def cached_view(model, tracer=None) -> CachedEmbedder:
+    return CachedEmbedder(model, Cache("query_embeddings", MemoryBackend(100), ServiceMetrics("query")), tracer=tracer)
+
+
+def test_concurrent_callers_of_the_same_text_share_one_embedding(embedding_model) -> None:
+    async def go() -> None:
+        model = Gated()
+        cached = cached_view(model)
+        first = asyncio.create_task(cached.embed(["breakers open", "pasta boils"]))
+        await model.started.wait()
+        others = [asyncio.create_task(cached.embed(["pasta boils", "breakers open", "pasta boils"])) for _ in range(5)]
+        await asyncio.sleep(0)  # let them find the texts in flight
+        model.gate.set()
+        vectors = await first
+        for other in others:
+            assert await other == [vectors[1], vectors[0], vectors[1]]
+        assert model.texts == 2
+        await model.close()
+
+    asyncio.run(go())
+
+
+def test_a_failed_embedding_fails_its_waiters_and_is_not_remembered(embedding_model) -> None:
+    async def go() -> None:
+        model = Gated(fail=True)
+        cached = cached_view(model)
+        first = asyncio.create_task(cached.embed(["breakers open"]))
+        await model.started.wait()
+        waiter = asyncio.create_task(cached.embed(["breakers open"]))
+        await asyncio.sleep(0)
+        model.gate.set()
+        for task in (first, waiter):
+            with pytest.raises(RuntimeError, match="broke"):
+                await task
+        model.fail = False
+        assert len(await cached.embed(["breakers open"])) == 1  # tried again, not stuck in flight
+        await model.close()
+
+    asyncio.run(go())
+
+
+def test_a_waiter_whose_embedder_was_cancelled_embeds_the_text_itself(embedding_model) -> None:
+    async def go() -> None:
+        model = Gated()
+        cached = cached_view(model)
+        first = asyncio.create_task(cached.embed(["breakers open"]))
+        await model.started.wait()
+        waiter = asyncio.create_task(cached.embed(["breakers open"]))
+        await asyncio.sleep(0)
+        first.cancel()  # its client hung up
+        await asyncio.sleep(0)
+        model.gate.set()
+        [vector] = await waiter
+        assert len(vector) == 384 and first.cancelled()
+        await model.close()
+
+    asyncio.run(go())
+
+
+def test_only_a_miss_is_an_embed_span(embedding_model) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from ragplane.kit.tracing import create_tracer_provider
+
+    spans = InMemorySpanExporter()
+    tracer = create_tracer_provider("query", processors=(SimpleSpanProcessor(spans),)).get_tracer("t")
+
+    async def go() -> None:
+        model = CountingEmbedder()
+        cached = cached_view(model, tracer)
+        await cached.embed(["breakers open", "pasta boils"])
+        await cached.embed(["pasta boils"])
+        await model.close()
+
+    asyncio.run(go())
+    [span] = spans.get_finished_spans()
+    assert span.name == "embed" and span.attributes["texts"] == 2

@@ -35,7 +35,6 @@ from ragplane.adapters.errors import CollectionExists, CollectionNotFound, Depen
 from ragplane.adapters.querylog import Kind, QueryLog, QueryLogEntry
 from ragplane.adapters.vectors import Hit, VectorStore
 from ragplane.kit.cache import Cache
-from ragplane.kit.embedding_cache import embedding_key
 from ragplane.kit.errors import ProblemError
 from ragplane.kit.problems import dependency_problem
 from ragplane.kit.requests import read_json_object
@@ -94,7 +93,6 @@ class QueryApi:
         store: VectorStore,
         answerer: Answerer,
         fallback: Answerer,
-        embeddings: Cache[list[float]],
         results: Cache[list[dict[str, Any]]],
         metrics: ServiceMetrics,
         tracer: Tracer,
@@ -105,7 +103,6 @@ class QueryApi:
         self.store = store
         self.answerer = answerer
         self.fallback = fallback
-        self.embeddings = embeddings
         self.results = results
         self.tracer = tracer
         self.default_collection = default_collection
@@ -229,14 +226,7 @@ class QueryApi:
             return await answerer.answer(question, passages, vector)
 
     async def _embed_query(self, text: str) -> list[float]:
-        key = embedding_key(self.embedder.name, text)
-        cached = await self.embeddings.get(key)
-        if cached is not None:
-            return cached
-        with stage(self.tracer, "embed", embedder=self.embedder.name, texts=1):
-            vector = (await self.embedder.embed([text]))[0]
-        await self.embeddings.put(key, vector)
-        return vector
+        return (await self.embedder.embed([text]))[0]  # a CachedEmbedder: embedded once per text
 
     async def _retrieve(self, req: SearchRequest) -> tuple[list[Hit], bool]:
         """Hits for the request, and whether they came from the result cache."""

@@ -83,19 +83,19 @@ def create_query_app(
     embeddings = cache("query_embeddings", encode=encode_vector, decode=decode_vector)
     sentences = cache("sentence_embeddings", encode=encode_vector, decode=decode_vector)
     results = cache("search_results", encode=encode_json, decode=decode_json)
-    extractive = ExtractiveAnswerer(CachedEmbedder(guarded, sentences))
+    tracer = tracer_provider.get_tracer("ragplane.query")
+    extractive = ExtractiveAnswerer(CachedEmbedder(guarded, sentences, tracer=tracer))
     answerer = GuardedAnswerer(llm, guard=breakers["llm"], slots=slots, metrics=metrics) if llm else extractive
     guarded_store = store.guarded(breakers["qdrant"], metrics)
     query_log = build_query_log(settings, metrics)
     api = QueryApi(
-        embedder=guarded,
+        embedder=CachedEmbedder(guarded, embeddings, tracer=tracer),
         store=guarded_store,
         answerer=answerer,
         fallback=extractive,
-        embeddings=embeddings,
         results=results,
         metrics=metrics,
-        tracer=tracer_provider.get_tracer("ragplane.query"),
+        tracer=tracer,
         default_collection=settings.default_collection,
         query_log=query_log,
     )
