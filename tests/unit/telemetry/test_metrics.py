@@ -34,11 +34,15 @@ def test_prime_with_a_fixed_label_and_forget() -> None:
     docs.forget(collection="a")
     assert sample("ragplane_ingestion_documents_total", {"collection": "a", "result": "skipped"}) is None
     assert sample("ragplane_ingestion_documents_total", {"collection": "b", "result": "failed"}) == 0
+    docs.labels(collection="a", result="skipped").inc()  # a series counted again after forget is exported again
+    assert sample("ragplane_ingestion_documents_total", {"collection": "a", "result": "skipped"}) == 1
 
 
 def test_families_are_cached_and_typed() -> None:
     m = ServiceMetrics("query")
     assert m.histogram(catalog.EMBEDDING_DURATION) is m.histogram(catalog.EMBEDDING_DURATION)
+    family = m.histogram(catalog.EMBEDDING_DURATION)
+    assert family.labels(embedder="x") is family.labels(embedder="x")
     with pytest.raises(TypeError, match="histogram"):
         m.counter(catalog.EMBEDDING_DURATION)
 
