@@ -79,9 +79,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
+class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is when a record is emitted, not when logging was set up:
+    a program (or a test runner) that swaps stdout and closes the old one must not leave a
+    thread still logging into the closed file ("I/O operation on closed file")."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always sys.stdout
+
+
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     """Route every logger (ours, uvicorn's, libraries') through one JSON handler on stdout."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(stream) if stream is not None else StdoutHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

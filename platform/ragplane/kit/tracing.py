@@ -78,7 +78,7 @@ class ServerSpans:
     """A SERVER span around every HTTP request, continuing the caller's trace from `traceparent`.
 
     Pure ASGI and written here rather than with OpenTelemetry's ASGI middleware, which for
-    the same span spent about a tenth of the gateway's CPU per request (header collection,
+    the same span spent about a fifth of a service's CPU per request (header collection,
     a dozen derived attributes, duration metrics nobody reads). The span is named after the
     matched route's template once routing is done (`GET /api/v1/rag/search`); a 5xx answer
     or an exception passing through marks it as an error.

@@ -1,9 +1,10 @@
+import io
 import json
 import logging
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from ragplane.kit.logs import JsonFormatter, current_service
+from ragplane.kit.logs import JsonFormatter, configure_logging, current_service
 
 
 def record(msg: str = "hello %s", *args: object, **extra: object) -> logging.LogRecord:
@@ -42,3 +43,20 @@ def test_exceptions_are_included() -> None:
         rec = record()
         rec.exc_info = sys.exc_info()
     assert "ValueError: bad" in json.loads(JsonFormatter().format(rec))["exception"]
+
+
+def test_the_default_handler_follows_stdout_when_it_is_swapped(monkeypatch) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", first)
+    configure_logging()
+    try:
+        logging.getLogger("ragplane.test").warning("one")
+        monkeypatch.setattr("sys.stdout", second)
+        first.close()  # a test runner closes the stdout it swapped out
+        logging.getLogger("ragplane.test").warning("two")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert '"message": "two"' in second.getvalue()

@@ -6,8 +6,8 @@ whole and sent in one piece, as nginx and Kong buffer small responses, because s
 small answer (a search result, say) a task and a message per chunk at every layer. It strips
 hop-by-hop headers, adds `X-Forwarded-*`, and sends through one client per replica whose
 default headers carry `X-Service-Token`, in a client span that adds `traceparent`, so the
-upstream's spans join the caller's trace. A
-client-supplied `X-Service-Token` is dropped: only the gateway vouches for a request.
+upstream's spans join the caller's trace. A client-supplied `X-Service-Token` is dropped:
+only the gateway vouches for a request.
 A bodiless idempotent request that cannot reach one replica is tried on the next; a
 replica that does not answer in time gets a 504, never a second copy of the request.
 
@@ -137,6 +137,7 @@ class Proxy:
                 break
             started = time.perf_counter()
             try:
+                # A copy per attempt: each attempt's client span puts its own `traceparent` in it.
                 response = await replica.send(request.method, target, dict(headers), request.stream() if body else None)
             except CircuitOpen:  # opened (or probing) since it was picked: nothing was sent, take the next
                 busy += 1

@@ -39,6 +39,9 @@ REPLICA_RECOVERY_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
 NO_CALL_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_CONNECTIONS = 200
+# An idle pooled connection is dropped before uvicorn's own keep-alive timeout (5 s) closes it,
+# so a request is never written to a connection the replica is closing at that moment.
+KEEPALIVE_S = 4.0
 # Headers aiohttp would add on its own: what goes upstream is what the client sent.
 NOT_ADDED = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
@@ -78,7 +81,7 @@ class Replica:
         """The replica's client, made on first use: aiohttp binds it to the running event loop."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0),
+                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0, keepalive_timeout=KEEPALIVE_S),
                 headers=self.headers,
                 timeout=self.timeout,
                 skip_auto_headers=NOT_ADDED,
