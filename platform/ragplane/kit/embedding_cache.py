@@ -46,29 +46,30 @@ class CachedEmbedder(EmbedderView):
         keys = [embedding_key(self.name, text) for text in texts]
         found: list[Vector | None] = list(await asyncio.gather(*(self.cache.get(key) for key in keys)))
         mine: dict[str, str] = {}  # key → text: embedded by this call
-        theirs: dict[str, asyncio.Future[Vector]] = {}  # key → another call's pending vector
+        theirs: dict[str, tuple[str, asyncio.Future[Vector]]] = {}  # key → text and another call's vector
         for key, text, vector in zip(keys, texts, found, strict=True):
             if vector is not None or key in mine or key in theirs:
                 continue
             if key in self._in_flight:
-                theirs[key] = self._in_flight[key]
+                theirs[key] = text, self._in_flight[key]
             else:
                 mine[key] = text
-                self._in_flight[key] = asyncio.get_running_loop().create_future()
         vectors = await self._embed_own(mine) if mine else {}
-        for key, pending in theirs.items():
+        for key, (text, pending) in theirs.items():
             try:
                 vectors[key] = await asyncio.shield(pending)
             except asyncio.CancelledError:
                 if not pending.cancelled():
                     raise  # this caller was cancelled, not the one it waited for
-                vectors[key] = (await self._embed_own({key: texts[keys.index(key)]}))[key]
+                [vectors[key]] = await self.embed([text])  # its embedder left: ask again, joining any retry
         return [vector if vector is not None else vectors[key] for key, vector in zip(keys, found, strict=True)]
 
     async def _embed_own(self, texts: dict[str, str]) -> dict[str, Vector]:
-        """Embed `texts` (key → text), hand each vector to whoever waits for it, and cache it."""
+        """Embed `texts` (key → text, none in flight), hand each vector to whoever waits for it, and
+        cache it. The keys are registered before the first `await`, so a caller arriving meanwhile waits."""
+        loop = asyncio.get_running_loop()
         for key in texts:
-            self._in_flight.setdefault(key, asyncio.get_running_loop().create_future())
+            self._in_flight[key] = loop.create_future()
         try:
             if self.tracer is None:
                 embedded = await self.inner.embed(list(texts.values()))
@@ -79,7 +80,7 @@ class CachedEmbedder(EmbedderView):
             for key in texts:
                 pending = self._in_flight.pop(key)
                 if isinstance(exc, asyncio.CancelledError):
-                    pending.cancel()  # waiters embed it themselves
+                    pending.cancel()  # waiters ask again
                 else:
                     pending.set_exception(exc)
                     pending.exception()  # retrieved: no "never retrieved" warning when nobody waits

@@ -110,19 +110,20 @@ def test_a_failed_embedding_fails_its_waiters_and_is_not_remembered(embedding_mo
     asyncio.run(go())
 
 
-def test_a_waiter_whose_embedder_was_cancelled_embeds_the_text_itself(embedding_model) -> None:
+def test_waiters_whose_embedder_was_cancelled_embed_the_text_once_themselves(embedding_model) -> None:
     async def go() -> None:
         model = Gated()
         cached = cached_view(model)
         first = asyncio.create_task(cached.embed(["breakers open"]))
         await model.started.wait()
-        waiter = asyncio.create_task(cached.embed(["breakers open"]))
+        waiters = [asyncio.create_task(cached.embed(["breakers open"])) for _ in range(2)]
         await asyncio.sleep(0)
         first.cancel()  # its client hung up
         await asyncio.sleep(0)
         model.gate.set()
-        [vector] = await waiter
-        assert len(vector) == 384 and first.cancelled()
+        [one], [other] = [await waiter for waiter in waiters]
+        assert len(one) == 384 and one == other and first.cancelled()
+        assert model.texts == 1  # the cancelled call never reached the model; one waiter embedded for both
         await model.close()
 
     asyncio.run(go())
