@@ -12,6 +12,8 @@ not Locust's. Each line is one wrk run of `--seconds` with `--connections` conne
 - uncached search and uncached Q&A through the gateway (every request a new query text, via
   a wrk Lua script), and Q&A whose search is cached (the answer is composed every time); the
   cached requests are asked once before their run, so the run measures the cache's answers;
+- uncached search of the uncached Q&A run's question texts, and the ratio of the two: what
+  composing an answer costs on top of a search of the same text;
 - the resident memory of the stack's processes at idle and at the end of the heaviest run.
 
 It prints the machine, then one table. Locust (`make load`) is the user-facing harness with
@@ -43,6 +45,10 @@ SEARCH = "/api/v1/rag/search?collection=docs&query="
 QUERY = "/api/v1/rag/query"
 CACHED_SEARCH = "circuit breaker open"
 CACHED_QUESTION = "How do the services authenticate each other?"
+ASKED = "uncached Q&A, gateway"
+# Search with the uncached Q&A run's texts: the model's cost grows with a text's length, so the
+# two compare on equal texts what answering adds to a search.
+SEARCH_AS_ASKED = "uncached search of the Q&A questions, gateway"
 # A new query text per request: the counter makes every one a cache miss.
 UNIQUE_GET = """
 counter = 0
@@ -128,13 +134,16 @@ def warm(url: str, headers: dict[str, str], question: str | None = None) -> None
 
 
 def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and its children (Linux /proc)."""
+    """Resident memory of a process and its descendants (Linux /proc). A process's children are
+    listed per thread that started them: the embedder's model process is its thread's child."""
     total, pending = 0, [pid]
     while pending:
         current = pending.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            children = [
+                c for task in Path(f"/proc/{current}/task").iterdir() for c in (task / "children").read_text().split()
+            ]
         except OSError:
             continue
         found = re.search(r"VmRSS:\s+(\d+) kB", status)
@@ -203,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
                 **runs,
             ),
             wrk(
+                SEARCH_AS_ASKED,
+                gateway,
+                bearer,
+                script=UNIQUE_GET.format(path=SEARCH + quote(CACHED_QUESTION + " ")),
+                **runs,
+            ),
+            wrk(
                 "Q&A, search cached, gateway",
                 gateway + QUERY,
                 bearer,
@@ -212,10 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         ]
         loaded_started = time.monotonic()
         script = UNIQUE_POST.format(path=QUERY, question=CACHED_QUESTION)
-        results.append(wrk("uncached Q&A, gateway", gateway + QUERY, bearer, script=script, **runs))
+        results.append(wrk(ASKED, gateway + QUERY, bearer, script=script, **runs))
         loaded_rss = rss_bytes(stack.process.pid)
         print(f"(the last run took {time.monotonic() - loaded_started:.0f} s)", file=sys.stderr)
     print(table(results))
+    rates = {r.name: r.rps for r in results}
+    print(f"uncached Q&A / uncached search of the same questions: {rates[ASKED] / rates[SEARCH_AS_ASKED]:.2f}")
     print(f"stack RSS: {idle_rss / 2**20:.0f} MiB idle, {loaded_rss / 2**20:.0f} MiB after the uncached Q&A run")
     if args.json:
         figures = {

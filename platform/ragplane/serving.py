@@ -1,8 +1,9 @@
 """Serving until Ctrl-C: `ragplane up` (the whole stack) and `ragplane serve NAME` (one service).
 
 `ragplane up` runs the query and collections services in this process, where they share one
-embedding model, one Qdrant client and Qdrant local mode's data directory (which admits one
-process), and the gateway in a child process of its own: `ragplane serve gateway --socket-fd N`
+embedding model (itself run in a child process, `adapters/model_process.py`), one Qdrant client
+and the embedded engine's data directory (which admits one process), and the gateway in a child
+process of its own: `ragplane serve gateway --socket-fd N`
 on a socket this process bound, so the address is known (and taken) before the child starts.
 The edge and the services then run on two cores instead of sharing one event loop. One
 gateway process keeps the rate limiter's in-memory counters exact (with `REDIS_URL` they are

@@ -82,6 +82,7 @@ class Settings:
     embedder: EmbedderChoice = "local"
     answerer: AnswererChoice = "extractive"
     embedder_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    embedder_process: bool = True
     default_collection: str = "docs"
     ingest_concurrency: int = 2
     ingest_max_jobs: int = 32
@@ -219,6 +220,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         ollama_llm_model=read("OLLAMA_LLM_MODEL", parsing.non_empty, defaults.ollama_llm_model),
         ollama_timeout_s=read("OLLAMA_TIMEOUT_S", parsing.positive_float, defaults.ollama_timeout_s),
         embedder_threads=read("EMBEDDER_THREADS", parsing.positive_int, defaults.embedder_threads),
+        embedder_process=read("EMBEDDER_PROCESS", parsing.boolean, defaults.embedder_process),
         default_collection=read("RAGPLANE_DEFAULT_COLLECTION", parsing.non_empty, defaults.default_collection),
         ingest_concurrency=read("INGEST_CONCURRENCY", parsing.positive_int, defaults.ingest_concurrency),
         ingest_max_jobs=read("INGEST_MAX_JOBS", parsing.positive_int, defaults.ingest_max_jobs),

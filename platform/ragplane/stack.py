@@ -1,7 +1,8 @@
 """The composition root: build adapters and service apps from settings, then serve them.
 
 `ragplane up` runs query and collections in one process (one event loop, a uvicorn server
-per port) sharing one embedding model and one Qdrant client, and the gateway in a second
+per port) sharing one embedding model (run in a child process unless EMBEDDER_PROCESS=false)
+and one Qdrant client, and the gateway in a second
 (`serving.py`); `ragplane serve NAME` runs one. The services still talk to each other over HTTP only, exactly as
 in the docker-compose stack: the same code, composed differently.
 """
@@ -44,7 +45,7 @@ def build_embedder(settings: Settings) -> Embedder:
         assert settings.ollama_url
         client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="embedder")
         return OllamaEmbedder(client, settings.ollama_embed_model)
-    return LocalEmbedder(threads=settings.embedder_threads)
+    return LocalEmbedder(threads=settings.embedder_threads, process=settings.embedder_process)
 
 
 def build_llm(settings: Settings) -> OllamaAnswerer | None:

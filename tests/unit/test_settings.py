@@ -30,7 +30,14 @@ def test_defaults_match_the_documented_ports() -> None:
 
 
 def test_values_are_read_and_typed() -> None:
-    s = load(GATEWAY_PORT="9000", RAGPLANE_DATA_DIR="/tmp/x", INGEST_CONCURRENCY="4", LOG_LEVEL="debug")
+    s = load(
+        GATEWAY_PORT="9000",
+        RAGPLANE_DATA_DIR="/tmp/x",
+        INGEST_CONCURRENCY="4",
+        LOG_LEVEL="debug",
+        EMBEDDER_PROCESS="no",
+    )
+    assert load().embedder_process is True and s.embedder_process is False
     assert s.gateway_port == 9000
     assert s.data_dir == Path("/tmp/x")
     assert s.ingest_concurrency == 4
@@ -54,6 +61,7 @@ def test_values_are_read_and_typed() -> None:
         ({"ANSWERER": "ollama"}, "OLLAMA_URL"),
         ({"DATABASE_URL": "mysql://root@db/x"}, "DATABASE_URL"),
         ({"DATABASE_MIGRATE_ON_START": "maybe"}, "DATABASE_MIGRATE_ON_START"),
+        ({"EMBEDDER_PROCESS": "sometimes"}, "EMBEDDER_PROCESS"),
         ({"QUERY_LOG_BUFFER": "0"}, "QUERY_LOG_BUFFER"),
     ],
 )

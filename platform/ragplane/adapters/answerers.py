@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy
+
 from ragplane.adapters.embedders import Embedder
 from ragplane.adapters.sentences import (
     Sentence,
@@ -82,10 +84,6 @@ def not_found(answerer: str) -> Answer:
     )
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))  # both unit-length
-
-
 @dataclass(frozen=True)
 class _Scored:
     sentence: Sentence
@@ -143,11 +141,12 @@ class ExtractiveAnswerer:
         bonus = [self.quantity_bonus if quantity and states_quantity(s.text) else 0.0 for s in pool]
         cheap = sorted(range(len(pool)), key=lambda i: (-(0.7 * lexical[i] + 0.3 * prior[i]), i))[: self.shortlist]
         vectors = await self.embedder.embed([pool[i].quoted for i in cheap])
+        # Cosine similarities: all vectors are unit-length.
+        similarities = (numpy.asarray(vectors) @ numpy.asarray(question_vector)).tolist()
         scored = sorted(
             (
                 _Scored(pool[i], ws * similarity + wl * lexical[i] + wp * prior[i] + bonus[i], similarity)
-                for i, vector in zip(cheap, vectors, strict=True)
-                for similarity in [_cosine(question_vector, vector)]
+                for i, similarity in zip(cheap, similarities, strict=True)
             ),
             key=lambda s: -s.score,
         )

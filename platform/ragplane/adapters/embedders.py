@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.adapters.model_process import ModelProcess, ModelProcessExited
 from ragplane.settings import prepare_offline_model_environment
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
@@ -104,76 +105,114 @@ def _dimension(model: Any) -> int:
     return int(method())
 
 
+def load(threads: int) -> int:
+    """Load the model (once per process); its dimension. Runs where the model lives."""
+    return _dimension(load_local_model(threads))
+
+
+def encode(texts: list[str], threads: int, batch_size: int) -> Any:
+    """Unit vectors of `texts`, one float32 array. Runs where the model lives, on one thread."""
+    import torch
+
+    # Every encode runs on one thread, so the thread count can follow the work: a little (the
+    # questions of a moment) gains little from a second core and costs it more CPU than it
+    # saves time, CPU the event loop needs under load; a lot (ingestion) gains.
+    torch.set_num_threads(threads if sum(map(len, texts)) >= PARALLEL_CHARS else 1)
+    return load_local_model(threads).encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+
+
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 on the CPU, in process."""
+    """all-MiniLM-L6-v2 on the CPU, run by one dedicated thread: in this process, or with
+    `process=True` in a child process of its own (`model_process.py`) that the thread waits on.
+    In this process the model is shared by every embedder (the tests' way); in a child it does
+    not contend with the event loop for the GIL (the services' way)."""
 
     name = f"local:{LOCAL_MODEL}"
 
-    def __init__(self, threads: int = 1, batch_size: int = 64) -> None:
+    def __init__(self, threads: int = 1, batch_size: int = 64, *, process: bool = False) -> None:
         self.threads = threads
         self.batch_size = batch_size
+        self.process = process
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
-        self._loading: asyncio.Future[Any] | None = None
-        self._model: Any = None
+        self._child: ModelProcess | None = None
+        self._loading: asyncio.Future[int] | None = None
+        self._dimension: int | None = None
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None or (
+        return self._dimension is not None or (
             self._loading is not None and self._loading.done() and self._loading.exception() is None
         )
 
     async def start(self) -> None:
         self._load()
 
-    def _load(self) -> asyncio.Future[Any]:
+    def _load(self) -> asyncio.Future[int]:
         if self._loading is None:
-            loop = asyncio.get_running_loop()
-            self._loading = loop.run_in_executor(self._executor, load_local_model, self.threads)
+            self._loading = asyncio.get_running_loop().run_in_executor(self._executor, self._run, "load")
         return self._loading
 
-    async def _ready_model(self) -> Any:
-        if self._model is None:
-            try:
-                self._model = await asyncio.shield(self._load())
-            except Exception as exc:
-                raise DependencyUnavailable("embedder", f"the local model failed to load: {exc}") from exc
-        return self._model
+    def _run(self, operation: str, *arguments: Any) -> Any:
+        """On the embedder's thread: run `operation` where the model lives."""
+        if not self.process:
+            return load(self.threads) if operation == "load" else encode(arguments[0], self.threads, self.batch_size)
+        if self._child is None:
+            self._child = ModelProcess(self.threads, self.batch_size)
+        try:
+            return self._child.call(operation, *arguments)
+        except ModelProcessExited:
+            self._child.close()
+            self._child = None
+            raise
+
+    def _restart(self, exc: ModelProcessExited) -> DependencyUnavailable:
+        """The model's process died (killed, out of memory): this call fails, a new process starts
+        loading now. Only a caller restarts it, so a process that dies while loading is not
+        restarted in a loop; the embedder's breaker spaces the callers out."""
+        if self._loading is None or self._loading.done():  # not already restarted by another caller
+            self._loading, self._dimension = None, None
+            self._load()
+        return DependencyUnavailable("embedder", f"{exc}; a new one is loading the model")
+
+    async def _ready(self) -> None:
+        if self._dimension is not None:
+            return
+        try:
+            self._dimension = await asyncio.shield(self._load())
+        except ModelProcessExited as exc:
+            raise self._restart(exc) from exc
+        except Exception as exc:
+            raise DependencyUnavailable("embedder", f"the local model failed to load: {exc}") from exc
 
     async def check(self) -> dict[str, Any]:
         loading = self._loading
-        if self._model is None and loading is not None and loading.done():
+        if self._dimension is None and loading is not None and loading.done():
             if loading.exception() is not None:
                 raise RuntimeError(f"the model failed to load: {loading.exception()}")
-            self._model = loading.result()
-        if self._model is None:
+            self._dimension = loading.result()
+        if self._dimension is None:
             raise RuntimeError("the model is still loading")
-        return {"name": self.name, "dimension": _dimension(self._model)}
+        return {"name": self.name, "dimension": self._dimension, "process": self.process}
 
     async def dimension(self) -> int:
-        return _dimension(await self._ready_model())
+        await self._ready()
+        assert self._dimension is not None
+        return self._dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        model = await self._ready_model()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, model, list(texts))
-
-    def _encode(self, model: Any, texts: list[str]) -> list[list[float]]:
-        import torch
-
-        # Every encode runs on this one thread, so the thread count can follow the work: a little
-        # (the questions of a moment) gains little from a second core and costs it more CPU than
-        # it saves time, CPU the event loop needs under load; a lot (ingestion) gains.
-        torch.set_num_threads(self.threads if sum(map(len, texts)) >= PARALLEL_CHARS else 1)
-        array = model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        await self._ready()
+        try:
+            array = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, "encode", list(texts))
+        except ModelProcessExited as exc:
+            raise self._restart(exc) from exc
         return array.tolist()  # type: ignore[no-any-return]
 
     async def close(self) -> None:
+        child = self._child
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if child is not None:
+            await asyncio.get_running_loop().run_in_executor(None, child.close)

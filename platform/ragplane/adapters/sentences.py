@@ -16,6 +16,7 @@ half. It is cheap (no model), which lets the answerer embed only a shortlist.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 HEADING_WEIGHT = 0.5
 MAX_CHARACTERS = 400
 LABEL_WORDS = 4
+PASSAGES_REMEMBERED = 4096  # passage texts whose reading is kept (a few KiB each)
 # Marks of code, not of prose: a semicolon followed by a space is prose punctuation ("wait; loading
 # takes 5 s"), and so is the "; " that joins a table row's cells.
 _CODE_LIKE = re.compile(r"[{}=]|;(?!\s)|^\s*[$>]|\(\)|──|│")
@@ -91,33 +93,61 @@ def leans_back(sentence: str) -> bool:
     return bool(_LEANS_BACK.match(sentence))
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """A candidate of one passage's text, before it is tied to the passage it was retrieved as."""
+
+    position: int
+    text: str
+    terms: frozenset[str]
+    context: str = ""
+
+
+@functools.lru_cache(maxsize=PASSAGES_REMEMBERED)
+def _drafts(text: str) -> tuple[_Draft, ...]:
+    """A passage's candidates, in reading order. Reading a passage is most of the cost of an
+    answer, and the same passages come back for many questions, so each text is read once."""
+    seen: set[str] = set()
+    found = []
+    prose = split_sentences(text, prose_only=True)
+    spans = inline_code_spans(text)
+    for position, sentence in enumerate(prose):
+        if sentence in seen or not standalone(sentence, spans):
+            continue
+        seen.add(sentence)
+        previous = prose[position - 1] if position > 0 else ""
+        label = len(previous.split()) <= LABEL_WORDS  # "Fix and resume." heading its paragraph
+        context = previous if label or (leans_back(sentence) and standalone(previous, spans)) else ""
+        found.append(_Draft(position, sentence, frozenset(terms(f"{context} {sentence}")), context))
+    extra = [t for t in table_rows(text) if standalone(t)]
+    extra += [t for t in commands(text) if len(t) <= MAX_CHARACTERS]  # code, on purpose
+    for position, sentence in enumerate(extra, start=len(prose)):
+        if sentence not in seen:
+            seen.add(sentence)
+            found.append(_Draft(position, sentence, frozenset(terms(sentence))))
+    return tuple(found)
+
+
 def candidates(passages: Sequence[Passage]) -> list[Sentence]:
     """The passages' candidate sentences in reading order; a sentence repeated in a later passage
     (chunks overlap) is kept only where it first appears."""
     seen: set[str] = set()
     found = []
     for passage in passages:
-        prose = split_sentences(passage.text, prose_only=True)
-        spans = inline_code_spans(passage.text)
-        for position, text in enumerate(prose):
-            if text in seen or not standalone(text, spans):
-                continue
-            seen.add(text)
-            previous = prose[position - 1] if position > 0 else ""
-            label = len(previous.split()) <= LABEL_WORDS  # "Fix and resume." heading its paragraph
-            context = previous if label or (leans_back(text) and standalone(previous, spans)) else ""
-            found.append(Sentence(passage, position, text, frozenset(terms(f"{context} {text}")), context))
-        extra = [t for t in table_rows(passage.text) if standalone(t)]
-        extra += [t for t in commands(passage.text) if len(t) <= MAX_CHARACTERS]  # code, on purpose
-        for position, text in enumerate(extra, start=len(prose)):
-            if text not in seen:
-                seen.add(text)
-                found.append(Sentence(passage, position, text, frozenset(terms(text))))
+        for d in _drafts(passage.text):
+            if d.text not in seen:
+                seen.add(d.text)
+                found.append(Sentence(passage, d.position, d.text, d.terms, d.context))
     return found
 
 
+@functools.lru_cache(maxsize=PASSAGES_REMEMBERED)
+def _terms_of(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
+
+
 def _heading_terms(passage: Passage) -> frozenset[str]:
-    return frozenset(terms(f"{passage.title} {passage.section}"))
+    return _terms_of(f"{passage.title} {passage.section}")
 
 
 def lexical_scores(question: Sequence[str], pool: Sequence[Sentence]) -> list[float]:
@@ -150,5 +180,5 @@ def coverage(question: Sequence[str], passages: Sequence[Passage]) -> float:
         return 1.0
     present: set[str] = set()
     for p in passages:
-        present.update(terms(f"{p.title} {p.section} {p.text}"))
+        present.update(_heading_terms(p), _terms_of(p.text))
     return len(key & present) / len(key)
