@@ -188,6 +188,7 @@ async def embedded(data: Path) -> AsyncIterator[tuple[dict[str, str], str]]:
         "COLLECTIONS_PORT": "0",
         "INTER_SERVICE_SECRET": secret,
         "LOG_LEVEL": "WARNING",
+        "EMBEDDER_PROCESS": "false",  # answers, not throughput: share a model already in this process (the tests')
     }
     runner = Runner(await build_stack(load_settings(environ=environ, env_file=None), ("query", "collections")))
     await runner.start()

@@ -2,7 +2,9 @@
 
     .venv/bin/python -m loadtests.bench_capacity [--seconds 10] [--connections 16] [--json FILE]
 
-Starts a private `ragplane up --demo` (loadtests/stack.py: free ports, its own secrets, a
+First the yardsticks: the model alone, batched (`loadtests/reference.py`), and a bare
+Starlette app answering a search-sized JSON body (`loadtests/bare.py`). Then starts a private
+`ragplane up --demo` (loadtests/stack.py: free ports, its own secrets, a
 `load` plan sized for any rate, so the rate limiter stays in the path) and points wrk at it:
 wrk is a load generator written in C that costs little CPU, so the figures are the stack's,
 not Locust's. Each line is one wrk run of `--seconds` with `--connections` connections:
@@ -14,7 +16,8 @@ not Locust's. Each line is one wrk run of `--seconds` with `--connections` conne
   cached requests are asked once before their run, so the run measures the cache's answers;
 - uncached search of the uncached Q&A run's question texts, and the ratio of the two: what
   composing an answer costs on top of a search of the same text;
-- the resident memory of the stack's processes at idle and at the end of the heaviest run.
+- the resident memory of the stack's processes at idle and at the end of the heaviest run;
+- uncached search against the raw encoder, and uncached Q&A against the search of its questions.
 
 It prints the machine, then one table. Locust (`make load`) is the user-facing harness with
 stages and gates; this answers "how much can it carry", for docs/performance.md.
@@ -23,6 +26,7 @@ stages and gates; this answers "how much can it carry", for docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,19 +36,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
-from loadtests import tables
+from loadtests import bare, reference, tables
 from loadtests.stack import Stack
+from ragplane.stack import bind, local_url
 
 SEARCH = "/api/v1/rag/search?collection=docs&query="
 QUERY = "/api/v1/rag/query"
 CACHED_SEARCH = "circuit breaker open"
 CACHED_QUESTION = "How do the services authenticate each other?"
+UNCACHED = "uncached search, gateway"
 ASKED = "uncached Q&A, gateway"
 # Search with the uncached Q&A run's texts: the model's cost grows with a text's length, so the
 # two compare on equal texts what answering adds to a search.
@@ -133,6 +140,37 @@ def warm(url: str, headers: dict[str, str], question: str | None = None) -> None
     response.raise_for_status()
 
 
+@contextlib.contextmanager
+def bare_app() -> Iterator[str]:
+    """The bare Starlette app (loadtests/bare.py) in a process of its own; its URL."""
+    sock = bind("127.0.0.1", 0)
+    url = local_url(sock) + bare.PATH
+    with (
+        sock,
+        subprocess.Popen(
+            [sys.executable, "-m", "loadtests.bare", str(sock.fileno())], pass_fds=(sock.fileno(),)
+        ) as app,
+    ):
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(url, timeout=5).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    if app.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the bare app did not start") from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            app.terminate()
+
+
+def raw_encoder(seconds: float) -> float:
+    """The model alone, batched, in this process (loadtests/reference.py), before the stack starts."""
+    return reference.rate(reference.model(), seconds)
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process and its descendants (Linux /proc). A process's children are
     listed per thread that started them: the embedder's model process is its thread's child."""
@@ -185,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10, help="per run (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--reference-seconds", type=float, default=6, help="raw encoder's run (default 6)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -192,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runs = {"seconds": args.seconds, "connections": args.connections}
     print(f"machine: {machine()}", file=sys.stderr)
+    encoder = raw_encoder(args.reference_seconds)
+    with bare_app() as url:
+        yardstick = wrk("bare Starlette app, same-sized JSON", url, {}, **runs)
     with Stack() as stack:
         assert stack.process is not None
         gateway, query = stack.urls["gateway"], stack.urls["query"]
@@ -202,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         warm(cached, bearer)
         warm(gateway + QUERY, bearer, CACHED_QUESTION)
         results = [
+            yardstick,
             wrk("cached search, gateway", cached, bearer, **runs),
             wrk("cached search, query service direct", query + SEARCH + quote(CACHED_SEARCH), service, **runs),
             wrk(
-                "uncached search, gateway",
+                UNCACHED,
                 gateway,
                 bearer,
                 script=UNIQUE_GET.format(path=SEARCH + quote(CACHED_SEARCH + " ")),
@@ -233,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(the last run took {time.monotonic() - loaded_started:.0f} s)", file=sys.stderr)
     print(table(results))
     rates = {r.name: r.rps for r in results}
+    print(f"raw encoder: {encoder:.1f} texts/s batched ({reference.BATCH}), in the benchmark's process")
+    print(f"uncached search / raw encoder: {rates[UNCACHED] / encoder:.2f}")
     print(f"uncached Q&A / uncached search of the same questions: {rates[ASKED] / rates[SEARCH_AS_ASKED]:.2f}")
     print(f"stack RSS: {idle_rss / 2**20:.0f} MiB idle, {loaded_rss / 2**20:.0f} MiB after the uncached Q&A run")
     if args.json:
@@ -241,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             "runs": runs,
             "results": [r.__dict__ for r in results],
             "rss_bytes": {"idle": idle_rss, "loaded": loaded_rss},
+            "raw_encoder_per_s": encoder,
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -31,6 +31,9 @@ def stack_settings(data: Path, **env: str) -> Settings:
             # Every test calls from 127.0.0.1, one anonymous consumer: plans as big as the suite.
             # The limits themselves are tested with their real values in test_gateway.py.
             "RATE_LIMIT_PLANS": "free:1000000,pro:1000000",
+            # Stacks share the session's model in this process; `ragplane up` as a subprocess
+            # (test_quickstart, the load tests) runs the model in its own process, the default.
+            "EMBEDDER_PROCESS": "false",
             **env,
         },
         env_file=None,
