@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint services generate bench eval clean
+.PHONY: run test install lint services generate bench eval clean e2e
 
 # A venv with the project and its test tools. torch is pinned in pyproject.toml to the CPU
 # wheel that lies on these machines' disk; pip picks it up from there.
@@ -20,8 +20,8 @@ run: $(STAMP)
 	$(BIN)/ragplane up --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check platform tests loadtests alerts dashboards eval
-	$(BIN)/ruff format --check platform tests loadtests alerts dashboards eval
+	$(BIN)/ruff check platform tests loadtests alerts dashboards eval e2e
+	$(BIN)/ruff format --check platform tests loadtests alerts dashboards eval e2e
 	$(BIN)/mypy
 
 # Real dependencies the tests talk to: the Debian packages (Prometheus, Alertmanager, Redis,
@@ -35,9 +35,19 @@ services:
 generate: $(STAMP)
 	$(BIN)/python -m alerts && $(BIN)/python -m dashboards && $(BIN)/ragplane gateway export-kong
 
+# Browser tests (e2e/): Debian's Chromium through Playwright against a `ragplane up` on free ports.
+# The HTML report, with a screenshot of every test's last page, goes to reports/e2e/report.html;
+# traces of failed tests to reports/e2e/traces/ (open with `.venv/bin/playwright show-trace`).
+E2E := $(BIN)/python -m pytest e2e --html=reports/e2e/report.html --self-contained-html \
+	--output=reports/e2e/traces --tracing=retain-on-failure
+
 test: $(STAMP) lint services
 	rm -rf reports .coverage .coverage.*
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=html --cov-report=json tests
+	$(E2E)
+
+e2e: $(STAMP) services
+	$(E2E)
 
 bench: $(STAMP) services
 	$(BIN)/python -m loadtests.reference

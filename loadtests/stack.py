@@ -5,6 +5,8 @@ to RATE_LIMIT_PLANS, so a run keeps the rate limiter in the path (its check is p
 is measured) without one client at 1000 requests/s being refused. The token for that plan
 comes from `ragplane token`, as an operator would get one. Started from the checkout, so the
 demo corpus is the repository's own docs/ and runbooks/; ready once the corpus is ingested.
+`Stack(demo=False)` starts an empty stack, ready once it is up (the browser tests bring their
+own small corpus).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class StackFailed(RuntimeError):
 class Stack:
     """Use as a context manager: `with Stack() as stack: stack.urls["gateway"]`."""
 
-    def __init__(self, timeout_s: float = 300) -> None:
+    def __init__(self, timeout_s: float = 300, *, demo: bool = True) -> None:
+        self.demo = demo
         self.tmp = tempfile.TemporaryDirectory(prefix="ragplane-load-")
         self.dir = Path(self.tmp.name)
         self.timeout_s = timeout_s
@@ -76,10 +79,12 @@ class Stack:
     def start(self) -> Stack:
         with self.stderr.open("w") as err, (self.dir / "stdout.log").open("w") as out:
             self.process = subprocess.Popen(
-                self._command("up", "--demo"), cwd=ROOT, env=self.env, stdout=out, stderr=err
+                self._command("up", *(["--demo"] if self.demo else [])), cwd=ROOT, env=self.env, stdout=out, stderr=err
             )
         up = self._wait(UP)
         self.urls = dict(part.split("=", 1) for part in up.group(1).split())
+        if not self.demo:
+            return self
         seeded = self._wait(SEEDED)
         if int(seeded.group(3)):
             raise StackFailed(f"the demo corpus did not ingest cleanly: {seeded.group(0)}")

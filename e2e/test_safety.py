@@ -1,0 +1,25 @@
+"""What a document says is shown as text: markup in it never runs in the reader's browser."""
+
+from playwright.sync_api import Dialog, Page, expect
+
+
+def test_markup_in_a_document_is_shown_as_text_and_never_runs(page: Page, corpus: str) -> None:
+    dialogs: list[str] = []
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
+    page.goto(f"/?collection={corpus}")
+    page.locator("#search-input").fill("hostile sample markup")
+    page.get_by_role("button", name="Search", exact=True).click()
+    first = page.locator("#results li").first
+    expect(first).to_contain_text("<img src=x onerror=")
+    expect(page.locator("#results img, #results script")).to_have_count(0)
+    page.locator("#ask-input").fill("What does the hostile sample write?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#answer")).to_be_visible()
+    expect(page.locator("#answer img, #answer script")).to_have_count(0)
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
