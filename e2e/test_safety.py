@@ -23,3 +23,17 @@ def test_markup_in_a_document_is_shown_as_text_and_never_runs(page: Page, corpus
     expect(page.locator("#answer img, #answer script")).to_have_count(0)
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
+
+
+def test_the_page_runs_no_inline_script_even_one_inserted_into_it(page: Page, stack: object) -> None:
+    page.goto("/")
+    blocked = page.evaluate(
+        """() => new Promise((resolve) => {
+            document.addEventListener("securitypolicyviolation", (e) => resolve(e.effectiveDirective), { once: true });
+            const script = document.createElement("script");
+            script.textContent = "window.__inline = 1";
+            document.body.append(script);
+            if (window.__inline) resolve("it ran");
+        })"""
+    )
+    assert blocked == "script-src-elem"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -14,9 +12,8 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ragplane import __version__
 from ragplane.kit.app import ServiceSpec, create_app
@@ -32,14 +29,11 @@ from ragplane.services.gateway.ratelimit import Limits, build_rate_limiter
 from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.services.gateway.routing import public_prefixes
 from ragplane.services.gateway.upstreams import Upstreams
+from ragplane.services.gateway.web import web_routes
 from ragplane.settings import Settings
 from ragplane.telemetry.metrics import ServiceMetrics
 
 NAME = "gateway"
-
-
-def web_dir() -> Path:
-    return Path(str(resources.files("ragplane") / "web"))
 
 
 def proxy_routes(proxy: Proxy) -> list[BaseRoute]:
@@ -111,9 +105,6 @@ def create_gateway_app(
         "paths": {},
     }
 
-    async def index(request: Request) -> Response:
-        return FileResponse(web_dir() / "index.html")
-
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(await known.openapi(base_document))
 
@@ -143,9 +134,8 @@ def create_gateway_app(
         config=settings.redacted,
         openapi=False,
         routes=[
-            Route("/", index, methods=["GET"]),
+            *web_routes(),
             Route("/openapi.json", openapi_json, methods=["GET"]),
-            Mount("/static", app=StaticFiles(directory=web_dir()), name="static"),
             *maintenance_routes(
                 maintenance, secrets=settings.service_secrets, default_message=edge.maintenance_message
             ),

@@ -1,0 +1,45 @@
+"""The web page's size budget: what a first visit downloads, gzipped, as the gateway's files are
+served. The page must stay fast on a slow phone connection; this fails when it grows past it."""
+
+import gzip
+import re
+from pathlib import Path
+
+from ragplane.services.gateway.web import web_dir
+
+INITIAL_BUDGET = 30 * 1024  # HTML + JS + CSS of the first view, gzipped
+_REFERENCED = re.compile(r'(?:src|href)="/static/([^"]+)"')
+_IMPORTED = re.compile(r'^import\s[^;]*?from\s+"\./([^"]+)"', re.M)
+
+
+def gzipped(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=9))
+
+
+def initial_files(root: Path) -> list[Path]:
+    """index.html, the files it references and the modules those import statically (a module
+    imported with import() on navigation is not part of the first visit)."""
+    files = [root / "index.html"]
+    pending = [root / name for name in _REFERENCED.findall(files[0].read_text())]
+    while pending:
+        path = pending.pop()
+        if path not in files:
+            files.append(path)
+            if path.suffix == ".js":
+                pending += [path.parent / name for name in _IMPORTED.findall(path.read_text())]
+    return files
+
+
+def test_the_first_visit_downloads_less_than_its_budget() -> None:
+    files = initial_files(web_dir())
+    assert {f.name for f in files} >= {"index.html", "app.js", "style.css"}
+    total = sum(gzipped(f) for f in files)
+    assert total < INITIAL_BUDGET, {f.name: gzipped(f) for f in files}
+
+
+def test_static_imports_are_followed_and_dynamic_ones_are_not(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text('<script type="module" src="/static/app.js"></script>')
+    (tmp_path / "app.js").write_text('import { el } from "./dom.js";\nconst view = () => import("./view.js");\n')
+    (tmp_path / "dom.js").write_text("export const el = 1;\n")
+    (tmp_path / "view.js").write_text("export default 1;\n")
+    assert [f.name for f in initial_files(tmp_path)] == ["index.html", "app.js", "dom.js"]
