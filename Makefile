@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint services generate bench eval clean e2e
+.PHONY: run test install lint services generate bench eval clean e2e e2e-headed
 
 # A venv with the project and its test tools. torch is pinned in pyproject.toml to the CPU
 # wheel that lies on these machines' disk; pip picks it up from there.
@@ -48,6 +48,11 @@ test: $(STAMP) lint services
 
 e2e: $(STAMP) services
 	$(E2E)
+
+# The same tests in a visible browser on a virtual screen (Xvfb), to debug one; add PYTEST_ARGS="-k name --slowmo 500".
+e2e-headed: $(STAMP) services
+	command -v xvfb-run >/dev/null || apt-get install -y xvfb
+	xvfb-run --auto-servernum $(E2E) --headed $(PYTEST_ARGS)
 
 bench: $(STAMP) services
 	$(BIN)/python -m loadtests.reference
