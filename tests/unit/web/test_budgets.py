@@ -9,7 +9,9 @@ from ragplane.services.gateway.web import web_dir
 
 INITIAL_BUDGET = 30 * 1024  # HTML + JS + CSS of the first view, gzipped
 _REFERENCED = re.compile(r'(?:src|href)="/static/([^"]+)"')
-_IMPORTED = re.compile(r'^import\s[^;]*?from\s+"\./([^"]+)"', re.M)
+_IMPORTED = re.compile(
+    r'^import\s+(?:[^;"]*?\sfrom\s+)?"\./([^"]+)"', re.M
+)  # `import x from "./a.js"`, `import "./a.js"`
 
 
 def gzipped(path: Path) -> int:
@@ -39,7 +41,10 @@ def test_the_first_visit_downloads_less_than_its_budget() -> None:
 
 def test_static_imports_are_followed_and_dynamic_ones_are_not(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text('<script type="module" src="/static/app.js"></script>')
-    (tmp_path / "app.js").write_text('import { el } from "./dom.js";\nconst view = () => import("./view.js");\n')
+    (tmp_path / "app.js").write_text(
+        'import { el } from "./dom.js";\nimport "./theme.js";\nconst view = () => import("./view.js");\n'
+    )
+    (tmp_path / "theme.js").write_text("document.body.dataset.theme = 'light';\n")
     (tmp_path / "dom.js").write_text("export const el = 1;\n")
     (tmp_path / "view.js").write_text("export default 1;\n")
-    assert [f.name for f in initial_files(tmp_path)] == ["index.html", "app.js", "dom.js"]
+    assert sorted(f.name for f in initial_files(tmp_path)) == ["app.js", "dom.js", "index.html", "theme.js"]
