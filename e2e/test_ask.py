@@ -4,7 +4,7 @@ from playwright.sync_api import Page, expect
 
 
 def test_a_question_is_answered_with_citations_and_its_sources(page: Page, corpus: str) -> None:
-    page.goto(f"/?collection={corpus}")
+    page.goto(f"/?collection={corpus}#/ask")
     page.locator("#ask-input").fill("How often are collections backed up?")
     page.get_by_role("button", name="Ask", exact=True).click()
     answer = page.locator("#answer")

@@ -39,6 +39,8 @@ def test_gateway_docs_page_works_offline(gateway) -> None:
 def test_the_web_page_is_served(gateway) -> None:
     page = gateway.get("/")
     assert page.status_code == 200
-    assert 'id="search-form"' in page.text and 'id="ask-form"' in page.text
-    script = gateway.get("/static/app.js")
-    assert script.status_code == 200 and "/api/v1/rag" in script.text
+    assert 'id="view"' in page.text and 'href="#/ask"' in page.text
+    for path in ("/static/app.js", "/static/views/search.js", "/static/views/ask.js"):
+        script = gateway.get(path)
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "/api/v1/rag" in gateway.get("/static/dom.js").text

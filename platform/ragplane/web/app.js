@@ -1,77 +1,43 @@
-// The minimal search and Q&A page: two forms, one results list. No framework, no build step.
-const API = "/api/v1/rag";
-const $ = (id) => document.getElementById(id);
-const collection = new URLSearchParams(location.search).get("collection") || "docs";
-$("collection-name").textContent = collection;
+// The page's router: each view is an ES module under views/, imported when it is first opened
+// (#/search, #/ask); a link's module is fetched early when the pointer or focus reaches it.
+import { collection, showMaintenance } from "./dom.js";
 
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (cls) node.className = cls;
-  return node;
+const VIEWS = ["search", "ask"];
+const modules = new Map();
+const load = (name) => {
+  if (!modules.has(name)) modules.set(name, import(`./views/${name}.js`));
+  return modules.get(name);
+};
+
+function current() {
+  const name = location.hash.replace(/^#\//, "");
+  return VIEWS.includes(name) ? name : VIEWS[0];
 }
 
-// Maintenance: the gateway's /health keeps answering and says so; the API would answer 503.
-async function showMaintenance() {
-  const health = await fetch("/health").then((r) => r.json()).catch(() => null);
-  const state = health?.dependencies?.maintenance;
-  const banner = $("maintenance");
-  banner.hidden = state?.status !== "on";
-  banner.textContent = state?.status === "on" ? `Maintenance: ${state.message}` : "";
-}
-showMaintenance();
-
-async function call(url, options) {
-  const response = await fetch(url, options);
-  const body = await response.json().catch(() => ({}));
-  if (response.status === 503 && body.maintenance) showMaintenance();
-  if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
-  return body;
-}
-
-function showResults(results) {
-  const list = $("results");
-  list.replaceChildren();
-  for (const [i, r] of results.entries()) {
-    const item = el("li");
-    item.id = `source-${r.id ?? i + 1}`;
-    item.append(el("h3", r.section ? `${r.title} — ${r.section}` : r.title));
-    item.append(el("p", r.text, "text"));
-    item.append(el("p", `${r.document_id} · score ${r.score.toFixed(3)}`, "meta"));
-    list.append(item);
+async function show() {
+  const name = current();
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.dataset.view === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
-}
-
-async function run(event, action) {
-  event.preventDefault();
-  const query = event.target.query.value.trim();
-  if (!query) return;
-  $("status").textContent = "Working…";
-  $("answer").hidden = true;
+  const view = document.getElementById("view");
   try {
-    const took = await action(query);
-    $("status").textContent = `Done in ${took} ms.`;
+    const module = await load(name);
+    if (name !== current()) return; // another view was asked for meanwhile
+    const container = document.createElement("div");
+    module.render(container);
+    view.replaceChildren(container);
+    view.querySelector("input")?.focus();
   } catch (error) {
-    $("status").textContent = `Error: ${error.message}`;
+    modules.delete(name);
+    view.textContent = `This view could not be loaded (${error.message}); reload the page to try again.`;
   }
 }
 
-$("search-form").addEventListener("submit", (event) => run(event, async (query) => {
-  const params = new URLSearchParams({ query, collection, max_results: "5" });
-  const body = await call(`${API}/search?${params}`);
-  showResults(body.results);
-  return body.took_ms;
-}));
-
-$("ask-form").addEventListener("submit", (event) => run(event, async (query) => {
-  const body = await call(`${API}/query`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ query, collection, max_results: 5 }),
-  });
-  const answer = $("answer");
-  answer.replaceChildren(el("h2", "Answer"), el("p", body.answer));
-  answer.hidden = false;
-  showResults(body.sources);
-  return body.took_ms;
-}));
+document.getElementById("collection-name").textContent = collection;
+for (const link of document.querySelectorAll("nav a")) {
+  for (const event of ["pointerenter", "focus"]) link.addEventListener(event, () => load(link.dataset.view));
+}
+window.addEventListener("hashchange", show);
+showMaintenance();
+show();

@@ -8,6 +8,7 @@ from pathlib import Path
 from ragplane.services.gateway.web import web_dir
 
 INITIAL_BUDGET = 30 * 1024  # HTML + JS + CSS of the first view, gzipped
+VIEW_BUDGET = 20 * 1024  # each view's module, gzipped, imported when the view is opened
 _REFERENCED = re.compile(r'(?:src|href)="/static/([^"]+)"')
 _IMPORTED = re.compile(
     r'^import\s+(?:[^;"]*?\sfrom\s+)?"\./([^"]+)"', re.M
@@ -34,9 +35,16 @@ def initial_files(root: Path) -> list[Path]:
 
 def test_the_first_visit_downloads_less_than_its_budget() -> None:
     files = initial_files(web_dir())
-    assert {f.name for f in files} >= {"index.html", "app.js", "style.css"}
+    assert {f.name for f in files} == {"index.html", "app.js", "dom.js", "style.css"}  # the views load later
     total = sum(gzipped(f) for f in files)
     assert total < INITIAL_BUDGET, {f.name: gzipped(f) for f in files}
+
+
+def test_each_view_module_stays_under_its_budget() -> None:
+    views = sorted((web_dir() / "views").glob("*.js"))
+    assert {v.stem for v in views} >= {"search", "ask"}
+    sizes = {v.name: gzipped(v) for v in views}
+    assert all(size < VIEW_BUDGET for size in sizes.values()), sizes
 
 
 def test_static_imports_are_followed_and_dynamic_ones_are_not(tmp_path: Path) -> None:

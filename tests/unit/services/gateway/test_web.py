@@ -9,7 +9,7 @@ from ragplane.services.gateway.web import web_routes
 def test_the_page_allows_nothing_inline_and_nothing_from_elsewhere() -> None:
     with TestClient(Starlette(routes=web_routes())) as client:
         page = client.get("/")
-    assert page.status_code == 200 and 'id="search-form"' in page.text
+    assert page.status_code == 200 and 'id="view"' in page.text
     policy = dict(d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";"))
     assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
     assert "unsafe-eval" not in page.headers["Content-Security-Policy"]
@@ -21,7 +21,7 @@ def test_the_page_allows_nothing_inline_and_nothing_from_elsewhere() -> None:
 
 def test_the_pages_files_are_served_from_static() -> None:
     with TestClient(Starlette(routes=web_routes())) as client:
-        script = client.get("/static/app.js")
+        script = client.get("/static/views/search.js")
         missing = client.get("/static/nothing.js")
-    assert script.status_code == 200 and "/api/v1/rag" in script.text
+    assert script.status_code == 200 and "/api/v1/rag/search" not in script.text and "render" in script.text
     assert missing.status_code == 404
