@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 CORPUS = Path(__file__).parent / "corpus"
 COLLECTION = "e2e"
 INGEST_S = 120
+READY_S = 120
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,12 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    """Up and ready: the gateway answers `/health/ready` (the model has loaded)."""
     with Stack(demo=False) as running:
+        deadline = time.monotonic() + READY_S
+        while httpx.get(running.urls["gateway"] + "/health/ready", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, f"the stack was not ready within {READY_S} s"
+            time.sleep(0.1)
         yield running
 
 

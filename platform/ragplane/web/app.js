@@ -1,9 +1,11 @@
 // The page's router: each view is an ES module under views/, imported when it is first opened
-// (#/search, #/ask); a link's module is fetched early when the pointer or focus reaches it.
+// (#/search, #/ask, #/health); a link's module is fetched early when the pointer or focus reaches
+// it. A view's render may return a function that stops it (a timer, say) when another is shown.
 import { collection, showMaintenance } from "./dom.js";
 
-const VIEWS = ["search", "ask"];
+const VIEWS = ["search", "ask", "health"];
 const modules = new Map();
+let stopShown = null;
 const load = (name) => {
   if (!modules.has(name)) modules.set(name, import(`./views/${name}.js`));
   return modules.get(name);
@@ -25,7 +27,8 @@ async function show() {
     const module = await load(name);
     if (name !== current()) return; // another view was asked for meanwhile
     const container = document.createElement("div");
-    module.render(container);
+    stopShown?.();
+    stopShown = module.render(container) ?? null;
     view.replaceChildren(container);
     view.querySelector("input")?.focus();
   } catch (error) {
