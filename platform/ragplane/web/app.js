@@ -1,9 +1,9 @@
 // The page's router: each view is an ES module under views/, imported when it is first opened
-// (#/search, #/ask, #/health); a link's module is fetched early when the pointer or focus reaches
+// (#/search, #/ask, #/collections, #/health); a link's module is fetched early when the pointer or focus reaches
 // it. A view's render may return a function that stops it (a timer, say) when another is shown.
 import { collection, showMaintenance } from "./dom.js";
 
-const VIEWS = ["search", "ask", "health"];
+const VIEWS = ["search", "ask", "collections", "health"];
 const modules = new Map();
 let stopShown = null;
 const load = (name) => {
