@@ -26,9 +26,9 @@ def first_cited_document(body: dict) -> str:
 
 
 def placeholder_question() -> str:
-    page = (ROOT / "platform" / "ragplane" / "web" / "index.html").read_text()
-    match = re.search(r'<input id="ask-input"[^>]*placeholder="([^"]+)"', page)
-    assert match, "the page has a question box with a placeholder"
+    view = (ROOT / "platform" / "ragplane" / "web" / "views" / "ask.js").read_text()
+    match = re.search(r'placeholder: "([^"]+)"', view)
+    assert match, "the Ask view has a question box with a placeholder"
     return match.group(1)
 
 
