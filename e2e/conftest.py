@@ -9,15 +9,14 @@ of the page as the test left it; `--tracing retain-on-failure` keeps a trace of 
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_html
 
+from e2e.stacks import api_of, fill, ready_stack
 from loadtests.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,10 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-CORPUS = Path(__file__).parent / "corpus"
-COLLECTION = "e2e"
-INGEST_S = 120
-READY_S = 120
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +37,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    """Up and ready: the gateway answers `/health/ready` (the model has loaded)."""
-    with Stack(demo=False) as running:
-        deadline = time.monotonic() + READY_S
-        while httpx.get(running.urls["gateway"] + "/health/ready", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline, f"the stack was not ready within {READY_S} s"
-            time.sleep(0.1)
+    with ready_stack() as running:
         yield running
 
 
@@ -59,26 +49,13 @@ def base_url(stack: Stack) -> str:
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Iterator[httpx.Client]:
-    """The API through the gateway, with a token of the stack's unlimited plan."""
-    headers = {"Authorization": f"Bearer {stack.token()}"}
-    with httpx.Client(base_url=stack.urls["gateway"], headers=headers, timeout=30) as client:
+    with api_of(stack) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def corpus(api: httpx.Client) -> str:
-    """The `e2e` collection holding e2e/corpus/, ingested through the API; its name."""
-    api.post("/api/v1/rag/collections", json={"name": COLLECTION}).raise_for_status()
-    files = [("files", (path.name, path.read_bytes(), "text/markdown")) for path in sorted(CORPUS.glob("*.md"))]
-    accepted = api.post(f"/api/v1/rag/collections/{COLLECTION}/documents", files=files)
-    accepted.raise_for_status()
-    job = accepted.headers["Location"]
-    deadline = time.monotonic() + INGEST_S
-    while (state := api.get(job).json()["state"]) in ("queued", "running"):
-        assert time.monotonic() < deadline, f"ingestion still {state} after {INGEST_S} s"
-        time.sleep(0.1)
-    assert state == "completed", api.get(job).json()
-    return COLLECTION
+    return fill(api)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,7 +6,7 @@ is measured) without one client at 1000 requests/s being refused. The token for 
 comes from `ragplane token`, as an operator would get one. Started from the checkout, so the
 demo corpus is the repository's own docs/ and runbooks/; ready once the corpus is ingested.
 `Stack(demo=False)` starts an empty stack, ready once it is up (the browser tests bring their
-own small corpus).
+own small corpus); `settings` adds or replaces settings of the stack's environment.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -50,7 +51,7 @@ class StackFailed(RuntimeError):
 class Stack:
     """Use as a context manager: `with Stack() as stack: stack.urls["gateway"]`."""
 
-    def __init__(self, timeout_s: float = 300, *, demo: bool = True) -> None:
+    def __init__(self, timeout_s: float = 300, *, demo: bool = True, settings: Mapping[str, str] | None = None) -> None:
         self.demo = demo
         self.tmp = tempfile.TemporaryDirectory(prefix="ragplane-load-")
         self.dir = Path(self.tmp.name)
@@ -66,6 +67,7 @@ class Stack:
                 "INTER_SERVICE_SECRET": self.service_token,
                 "JWT_SECRET": secrets.token_urlsafe(40),
                 "RATE_LIMIT_PLANS": f"free:100,pro:1000,{LOAD_PLAN}:{LOAD_PLAN_PER_MINUTE}",
+                **(settings or {}),
             },
             without=PRIVATE,
         )

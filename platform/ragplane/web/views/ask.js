@@ -16,7 +16,14 @@ export function render(container) {
         });
         const answer = el("section");
         answer.id = "answer";
-        answer.append(el("h2", "Answer"), el("p", body.answer));
+        answer.append(el("h2", "Answer"));
+        if (body.degraded) {
+          // The generating answerer could not answer: say so, and why, above the quoted answer.
+          const note = el("p", `Degraded: quoted from the passages instead. ${body.degraded_reason ?? ""}`, "degraded");
+          note.id = "degraded";
+          answer.append(note);
+        }
+        answer.append(el("p", body.answer));
         output.append(answer, results(body.sources));
         return body.took_ms;
       },

@@ -146,7 +146,8 @@ export function render(container) {
   async function refresh() {
     try {
       const [list, names] = await table(remove);
-      listing.replaceChildren(list, uploadForm(names, status, refresh), el("h3", "Latest jobs"), await jobs());
+      const upload = names.length ? uploadForm(names, status, refresh) : el("p", "Create a collection to upload into.");
+      listing.replaceChildren(list, upload, el("h3", "Latest jobs"), await jobs());
       if (status.textContent === "Loading…") status.textContent = "";
     } catch (error) {
       status.textContent = `Error: ${error.message}`;
