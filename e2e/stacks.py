@@ -4,13 +4,13 @@ small corpus they search, ingested through the API as a user's upload would be."
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from loadtests.stack import Stack
+from tests.running import until, wait_for_job
 
 CORPUS = Path(__file__).parent / "corpus"
 COLLECTION = "e2e"
@@ -23,10 +23,8 @@ def ready_stack(**settings: str) -> Iterator[Stack]:
     """A `ragplane up` with `settings`, up and ready: its gateway answers `/health/ready` (the
     model has loaded)."""
     with Stack(demo=False, settings=settings) as running:
-        deadline = time.monotonic() + READY_S
-        while httpx.get(running.urls["gateway"] + "/health/ready", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline, f"the stack was not ready within {READY_S} s"
-            time.sleep(0.1)
+        ready = running.urls["gateway"] + "/health/ready"
+        until(lambda: httpx.get(ready, timeout=10).status_code == 200, timeout=READY_S)
         yield running
 
 
@@ -44,10 +42,6 @@ def fill(api: httpx.Client) -> str:
     files = [("files", (path.name, path.read_bytes(), "text/markdown")) for path in sorted(CORPUS.glob("*.md"))]
     accepted = api.post(f"/api/v1/rag/collections/{COLLECTION}/documents", files=files)
     accepted.raise_for_status()
-    job = accepted.headers["Location"]
-    deadline = time.monotonic() + INGEST_S
-    while (state := api.get(job).json()["state"]) in ("queued", "running"):
-        assert time.monotonic() < deadline, f"ingestion still {state} after {INGEST_S} s"
-        time.sleep(0.1)
-    assert state == "completed", api.get(job).json()
+    job = wait_for_job(api, accepted.json()["id"], timeout=INGEST_S)
+    assert job["state"] == "completed", job
     return COLLECTION

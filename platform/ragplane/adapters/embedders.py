@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -123,6 +123,12 @@ def encode(texts: list[str], threads: int, batch_size: int) -> Any:
     )
 
 
+def operations(threads: int, batch_size: int) -> dict[str, Callable[..., Any]]:
+    """What an embedder asks of the place its model lives, by name: this process's model, or a
+    child's (`model_process.serve` answers with this same table)."""
+    return {"load": lambda: load(threads), "encode": lambda texts: encode(texts, threads, batch_size)}
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on the CPU, run by one dedicated thread: in this process, or with
     `process=True` in a child process of its own (`model_process.py`) that the thread waits on.
@@ -136,6 +142,7 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.process = process
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._here = operations(threads, batch_size)
         self._child: ModelProcess | None = None
         self._loading: asyncio.Future[int] | None = None
         self._dimension: int | None = None
@@ -157,7 +164,7 @@ class LocalEmbedder:
     def _run(self, operation: str, *arguments: Any) -> Any:
         """On the embedder's thread: run `operation` where the model lives."""
         if not self.process:
-            return load(self.threads) if operation == "load" else encode(arguments[0], self.threads, self.batch_size)
+            return self._here[operation](*arguments)
         if self._child is None:
             self._child = ModelProcess(self.threads, self.batch_size)
         try:

@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from typing import IO, Any
 
 STOP_S = 5.0
@@ -85,19 +84,16 @@ class ModelProcess:
 
 def serve(requests: IO[bytes], replies: IO[bytes], threads: int, batch_size: int) -> None:
     """Answer requests until `requests` ends. A failed operation is answered, not fatal."""
-    from ragplane.adapters.embedders import encode, load
+    from ragplane.adapters.embedders import operations
 
-    operations: dict[str, Callable[..., Any]] = {
-        "load": lambda: load(threads),
-        "encode": lambda texts: encode(texts, threads, batch_size),
-    }
+    here = operations(threads, batch_size)
     while True:
         try:
             operation, arguments = pickle.load(requests)  # noqa: S301 - our own parent's request
         except EOFError:
             return
         try:
-            reply = (True, operations[operation](*arguments))
+            reply = (True, here[operation](*arguments))
         except Exception as exc:  # reported to the parent, which raises it there
             reply = (False, f"{type(exc).__name__}: {exc}")
         pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
