@@ -16,10 +16,12 @@ import httpx
 import pytest
 import pytest_html
 
-from e2e.stacks import api_of, fill, ready_stack
-from loadtests.stack import Stack
+from e2e.stacks import COLLECTION, api_of, ready_stacks, replica_pair
+from loadtests.stack import LOAD_PLAN, LOAD_PLAN_PER_MINUTE, Stack
+from tests.upstreams import refusing
 
 CHROMIUM = "/usr/bin/chromium"
+TINY_PLAN_PER_MINUTE = 3
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,10 +37,27 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+# The page's own calls are anonymous unless a test pastes a token: the free plan must not limit
+# a whole suite's worth of them from one address. `tiny` is for the test that meets a 429.
+PLANS = f"free:100000,tiny:{TINY_PLAN_PER_MINUTE},{LOAD_PLAN}:{LOAD_PLAN_PER_MINUTE}"
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    with ready_stack() as running:
-        yield running
+def stacks() -> Iterator[dict[str, Stack]]:
+    """Every stack the suite drives, started side by side: `main`, and a `front` whose LLM refuses
+    connections and whose gateway also sends query requests to a `replica`; each holds the corpus."""
+    with refusing() as dead, ready_stacks({"RATE_LIMIT_PLANS": PLANS}, *replica_pair(dead), filled=True) as started:
+        yield dict(zip(("main", "front", "replica"), started, strict=True))
+
+
+@pytest.fixture(scope="session")
+def stack(stacks: dict[str, Stack]) -> Stack:
+    return stacks["main"]
+
+
+@pytest.fixture(scope="session")
+def replicated(stacks: dict[str, Stack]) -> tuple[Stack, Stack]:
+    return stacks["front"], stacks["replica"]
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +73,9 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="session")
-def corpus(api: httpx.Client) -> str:
-    return fill(api)
+def corpus(stack: Stack) -> str:
+    """The collection holding e2e/corpus/."""
+    return COLLECTION
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -65,5 +85,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     page = getattr(item, "funcargs", {}).get("page")
     if report.when == "call" and page is not None and not page.is_closed():
-        png = base64.b64encode(page.screenshot(full_page=True)).decode()
+        png = base64.b64encode(page.screenshot()).decode()
         report.extras = [*getattr(report, "extras", []), pytest_html.extras.png(png, name="the page at the end")]

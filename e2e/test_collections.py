@@ -25,7 +25,7 @@ def test_a_collection_is_created_filled_from_a_file_searched_and_deleted(page: P
     expect(page.locator("#jobs li").first).to_contain_text(f"{name}: completed")
 
     row.get_by_role("link", name=name).click()
-    expect(page.locator("#collection-name")).to_have_text(name)
+    expect(page.locator("#collection-picker")).to_have_value(name)
     page.locator("#search-input").fill("how hot does the kiln fire stoneware")
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator("#results li").first).to_contain_text("1280 degrees")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from loadtests.stack import Stack
 from ragplane.kit.service_auth import HEADER
 
-REFRESHED_WITHIN_MS = 15_000  # the view refreshes every 3 s
+REFRESHED_WITHIN_MS = 15_000  # the view refreshes by itself every 3 s
 
 
 def test_the_view_shows_every_service_up_and_every_breaker_closed(page: Page, stack: Stack) -> None:
@@ -41,5 +41,6 @@ def test_a_breaker_opened_by_a_fault_turns_red_and_green_again(
     finally:
         httpx.delete(f"{faults}/faults/embedder", headers=token).raise_for_status()
         httpx.post(f"{faults}/breakers/embedder/reset", headers=token).raise_for_status()
-    expect(embedder).to_have_text("closed", timeout=REFRESHED_WITHIN_MS)
+    page.get_by_role("button", name="Refresh now").click()
+    expect(embedder).to_have_text("closed")
     expect(page.locator("#health-query h3 .badge")).to_have_text("up")

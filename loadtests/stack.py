@@ -103,10 +103,10 @@ class Stack:
             time.sleep(0.1)
         raise StackFailed(f"no {pattern.pattern!r} within {self.timeout_s:g} s:\n{self.stderr.read_text()[-3000:]}")
 
-    def token(self, ttl: str = "12h") -> str:
-        """A bearer token for the load plan, from `ragplane token` with the stack's settings."""
+    def token(self, ttl: str = "12h", *, plan: str = LOAD_PLAN, sub: str = "load-test") -> str:
+        """A bearer token (the load plan's unless told), from `ragplane token` with the stack's settings."""
         result = subprocess.run(
-            self._command("token", "--sub", "load-test", "--plan", LOAD_PLAN, "--ttl", ttl),
+            self._command("token", "--sub", sub, "--plan", plan, "--ttl", ttl),
             cwd=ROOT,
             env=self.env,
             capture_output=True,

@@ -71,8 +71,8 @@ def host_port(url: str) -> str:
 
 def ragplane_job(targets: Mapping[str, str], interval: str) -> dict[str, Any]:
     """The production `ragplane` scrape job, scraping `targets` (service → URL) every `interval`."""
-    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
-    job = copy.deepcopy(next(j for j in config["scrape_configs"] if j["job_name"] == "ragplane"))
+    config: dict[str, Any] = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    job: dict[str, Any] = copy.deepcopy(next(j for j in config["scrape_configs"] if j["job_name"] == "ragplane"))
     job["static_configs"] = [
         {"targets": [host_port(url)], "labels": {"service": service}} for service, url in targets.items()
     ]
@@ -241,7 +241,7 @@ def production_routing(url: str, *, interval: str = "1s") -> dict[str, Any]:
     """The production routes and inhibitions with every receiver a webhook to `url` (resolved
     notifications included) and every wait cut to `interval`: a drill measures the rules and
     the pipeline, and checks which receiver each alert reaches, without real notifiers."""
-    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+    config: dict[str, Any] = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
     config.pop("global", None)  # secret files and SMTP settings of the real notifiers
     config["receivers"] = [
         {"name": r["name"], "webhook_configs": [{"url": url, "send_resolved": True}]} for r in config["receivers"]

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)  # `ragplane up`'s gateway: a socket it bound
+    serve.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)  # and the pipe that says `up` is gone
 
     ingest = commands.add_parser(
         "ingest",
@@ -343,6 +344,7 @@ def _run_services(settings: Settings, args: argparse.Namespace) -> int:
         say=_say,
         after_up=seed_demo if demo else None,
         socket_fd=getattr(args, "socket_fd", None),
+        parent_fd=getattr(args, "parent_fd", None),
     )
     # uvloop: libuv's event loop, whose sockets cost a request much less than asyncio's own (docs/performance.md).
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -47,13 +48,24 @@ class GatewayProcess:
         self.env_file = str(env_file)
         self.backends = dict(backends)
         self.process: asyncio.subprocess.Process | None = None
+        self._alive: int | None = None  # the write end of the pipe the child watches
 
     async def start(self, timeout_s: float = GATEWAY_READY_S) -> None:
         """Spawn the child and wait until it answers `/health`; GatewayFailed when it cannot."""
         fd = self.sock.fileno()
+        # Only this socket is inheritable: uvloop's spawn closes only the descriptors marked
+        # close-on-exec, so a service's inheritable socket would live on in the gateway, which
+        # would accept connections for it, never answering, after this process died.
+        self.sock.set_inheritable(True)
+        # The child reads `watch` and stops at its end of file, which comes when this process is
+        # gone however it ended (a SIGKILL included): no gateway is left orphaned on its port.
+        watch, self._alive = os.pipe()
+        os.set_inheritable(watch, True)
         env = child_environment(QUERY_URL=self.backends["query"], COLLECTIONS_URL=self.backends["collections"])
         command = ["-m", "ragplane.cli", "--env-file", self.env_file, "serve", "gateway", "--socket-fd", str(fd)]
-        self.process = await asyncio.create_subprocess_exec(sys.executable, *command, env=env, pass_fds=(fd,))
+        command += ["--parent-fd", str(watch)]
+        self.process = await asyncio.create_subprocess_exec(sys.executable, *command, env=env, pass_fds=(fd, watch))
+        os.close(watch)
         self.sock.close()  # the child listens on its copy
         deadline = asyncio.get_running_loop().time() + timeout_s
         async with httpx.AsyncClient(timeout=5) as client:
@@ -74,14 +86,16 @@ class GatewayProcess:
 
     async def stop(self) -> None:
         """SIGINT (a graceful stop, as Ctrl-C), then SIGKILL after GATEWAY_STOP_S."""
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(self.process.wait(), GATEWAY_STOP_S)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.process.wait(), GATEWAY_STOP_S)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if self._alive is not None:
+            os.close(self._alive)
+            self._alive = None
 
 
 async def serve(
@@ -92,13 +106,17 @@ async def serve(
     say: Say,
     after_up: AfterUp | None = None,
     socket_fd: int | None = None,
+    parent_fd: int | None = None,
 ) -> int:
     """Serve `services` until SIGINT/SIGTERM. The whole stack splits off its gateway (above);
-    `socket_fd` is the inherited socket of a gateway started that way (it says nothing itself)."""
+    `socket_fd` is the inherited socket of a gateway started that way (it says nothing itself),
+    `parent_fd` the pipe whose end of file says the process that started it is gone."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if parent_fd is not None:
+        loop.add_reader(parent_fd, _stop_at_end_of_file, parent_fd, stop)
     split = "gateway" in services and len(services) > 1
     in_process = [name for name in services if not (split and name == "gateway")]
     sockets = {in_process[0]: socket.socket(fileno=socket_fd)} if socket_fd is not None else {}
@@ -135,6 +153,11 @@ async def serve(
         await gateway.stop()
     await runner.stop()
     return code
+
+
+def _stop_at_end_of_file(fd: int, stop: asyncio.Event) -> None:
+    if not os.read(fd, 1):
+        stop.set()
 
 
 def _banner(urls: Mapping[str, str], say: Say) -> None:

@@ -148,3 +148,40 @@ def test_without_a_database_there_is_no_query_log(make_settings) -> None:
         assert stack.stack is not None and stack.stack.apps["query"].state.query_log is None
     finally:
         stack.stop()
+
+
+def activity_totals(client: httpx.Client) -> dict[str, Any]:
+    body = client.get("/api/v1/rag/activity", params={"minutes": 5}).json()
+    total = {key: sum(b[key] for b in body["buckets"]) for key in ("searches", "questions", "errors")}
+    return {"source": body["source"], **total}
+
+
+def test_activity_comes_from_the_query_logs_rollup(make_settings, unique, database) -> None:
+    url, proxy = database
+    stack = start_stack(make_settings, url, proxy, DATABASE_MAINTENANCE_S="0.2")
+    try:
+        name = unique("activity")
+        with stack.client() as client:
+            ingest(client, name, DOCS)
+            for query in ("breakers", "glaciers"):
+                assert client.get("/api/v1/rag/search", params={"query": query, "collection": name}).status_code == 200
+            assert client.post("/api/v1/rag/query", json={"query": "glaciers?", "collection": name}).status_code == 200
+            expected = {"source": "query_log", "searches": 2, "questions": 1, "errors": 0}
+            until(lambda: activity_totals(client) == expected, timeout=30)
+    finally:
+        stack.stop()
+
+
+def test_without_a_database_activity_is_the_replicas_own(make_settings, unique) -> None:
+    stack = RunningStack(make_settings()).start()
+    try:
+        name = unique("activity")
+        with stack.client() as client:
+            ingest(client, name, DOCS)
+            assert client.get("/api/v1/rag/search", params={"query": "breakers", "collection": name}).status_code == 200
+            assert (
+                client.get("/api/v1/rag/search", params={"query": "x", "collection": unique("none")}).status_code == 404
+            )
+            assert activity_totals(client) == {"source": "replica", "searches": 2, "questions": 0, "errors": 0}
+    finally:
+        stack.stop()

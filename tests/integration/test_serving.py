@@ -51,7 +51,7 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str
 def test_the_gateway_runs_in_a_process_of_its_own_and_stops_with_the_stack(up) -> None:
     process, log, urls = up
     [gateway] = [c for c in children(process.pid) if "serve" in cmdline(c)]
-    assert cmdline(gateway)[-4:-2] == ["serve", "gateway"]
+    assert cmdline(gateway)[-6:-4] == ["serve", "gateway"]
     until(lambda: httpx.get(urls["gateway"] + "/health", timeout=10).json()["dependencies"]["query"]["status"] == "up")
     listed = httpx.get(urls["gateway"] + "/api/v1/rag/collections", timeout=10)
     assert listed.status_code == 200  # through the child to the services of its parent
@@ -68,3 +68,16 @@ def test_the_stack_stops_when_its_gateway_dies(up) -> None:
     os.kill(gateway, signal.SIGKILL)
     assert process.wait(60) == 1
     assert "the gateway process exited with -9" in log.read_text()
+
+
+def test_a_killed_stack_leaves_no_gateway_behind_nor_its_ports_taken(up) -> None:
+    process, _, urls = up
+    [gateway] = [c for c in children(process.pid) if "serve" in cmdline(c)]
+    process.kill()
+    process.wait(60)
+    # The services' ports close with their process: a caller is refused at once, not left waiting.
+    for service in ("query", "collections"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(urls[service] + "/health/live", timeout=30)
+    # The gateway sees its parent's end of the pipe close and stops by itself.
+    until(lambda: not Path(f"/proc/{gateway}").exists(), timeout=60)

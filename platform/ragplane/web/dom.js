@@ -1,6 +1,27 @@
-// What every view shares: elements made from text (never from HTML), the API call, the results list.
+// What every view shares: elements made from text (never from HTML), the API call with the
+// session's token, the collection the page is on, the results list and the query form.
 export const API = "/api/v1/rag";
-export const collection = new URLSearchParams(location.search).get("collection") || "docs";
+const TOKEN_KEY = "ragplane.token";
+
+// The collection is part of the page's address (?collection=), so a link keeps it.
+export const collection = () => new URLSearchParams(location.search).get("collection") || "docs";
+
+export function setCollection(name) {
+  const url = new URL(location.href);
+  url.searchParams.set("collection", name);
+  history.replaceState(null, "", url);
+  dispatchEvent(new Event("collectionchange"));
+}
+
+// A view's own parameters follow its name in the hash: #/search?q=breaker.
+export const viewParams = () => new URLSearchParams(location.hash.split("?")[1] ?? "");
+
+// The token lives in this tab's sessionStorage only: never in an address, never sent elsewhere.
+export const token = () => sessionStorage.getItem(TOKEN_KEY) ?? "";
+export function setToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
 
 export function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -18,29 +39,66 @@ export async function showMaintenance() {
   banner.textContent = state?.status === "on" ? `Maintenance: ${state.message}` : "";
 }
 
-export async function call(url, options) {
-  const response = await fetch(url, options);
+// The API's answer as JSON, or an Error with its problem's message. The last answer's
+// rate-limit headers are kept for the Token view.
+export const limits = new Map();
+const LIMIT_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"];
+
+export async function call(url, options = {}) {
+  const headers = new Headers(options.headers);
+  if (token()) headers.set("Authorization", `Bearer ${token()}`);
+  const response = await fetch(url, { ...options, headers });
+  limits.clear();
+  for (const name of LIMIT_HEADERS) {
+    if (response.headers.has(name)) limits.set(name, response.headers.get(name));
+  }
   const body = await response.json().catch(() => ({}));
   if (response.status === 503 && body.maintenance) showMaintenance();
+  if (response.status === 429) {
+    throw new Error(`Too many requests: ${body.detail ?? `retry in ${limits.get("Retry-After")} s.`}`);
+  }
   if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
   return body;
 }
 
-export function results(items) {
+// Where a query's words occur in `text`, marked: the text is split into text nodes and <mark>s.
+function highlighted(text, query) {
+  const words = [...new Set(query.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [])];
+  const node = el("p", undefined, "text");
+  if (!words.length) return Object.assign(node, { textContent: text });
+  const stems = words.map((w) => w.replace(/(es|s)$/, "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const pattern = new RegExp(`\\b(?:${stems.join("|")})[\\p{L}\\p{N}]*`, "giu");
+  let at = 0;
+  for (const match of text.matchAll(pattern)) {
+    node.append(text.slice(at, match.index), el("mark", match[0]));
+    at = match.index + match[0].length;
+  }
+  node.append(text.slice(at));
+  return node;
+}
+
+// The passages found, as a section with a heading (the page's heading levels stay in order).
+export function results(items, query = "") {
+  const section = el("section");
   const list = el("ol");
   list.id = "results";
+  if (!items.length) {
+    list.append(el("li", "Nothing matches. Try other words, or pick another collection above."));
+  }
   for (const [i, r] of items.entries()) {
     const item = el("li");
     item.id = `source-${r.id ?? i + 1}`;
     item.append(el("h3", r.section ? `${r.title} — ${r.section}` : r.title));
-    item.append(el("p", r.text, "text"));
-    item.append(el("p", `${r.document_id} · score ${r.score.toFixed(3)}`, "meta"));
+    item.append(highlighted(r.text, query));
+    item.append(el("p", `${r.source ?? r.document_id} · score ${r.score.toFixed(3)}`, "meta"));
     list.append(item);
   }
-  return list;
+  section.append(el("h2", "Passages"), list);
+  return section;
 }
 
-// A form of one text field whose submissions run `action(query)`, reporting in a status line.
+// A form of one text field whose submissions run `action(query, output)`, reporting in a status
+// line. The query goes into the view's address (#/search?q=…): a link to it runs it again.
 export function queryForm({ id, label, placeholder, button, action }) {
   const form = el("form");
   form.id = `${id}-form`;
@@ -48,7 +106,7 @@ export function queryForm({ id, label, placeholder, button, action }) {
   const name = el("label", label);
   name.htmlFor = `${id}-input`;
   const input = el("input");
-  Object.assign(input, { id: `${id}-input`, name: "query", type: "text", maxLength: 1000, required: true, placeholder });
+  Object.assign(input, { id: `${id}-input`, name: "query", type: "search", maxLength: 1000, required: true, placeholder });
   form.append(name, input, el("button", button));
   const status = el("p");
   status.id = "status";
@@ -59,6 +117,7 @@ export function queryForm({ id, label, placeholder, button, action }) {
     event.preventDefault();
     const query = input.value.trim();
     if (!query) return;
+    history.replaceState(null, "", `#/${id}?${new URLSearchParams({ q: query })}`);
     status.textContent = "Working…";
     output.replaceChildren();
     try {
@@ -68,5 +127,10 @@ export function queryForm({ id, label, placeholder, button, action }) {
       status.textContent = `Error: ${error.message}`;
     }
   });
+  const asked = viewParams().get("q");
+  if (asked) {
+    input.value = asked;
+    queueMicrotask(() => form.requestSubmit());
+  }
   return [form, status, output];
 }

@@ -15,6 +15,7 @@ UPSTREAMS = ("query", "collections")
 ROUTING_TABLE: tuple[tuple[str, str], ...] = (
     ("/rag/search", "query"),
     ("/rag/query", "query"),
+    ("/rag/activity", "query"),
     ("/rag/collections", "collections"),
     ("/rag/jobs", "collections"),
 )

@@ -42,6 +42,7 @@ from ragplane.kit.tracing import current_trace_id, stage
 from ragplane.kit.versioning import ApiRoute
 from ragplane.lexical import query_vector
 from ragplane.services.query import schemas
+from ragplane.services.query.activity import RecentActivity
 from ragplane.services.query.validation import SearchRequest, from_body, from_query_params
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import BoundedLabel, ServiceMetrics
@@ -97,6 +98,7 @@ class QueryApi:
         metrics: ServiceMetrics,
         tracer: Tracer,
         default_collection: str,
+        activity: RecentActivity,
         query_log: QueryLog | None = None,
     ) -> None:
         self.embedder = embedder
@@ -107,6 +109,7 @@ class QueryApi:
         self.tracer = tracer
         self.default_collection = default_collection
         self.query_log = query_log
+        self.activity = activity
         self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION)
         self.answers = metrics.counter(catalog.ANSWERS)
         for name in {answerer.name, fallback.name}:
@@ -167,29 +170,31 @@ class QueryApi:
 
     @contextmanager
     def _logged(self, kind: Kind, req: SearchRequest, started: float) -> Iterator[_Outcome]:
-        """Record the request in the query log when the block ends, however it ends."""
+        """Count the request in this minute's activity and record it in the query log when the
+        block ends, however it ends."""
         outcome = _Outcome()
-        if self.query_log is None:
-            yield outcome
-            return
         try:
             yield outcome
         except BaseException as exc:
             outcome.status = _status_of(exc)
             raise
         finally:
-            entry = QueryLogEntry.of(
-                kind,
-                req.collection,
-                req.query,
-                results=outcome.results,
-                latency_s=time.perf_counter() - started,
-                cache_hit=outcome.cache_hit,
-                degraded=outcome.degraded,
-                status=outcome.status,
-                trace_id=current_trace_id(),
-            )
-            self.query_log.record(entry)
+            latency_s = time.perf_counter() - started
+            self.activity.record(kind, latency_s, outcome.status)
+            if self.query_log is not None:
+                self.query_log.record(
+                    QueryLogEntry.of(
+                        kind,
+                        req.collection,
+                        req.query,
+                        results=outcome.results,
+                        latency_s=latency_s,
+                        cache_hit=outcome.cache_hit,
+                        degraded=outcome.degraded,
+                        status=outcome.status,
+                        trace_id=current_trace_id(),
+                    )
+                )
 
     async def _answer_hits(self, question: str, hits: list[Hit]) -> tuple[Answer, str | None, list[Passage]]:
         """The hits numbered as passages (the numbers citations use), and the answer over them."""

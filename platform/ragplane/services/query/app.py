@@ -28,6 +28,7 @@ from ragplane.kit.breakers import service_breakers
 from ragplane.kit.cache import decode_json, decode_vector, encode_json, encode_vector, new_cache
 from ragplane.kit.embedding_cache import CachedEmbedder
 from ragplane.kit.health import Health
+from ragplane.services.query.activity import ActivityApi, RecentActivity
 from ragplane.services.query.api import QueryApi
 from ragplane.services.query.schemas import SCHEMAS
 from ragplane.settings import Settings
@@ -88,6 +89,7 @@ def create_query_app(
     answerer = GuardedAnswerer(llm, guard=breakers["llm"], slots=slots, metrics=metrics) if llm else extractive
     guarded_store = store.guarded(breakers["qdrant"], metrics)
     query_log = build_query_log(settings, metrics)
+    activity = RecentActivity()
     api = QueryApi(
         embedder=CachedEmbedder(guarded, embeddings, tracer=tracer),
         store=guarded_store,
@@ -97,6 +99,7 @@ def create_query_app(
         metrics=metrics,
         tracer=tracer,
         default_collection=settings.default_collection,
+        activity=activity,
         query_log=query_log,
     )
 
@@ -126,7 +129,7 @@ def create_query_app(
         name=NAME,
         title="ragplane query service",
         description="Semantic search and question answering over document collections.",
-        api=api.routes(),
+        api=api.routes() + ActivityApi(activity, query_log).routes(),
         health=Health(
             NAME,
             checks={"qdrant": store.ping, "embedder": embedder.check},

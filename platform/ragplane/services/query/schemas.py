@@ -92,6 +92,35 @@ SCHEMAS: dict[str, Any] = {
             "took_ms": {"type": "number"},
         },
     },
+    "ActivityResponse": {
+        "type": "object",
+        "required": ["source", "minutes", "buckets"],
+        "properties": {
+            "source": {
+                "type": "string",
+                "enum": ["query_log", "replica"],
+                "description": "query_log: the query log's per-minute rollup, every replica's requests, refreshed "
+                "every DATABASE_MAINTENANCE_S; replica: the answering replica's own counts since it started.",
+            },
+            "minutes": {"type": "integer"},
+            "buckets": {
+                "type": "array",
+                "description": "Every minute of the window, oldest first; minutes without requests are zeros.",
+                "items": {
+                    "type": "object",
+                    "required": ["minute", "searches", "questions", "errors"],
+                    "properties": {
+                        "minute": {"type": "string", "format": "date-time"},
+                        "searches": {"type": "integer"},
+                        "questions": {"type": "integer"},
+                        "errors": {"type": "integer", "description": "Requests answered with a 5xx."},
+                        "latency_avg_ms": {"type": ["number", "null"]},
+                        "latency_max_ms": {"type": ["number", "null"]},
+                    },
+                },
+            },
+        },
+    },
 }
 
 _MAX_RESULTS_DOC = f"Clamped to {MIN_RESULTS}..{MAX_RESULTS}; default {DEFAULT_RESULTS}."
@@ -128,4 +157,17 @@ QUERY: dict[str, Any] = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QueryRequest"}}},
     },
     "responses": {"200": _json("QueryResponse", "An answer whose sentences cite the returned sources.")},
+}
+
+ACTIVITY: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "minutes",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 60, "default": 60},
+            "description": "How many minutes back, the current one included.",
+        }
+    ],
+    "responses": {"200": _json("ActivityResponse", "Searches, questions, errors and latency per minute.")},
 }

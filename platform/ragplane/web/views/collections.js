@@ -37,7 +37,7 @@ async function table(onDelete) {
     body.append(row);
   }
   const head = el("tr");
-  for (const title of ["collection", "documents", "chunks", "vectors", "on disk", "last ingestion", ""]) {
+  for (const title of ["collection", "documents", "chunks", "vectors", "on disk", "last ingestion", "actions"]) {
     head.append(el("th", title));
   }
   const thead = el("thead");
@@ -45,7 +45,9 @@ async function table(onDelete) {
   const result = el("table");
   result.id = "collections";
   result.append(thead, body);
-  return [result, collections.map((c) => c.name)];
+  const scroll = el("div", undefined, "scroll"); // a phone scrolls the table, not the page
+  scroll.append(result);
+  return [scroll, collections.map((c) => c.name)];
 }
 
 async function jobs() {
@@ -60,9 +62,9 @@ async function jobs() {
   return list;
 }
 
-async function follow(location, status) {
+async function follow(url, status) {
   for (;;) {
-    const job = await call(location);
+    const job = await call(url);
     status.textContent = `Job ${job.state}: ${job.chunks} of ${job.chunks_total ?? "?"} chunks stored.`;
     if (job.state === "completed" || job.state === "failed") return job;
     await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
@@ -93,13 +95,11 @@ function uploadForm(names, status, refresh) {
     for (const file of files.files) data.append("files", file, file.name);
     status.textContent = "Uploading…";
     try {
-      const response = await fetch(`${API}/collections/${encodeURIComponent(pick.value)}/documents`, {
+      const accepted = await call(`${API}/collections/${encodeURIComponent(pick.value)}/documents`, {
         method: "POST",
         body: data,
       });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
-      const job = await follow(response.headers.get("Location"), status);
+      const job = await follow(`${API}/jobs/${encodeURIComponent(accepted.id)}`, status);
       status.textContent = job.state === "completed"
         ? `Ingestion completed: ${job.documents.ingested} ingested, ${job.documents.skipped} unchanged.`
         : `Ingestion failed: ${job.error}`;

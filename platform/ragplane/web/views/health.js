@@ -18,6 +18,17 @@ function service(name, report) {
   card.append(title);
   if (report?.latency_ms !== undefined) card.append(el("p", `answered in ${report.latency_ms} ms`, "meta"));
   if (report?.detail) card.append(el("p", report.detail));
+  const replicas = Object.entries(report?.replicas ?? {});
+  if (replicas.length > 1) {
+    const list = el("ul", undefined, "breakers");
+    for (const [n, state] of replicas) {
+      const item = el("li", `replica ${n} `);
+      item.id = `replica-${name}-${n}`;
+      item.append(badge(state));
+      list.append(item);
+    }
+    card.append(list);
+  }
   const breakers = Object.entries(report?.breakers ?? {});
   if (breakers.length) {
     const list = el("ul", undefined, "breakers");
@@ -49,7 +60,9 @@ export function render(container) {
   updated.id = "health-updated";
   const cards = el("div", undefined, "cards");
   cards.id = "health";
-  container.append(el("h2", "Health"), updated, cards);
+  const now = el("button", "Refresh now", "plain");
+  now.addEventListener("click", () => refresh());
+  container.append(el("h2", "Health"), updated, now, cards);
   let stopped = false;
   async function refresh() {
     const health = await fetch("/health").then((r) => r.json()).catch(() => null);

@@ -1,4 +1,5 @@
-// Search: the passages that best match a query, with their title, section and source.
+// Search: the passages of the page's collection that best match a query, with their title,
+// section and source, the query's words marked.
 import { API, call, collection, queryForm, results } from "../dom.js";
 
 export function render(container) {
@@ -9,9 +10,9 @@ export function render(container) {
       placeholder: "circuit breaker",
       button: "Search",
       action: async (query, output) => {
-        const params = new URLSearchParams({ query, collection, max_results: "5" });
+        const params = new URLSearchParams({ query, collection: collection(), max_results: "5" });
         const body = await call(`${API}/search?${params}`);
-        output.append(results(body.results));
+        output.append(results(body.results, query));
         return body.took_ms;
       },
     }),
