@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint services generate bench eval clean e2e e2e-headed
+.PHONY: run test install lint services generate bench eval clean e2e e2e-headed audit screenshots
 
 # A venv with the project and its test tools. torch is pinned in pyproject.toml to the CPU
 # wheel that lies on these machines' disk; pip picks it up from there.
@@ -54,6 +54,23 @@ e2e-headed: $(STAMP) services
 	command -v xvfb-run >/dev/null || apt-get install -y xvfb
 	xvfb-run --auto-servernum $(E2E) --headed $(PYTEST_ARGS)
 
+# Lighthouse 12.2.3 (audit/package.json, installed by npm ci from its lock file; `make run` needs
+# no Node) on the Search view of a real stack: scores and time to interactive against their
+# targets, reports in reports/audit/; then axe-core on every view (reports in reports/e2e/axe/).
+LIGHTHOUSE := audit/node_modules/.bin/lighthouse
+
+$(LIGHTHOUSE): audit/package.json audit/package-lock.json
+	npm ci --prefix audit --no-audit --no-fund --loglevel=error
+	touch $@
+
+audit: $(STAMP) services $(LIGHTHOUSE)
+	$(BIN)/python -m e2e.audit
+	$(BIN)/python -m pytest e2e/test_accessibility.py
+
+# The docs' pictures of the web page's views (docs/images/console-*.png), taken by the browser tests.
+screenshots: $(STAMP) services
+	$(BIN)/python -m pytest e2e/test_accessibility.py --views-to docs/images
+
 bench: $(STAMP) services
 	$(BIN)/python -m loadtests.reference
 	$(BIN)/python loadtests/bench_database.py
@@ -66,7 +83,7 @@ eval: $(STAMP)
 	$(BIN)/python -m eval
 
 clean:
-	rm -rf $(VENV) reports .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache audit/node_modules
 
 # Load tests (loadtests/, docs/load-testing.md): one profile of loadtests/profiles.yaml through
 # Locust, gated on the SLOs of alerts/slos.yaml. Without HOST a private embedded stack is started.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,21 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--views-to",
+        default="reports/e2e/views",
+        help="where the accessibility tests save a screenshot of each view (make screenshots: docs/images)",
+    )
+
+
+@pytest.fixture(scope="session")
+def views_to(request: pytest.FixtureRequest) -> Path:
+    folder = Path(request.config.getoption("--views-to"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """axe-core on every view, each showing what a user would see there (results, an answer, the
 collections, health, charts, a token's facts): no violations of WCAG 2.x A/AA rules or axe's
-best practices. Each view's results are written to reports/e2e/axe/VIEW.json."""
+best practices. Each view's results are written to reports/e2e/axe/VIEW.json, and a screenshot
+of it to console-VIEW.png in `--views-to` (the docs' pictures come from `make screenshots`)."""
 
 import json
 from collections.abc import Callable
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 REPORTS = Path("reports/e2e/axe")
+SCREEN = ViewportSize(width=1000, height=760)
 RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}}
 
 
@@ -41,9 +43,11 @@ VIEWS = {
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_the_view_has_no_accessibility_violations(page: Page, corpus: str, view: str) -> None:
+def test_the_view_has_no_accessibility_violations(page: Page, corpus: str, view: str, views_to: Path) -> None:
+    page.set_viewport_size(SCREEN)
     page.goto(f"/?collection={corpus}#/{view}")
     VIEWS[view](page)
+    page.screenshot(path=views_to / f"console-{view}.png", full_page=True)
     results = Axe().run(page, options=RULES)
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / f"{view}.json").write_text(json.dumps(results.response, indent=2))

@@ -18,6 +18,9 @@ def test_the_view_shows_every_service_up_and_every_breaker_closed(page: Page, st
     for name in ("gateway", "query", "collections"):
         expect(page.locator(f"#health-{name} h3 .badge")).to_have_text("up")
     expect(page.locator("#breaker-query-embedder .badge")).to_have_text("closed")
+    expect(page.locator("#health-query .checks")).to_contain_text("qdrant up")
+    expect(page.locator("#health-query .checks")).to_contain_text("embedder up")
+    expect(page.locator("#health-collections .checks")).to_contain_text("registry up")
     expect(page.locator("#health-gateway")).to_contain_text("maintenance: off")
 
 

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts/test-packages"
 BASH = shutil.which("bash") or "/bin/bash"
-COMMANDS = ("prometheus", "promtool", "prometheus-alertmanager", "amtool", "redis-server", "chromium")
+COMMANDS = ("prometheus", "promtool", "prometheus-alertmanager", "amtool", "redis-server", "chromium", "npm")
 
 
 def run(tmp_path: Path, installed: set[str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +34,7 @@ def run(tmp_path: Path, installed: set[str], *args: str) -> subprocess.Completed
     ("missing", "packages"),
     [
         (set(), "nothing to install"),
-        (set(COMMANDS), "would install: prometheus prometheus-alertmanager redis-server chromium"),
+        (set(COMMANDS), "would install: prometheus prometheus-alertmanager redis-server chromium npm"),
         ({"promtool"}, "would install: prometheus"),
         ({"amtool"}, "would install: prometheus-alertmanager"),
         ({"prometheus", "promtool", "chromium"}, "would install: prometheus chromium"),

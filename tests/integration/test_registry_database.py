@@ -117,6 +117,8 @@ def test_with_the_database_down_search_and_reads_go_on_and_no_acknowledged_write
         health = collections.get("/health").json()
         assert health["status"] == "degraded" and health["dependencies"]["registry"]["backend"] == "json"
         assert collections.get("/health/ready").status_code == 200  # reads still work: stay in rotation
+        edge = gateway.get("/health").json()["dependencies"]["collections"]  # what the console shows
+        assert edge["status"] == "up" and edge["degraded"] == {"registry": "degraded (json)"}
 
         refused = gateway.post(f"{API}/collections", json={"name": "during"})
         assert refused.status_code == 503

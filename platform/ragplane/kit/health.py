@@ -79,6 +79,21 @@ def _impaired(dependency: object) -> bool:
     return status in DOWN_STATES or status.startswith("degraded")
 
 
+def degraded_modes(dependencies: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """`name: status` of every dependency down or serving reduced, looking one level into groups
+    (`caches.search_results`) that carry no status of their own."""
+    found: dict[str, str] = {}
+    for name, dependency in dependencies.items():
+        if not isinstance(dependency, Mapping):
+            continue
+        if "status" in dependency:
+            if _impaired(dependency):
+                found[prefix + name] = str(dependency["status"])
+        elif not prefix:
+            found.update(degraded_modes(dependency, f"{name}."))
+    return found
+
+
 @dataclass
 class Health:
     """`breakers` are reported on both routes; an open one among `essential` makes the service not ready."""
@@ -111,12 +126,16 @@ class Health:
         return JSONResponse(body if trusted else public_view(body))
 
     async def ready(self, request: Request, *, trusted: bool) -> Response:
+        """Also names the dependencies that serve in a reduced way (`degraded`): the service is
+        ready with them, but whoever watches it (the gateway's /health, the console) should see it."""
         results = await self.run_checks()
         shown = results if trusted else public_view(results)
         failing = [f"{name}: {r.get('error', r['status'])}" for name, r in shown.items() if r["status"] != "up"]
         breakers = self._breakers()
+        degraded = degraded_modes(await self.describe())
         if not failing:
-            return JSONResponse({"status": "ready", "service": self.service, "checks": shown, "breakers": breakers})
+            body = {"status": "ready", "service": self.service, "checks": shown, "breakers": breakers}
+            return JSONResponse({**body, "degraded": degraded})
         return ProblemResponse(
             503,
             f"{self.service} is not ready: " + "; ".join(failing),
@@ -125,6 +144,7 @@ class Health:
             service=self.service,
             checks=shown,
             breakers=breakers,
+            degraded=degraded,
         )
 
     async def run_checks(self) -> dict[str, dict[str, Any]]:

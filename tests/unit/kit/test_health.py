@@ -112,3 +112,19 @@ def test_liveness_hides_locations_from_anonymous_callers() -> None:
     assert client.get("/health").json()["dependencies"] == {"qdrant": {"mode": "local"}, "registry": {}}
     trusted = client.get("/health", headers={"X-Service-Token": "s" * 40}).json()
     assert trusted["dependencies"]["qdrant"]["location"] == "/data/qdrant"
+
+
+def test_readiness_names_what_serves_in_a_reduced_way() -> None:
+    async def describe() -> dict:
+        return {
+            "registry": {"backend": "json", "status": "degraded (json)"},
+            "caches": {"search_results": {"backend": "memory", "status": "down"}, "vectors": {"status": "up"}},
+            "embedder": {"status": "up"},
+            "answerer": {"name": "extractive"},
+        }
+
+    health = Health("demo", checks={"a": ok}, describe=describe)
+    client = TestClient(Starlette(routes=health.routes()))
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["degraded"] == {"registry": "degraded (json)", "caches.search_results": "down"}

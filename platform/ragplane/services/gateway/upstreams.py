@@ -56,7 +56,11 @@ class Upstreams:
             body = {"detail": f"HTTP {status}"}
         if verdict != "up":
             result["detail"] = body.get("detail")
+        # What the replica's own checks found, by dependency (its breakers are listed apart).
+        checks = body.get("checks", {})
+        result["checks"] = {n: c.get("status") for n, c in checks.items() if not n.startswith("breaker:")}
         result["breakers"] = body.get("breakers", {})
+        result["degraded"] = body.get("degraded", {})
         return result
 
     async def openapi(self, base: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,11 +28,18 @@ function draw(body) {
     { name: "average", label: "average latency", values: pick("latency_avg_ms") },
     { name: "maximum", label: "slowest request", values: pick("latency_max_ms") },
   ];
-  const total = (key) => body.buckets.reduce((sum, b) => sum + b[key], 0);
+  const total = (key, one, many) => {
+    const n = body.buckets.reduce((sum, b) => sum + b[key], 0);
+    return `${n} ${n === 1 ? one : many}`;
+  };
   const section = el("section");
   section.id = "activity-charts";
   section.append(
-    el("p", `${total("searches")} searches, ${total("questions")} questions and ${total("errors")} errors in the last ${body.minutes} minutes, ${SOURCES[body.source]}.`),
+    el(
+      "p",
+      `${total("searches", "search", "searches")}, ${total("questions", "question", "questions")} and ` +
+        `${total("errors", "error", "errors")} in the last ${body.minutes} minutes, ${SOURCES[body.source]}.`,
+    ),
     el("h3", "Requests per minute"),
     chart({ title: "Requests per minute", unit: "", kind: "bars", xLabels: minutes, series: volume }),
     legend(volume),

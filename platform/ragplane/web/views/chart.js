@@ -53,8 +53,15 @@ export function chart({ title, unit, kind, xLabels, series }) {
     }
   } else {
     for (const s of series) {
-      const points = s.values.map((v, i) => (v == null ? null : `${x(i) + width / 2},${y(v)}`)).filter(Boolean);
-      if (points.length) svg.append(node("polyline", { points: points.join(" "), class: `line series-${s.name}` }));
+      const points = s.values.map((v, i) => (v == null ? null : [x(i) + width / 2, y(v), i, v])).filter(Boolean);
+      if (!points.length) continue;
+      svg.append(node("polyline", { points: points.map(([px, py]) => `${px},${py}`).join(" "), class: `line series-${s.name}` }));
+      for (const [px, py, i, v] of points) {
+        // A dot per minute: one busy minute among idle ones is a point, not an invisible line.
+        const dot = node("circle", { cx: px, cy: py, r: 2.5, class: `series-${s.name}` });
+        dot.append(node("title", {}, `${xLabels[i]}: ${v} ${unit} ${s.label}`));
+        svg.append(dot);
+      }
     }
   }
   return svg;

@@ -18,6 +18,18 @@ function service(name, report) {
   card.append(title);
   if (report?.latency_ms !== undefined) card.append(el("p", `answered in ${report.latency_ms} ms`, "meta"));
   if (report?.detail) card.append(el("p", report.detail));
+  const checks = Object.entries(report?.checks ?? {});
+  if (checks.length) {
+    const list = el("p", "", "checks");
+    for (const [dependency, state] of checks) list.append(`${dependency} `, badge(state), " ");
+    card.append(list);
+  }
+  // Serving, but in a reduced way: the registry on its JSON copy, a cache that cannot be reached.
+  for (const [dependency, state] of Object.entries(report?.degraded ?? {})) {
+    const note = el("p", `${dependency}: ${state}`, "degraded");
+    note.id = `degraded-${name}-${dependency.replace(/\W/g, "-")}`;
+    card.append(note);
+  }
   const replicas = Object.entries(report?.replicas ?? {});
   if (replicas.length > 1) {
     const list = el("ul", undefined, "breakers");
