@@ -61,12 +61,21 @@ export async function call(url, options = {}) {
   return body;
 }
 
+// Words too common to mark: marking every "the" and "does" would hide the words that matched.
+const COMMON = new Set(
+  ("the and for are but not was were what when where which who whom why how does did done can could " +
+    "should would will with from this that these those have has had about into your you their there " +
+    "then than all any our its also been being over under more most some such only other").split(" "),
+);
+
 // Where a query's words occur in `text`, marked: the text is split into text nodes and <mark>s.
 function highlighted(text, query) {
-  const words = [...new Set(query.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [])];
+  const found = query.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [];
+  const words = [...new Set(found.filter((w) => !COMMON.has(w)))];
   const node = el("p", undefined, "text");
   if (!words.length) return Object.assign(node, { textContent: text });
-  const stems = words.map((w) => w.replace(/(es|s)$/, "").replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  // A plural's stem marks its singular too ("breakers" marks "breaker").
+  const stems = words.map((w) => (w.length > 4 ? w.replace(/s$/, "") : w).replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   const pattern = new RegExp(`\\b(?:${stems.join("|")})[\\p{L}\\p{N}]*`, "giu");
   let at = 0;
   for (const match of text.matchAll(pattern)) {
