@@ -76,6 +76,7 @@ bench: $(STAMP) services
 	$(BIN)/python loadtests/bench_database.py
 	$(BIN)/python -m loadtests.bench_capacity
 	$(BIN)/python -m loadtests.bench_scale
+	$(BIN)/python -m loadtests.bench_redis
 
 # Q&A quality on the demo corpus: eval/questions.yaml asked through the API of an in-process stack
 # (about a minute); prints hit@3, first-citation, expected-word and not-found shares, fails under 95 %.

@@ -288,6 +288,36 @@ def query_log_dropping() -> Alert:
     )
 
 
+def redis_persistence_failing() -> tuple[Alert, ...]:
+    """Redis refuses writes once a snapshot or an append-only write fails (`stop-writes-on-bgsave-error`,
+    and always for the AOF): rate-limit checks fail and the maintenance switch cannot be moved."""
+
+    def failing(operation: str, name: str, summary: str, what: str) -> Alert:
+        ok = by(["service", "instance"], series(catalog.REDIS_PERSISTENCE_OK, operation=operation), "min")
+        return Alert(
+            name=name,
+            expr=f"{ok} == 0",
+            for_="10s",  # a failed status stays until a save succeeds: it does not flap
+            severity="critical",
+            summary=summary,
+            description=(
+                f"The Redis of {{{{ $labels.service }}}} at {{{{ $labels.instance }}}} failed {what}: it refuses "
+                "writes until it succeeds, so rate-limit checks fail (their policy applies) and the maintenance "
+                "switch cannot be moved."
+            ),
+        )
+
+    return (
+        failing("rdb_bgsave", "RagplaneRedisBgsaveFailing", "Redis cannot write its snapshot", "to write a snapshot"),
+        failing(
+            "aof_write",
+            "RagplaneRedisAofWriteFailing",
+            "Redis cannot write its append-only file",
+            "to write to its append-only file",
+        ),
+    )
+
+
 ALERTS: tuple[Alert, ...] = (
     service_down(),
     instance_down(),
@@ -300,4 +330,5 @@ ALERTS: tuple[Alert, ...] = (
     cache_unavailable(),
     registry_fallback_active(),
     query_log_dropping(),
+    *redis_persistence_failing(),
 )

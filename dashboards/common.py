@@ -70,6 +70,8 @@ CACHE_UNAVAILABLE = "RagplaneCacheUnavailable"
 REGISTRY_FALLBACK = "RagplaneRegistryFallbackActive"
 RATE_LIMIT_STORE_ERRORS = "RagplaneGatewayRateLimitStoreErrors"
 QUERY_LOG_DROPPING = "RagplaneQueryLogDropping"
+REDIS_BGSAVE_FAILING = "RagplaneRedisBgsaveFailing"
+REDIS_AOF_WRITE_FAILING = "RagplaneRedisAofWriteFailing"
 
 BREAKER_STATES = StatValueMappings(
     StatValueMappingItem("closed", "0", "green"),
@@ -77,6 +79,7 @@ BREAKER_STATES = StatValueMappings(
     StatValueMappingItem("open", "2", "red"),
 )
 UP_DOWN = StatValueMappings(StatValueMappingItem("down", "0", "red"), StatValueMappingItem("up", "1", "green"))
+FAILED_OK = StatValueMappings(StatValueMappingItem("failed", "0", "red"), StatValueMappingItem("ok", "1", "green"))
 OFF_ON = StatValueMappings(StatValueMappingItem("off", "0", "green"), StatValueMappingItem("on", "1", "orange"))
 
 

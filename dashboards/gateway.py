@@ -7,15 +7,21 @@ In the full stack Kong is the edge and this dashboard shows the ragplane gateway
 
 from __future__ import annotations
 
+from grafanalib.core import Stat
+
 from ragplane.telemetry import catalog as c
 from ragplane.telemetry.promql import INFRA_ROUTES, aggregate
 
 from .common import (
+    BYTES,
     COUNT,
+    FAILED_OK,
     OFF_ON,
     RATE_LIMIT_SATURATION,
     RATE_LIMIT_STORE_ERRORS,
     RATIO,
+    REDIS_AOF_WRITE_FAILING,
+    REDIS_BGSAVE_FAILING,
     REQUESTS_PER_SECOND,
     SECONDS,
     STATE,
@@ -126,10 +132,45 @@ upstreams = Section(
     ],
 )
 
+
+def persistence_ok(title: str, what: str, operation: str, alert: str) -> Stat:
+    return stat(
+        title,
+        f"Whether Redis's last {what} succeeded; while it fails Redis refuses writes.",
+        STATE,
+        Query(aggregate([], sel(c.REDIS_PERSISTENCE_OK, operation=operation), "min")),
+        alert=alert,
+        width=6,
+        mappings=FAILED_OK,
+    )
+
+
+redis = Section(
+    "Redis persistence",
+    [
+        persistence_ok("Last snapshot", "RDB snapshot", "rdb_bgsave", REDIS_BGSAVE_FAILING),
+        persistence_ok("Last append-only write", "append-only file write", "aof_write", REDIS_AOF_WRITE_FAILING),
+        timeseries(
+            "Since the last snapshot",
+            "Seconds since Redis last wrote an RDB snapshot (one is due after at most 15 minutes with a change).",
+            SECONDS,
+            Query(f"time() - {aggregate([], sel(c.REDIS_LAST_SAVE), 'max')}", "seconds since"),
+            width=6,
+        ),
+        timeseries(
+            "Append-only file size",
+            "The size of Redis's append-only file: it grows with writes and shrinks at each rewrite.",
+            BYTES,
+            Query(aggregate([], sel(c.REDIS_AOF_SIZE), "max"), "AOF"),
+            width=6,
+        ),
+    ],
+)
+
 dashboard = build(
     UID,
     "Gateway",
     "The ragplane gateway: traffic by route and status, 429s by plan, auth failures, rate-limit store errors, "
-    "upstream latency and errors, replicas and maintenance mode.",
-    [traffic, upstreams],
+    "upstream latency and errors, replicas, maintenance mode, and Redis's persistence.",
+    [traffic, upstreams, redis],
 )

@@ -32,6 +32,7 @@ IMAGE_PORTS = {
     "qdrant/qdrant": {6333, 6334, 6335},
     "timescale/timescaledb": {5432},
     "redis": {6379},
+    "oliver006/redis_exporter": {9121},
     "ollama/ollama": {11434},
     "prom/prometheus": {9090},
     "prom/alertmanager": {9093},
@@ -215,6 +216,7 @@ def test_prometheus_scrapes_every_service_where_it_listens() -> None:
     assert sorted(scrape_targets("ragplane")) == sorted(f"{n}:{min(ports()[n])}" for n in RAGPLANE)
     qdrant = sorted(n for n in services() if services()[n]["image"].startswith("qdrant/"))
     assert sorted(scrape_targets("qdrant")) == [f"{n}:6333" for n in qdrant]
+    assert scrape_targets("redis") == ["redis-exporter:9121"]
     assert scrape_targets("kong") == [f"kong:{int(env('kong')['KONG_STATUS_LISTEN'].rsplit(':', 1)[1])}"]
     for job in prometheus()["scrape_configs"]:
         for target in scrape_targets(job["job_name"]):
@@ -248,6 +250,12 @@ def test_alertmanager_sees_its_config_and_every_secret_file() -> None:
     assert files
     assert all(PurePosixPath(f).parent == secrets_dir for f in files), files
     assert any(s == "alertmanager" and t == "/alertmanager" for s, t in volumes("alertmanager")), "no data volume"
+
+
+def test_redis_runs_with_the_persistence_the_tests_check() -> None:
+    conf = mounted_at("redis", "./deploy/redis/redis.conf")
+    assert services()["redis"]["command"] == ["redis-server", str(conf)]
+    assert any(s == "redis" and t == "/data" for s, t in volumes("redis")), "no data volume"
 
 
 def test_grafana_is_provisioned_from_the_generated_files() -> None:

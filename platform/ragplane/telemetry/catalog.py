@@ -349,52 +349,24 @@ GATEWAY_REPLICA_UP = Metric(
     ("upstream", "replica"),
 )
 
-CATALOG: tuple[Metric, ...] = (
-    BUILD_INFO,
-    HTTP_REQUESTS,
-    HTTP_REQUEST_DURATION,
-    HTTP_REQUESTS_IN_PROGRESS,
-    API_REQUESTS,
-    SERVICE_AUTH,
-    EMBEDDING_DURATION,
-    VECTOR_SEARCH_DURATION,
-    SEARCH_RESULTS,
-    ANSWERS,
-    ANSWER_DURATION,
-    INGESTION_DOCUMENTS,
-    INGESTION_CHUNKS,
-    INGESTION_JOBS,
-    INGESTION_JOB_DURATION,
-    INGESTION_FAILURES,
-    COLLECTION_DOCUMENTS,
-    COLLECTION_VECTORS,
-    COLLECTION_STORAGE,
-    QDRANT_REQUESTS,
-    QDRANT_REQUEST_DURATION,
-    QDRANT_NODE_UP,
-    CIRCUIT_BREAKER_STATE,
-    CIRCUIT_BREAKER_TRANSITIONS,
-    CIRCUIT_BREAKER_REJECTED,
-    DEPENDENCY_ERRORS,
-    GPU_WAIT,
-    GPU_SLOTS_IN_USE,
-    GPU_QUEUE_DEPTH,
-    GPU_QUEUE_TIMEOUTS,
-    EMBEDDING_BATCH_SIZE,
-    CACHE_REQUESTS,
-    CACHE_ENTRIES,
-    REGISTRY_BACKEND,
-    REGISTRY_FALLBACK,
-    QUERY_LOG_WRITTEN,
-    QUERY_LOG_DROPPED,
-    QUERY_LOG_BUFFERED,
-    GATEWAY_UPSTREAM_REQUESTS,
-    GATEWAY_UPSTREAM_DURATION,
-    GATEWAY_AUTH,
-    GATEWAY_RATE_LIMITED,
-    GATEWAY_RATE_LIMIT_ERRORS,
-    GATEWAY_MAINTENANCE,
-    GATEWAY_REPLICA_UP,
+# The Redis persistence ragplane itself reads (INFO persistence), besides redis_exporter's.
+REDIS_OPERATIONS = ("rdb_bgsave", "aof_write")
+REDIS_PERSISTENCE_OK = Metric(
+    "ragplane_redis_persistence_ok",
+    Kind.GAUGE,
+    "1 when Redis's last background save (rdb_bgsave) or append-only write (aof_write) succeeded, 0 when it failed.",
+    ("operation",),
+    known=_known(operation=REDIS_OPERATIONS),
 )
+REDIS_LAST_SAVE = Metric(
+    "ragplane_redis_rdb_last_save_timestamp_seconds", Kind.GAUGE, "When Redis last wrote an RDB snapshot (Unix time)."
+)
+REDIS_CHANGES = Metric(
+    "ragplane_redis_rdb_changes_since_last_save", Kind.GAUGE, "Writes to Redis since its last RDB snapshot."
+)
+REDIS_AOF_SIZE = Metric("ragplane_redis_aof_size_bytes", Kind.GAUGE, "The size of Redis's append-only file, bytes.")
+
+# Every metric above, in declaration order: declaring one is enough to export it.
+CATALOG: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))
 
 BY_NAME: Mapping[str, Metric] = MappingProxyType({m.name: m for m in CATALOG})

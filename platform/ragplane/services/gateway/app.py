@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ragplane import __version__
+from ragplane.adapters.redis_persistence import watch_persistence
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.health import Health
 from ragplane.kit.versioning import ALL_METHODS
@@ -115,9 +117,13 @@ def create_gateway_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await maintenance.start()
+        # Redis's persistence status as gauges, for the alerts on a failed save or AOF write.
+        persistence = asyncio.create_task(watch_persistence(redis, metrics)) if redis is not None else None
         try:
             yield
         finally:
+            if persistence is not None:
+                persistence.cancel()
             for upstream in clients.values():
                 await upstream.close()
             if limiter is not None:
