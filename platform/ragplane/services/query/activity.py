@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ragplane.adapters.querylog import Kind, QueryLog
-from ragplane.kit.errors import BadRequest
+from ragplane.kit.errors import ValidationFailed
 from ragplane.kit.versioning import ApiRoute
 from ragplane.services.query.schemas import ACTIVITY
 
@@ -126,7 +126,9 @@ class ActivityApi:
     async def activity(self, request: Request) -> Response:
         raw = request.query_params.get("minutes", str(WINDOW_MINUTES))
         if not raw.isdigit() or not 1 <= int(raw) <= WINDOW_MINUTES:
-            raise BadRequest(f"minutes must be a whole number from 1 to {WINDOW_MINUTES}, not {raw[:20]!r}")
+            raise ValidationFailed(
+                [("minutes", f"must be a whole number from 1 to {WINDOW_MINUTES}, not {raw[:20]!r}")]
+            )
         last = self.recent.now()
         first = last - int(raw) + 1
         source, minutes = "replica", self.recent.since(first)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from ragplane.kit.errors import BadRequest
+from ragplane.kit.errors import ValidationFailed
 from ragplane.services.query.activity import WINDOW_MINUTES, ActivityApi, RecentActivity
 
 pytestmark = pytest.mark.anyio
@@ -107,5 +107,5 @@ async def test_a_query_log_that_cannot_be_read_falls_back_to_this_replica(pool: 
 
 @pytest.mark.parametrize("minutes", ["0", "61", "-1", "ten", "1.5", ""])
 async def test_a_window_outside_one_to_sixty_minutes_is_refused(minutes: str) -> None:
-    with pytest.raises(BadRequest, match="minutes must be a whole number from 1 to 60"):
+    with pytest.raises(ValidationFailed, match="minutes: must be a whole number from 1 to 60"):
         await ActivityApi(RecentActivity(), None).activity(request(f"minutes={minutes}"))
