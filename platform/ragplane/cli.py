@@ -13,6 +13,7 @@
     ragplane migrate [--check]            apply (or check) the database schema migrations
     ragplane migrate-json [--dry-run] [--registry PATH] [--skip-chunks]   move the JSON registry into PostgreSQL
     ragplane redis backup [--to DIR]      Redis's RDB and append-only files, with checksums
+    ragplane backup --collection NAME | --all | list;  ragplane restore NAME [--from A] [--as NEW]
 
 Human-facing messages (URLs, progress) go to stderr; stdout carries the JSON logs.
 """
@@ -32,7 +33,7 @@ import uvloop
 
 from ragplane import __version__, serving
 from ragplane.kit.logs import configure_logging
-from ragplane.ops import maintenance, redis_backup
+from ragplane.ops import backups, maintenance, redis_backup
 from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
@@ -160,10 +161,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave Qdrant alone: do not rebuild chunk rows from it; their check is for information only",
     )
+    backups.add_commands(commands)
     redis = commands.add_parser("redis", help="Redis's persistence files (REDIS_URL; docs/redis.md)")
     redis_actions = redis.add_subparsers(dest="redis", required=True, metavar="ACTION")
     redis_backup_parser = redis_actions.add_parser("backup", help="snapshot, then copy the RDB and AOF files")
-    redis_backup_parser.add_argument("--to", type=Path, help="where (default: RAGPLANE_DATA_DIR/backups)")
+    redis_backup_parser.add_argument("--to", type=Path, help="where (default: BACKUP_DIR)")
     return parser
 
 
@@ -237,8 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return auth.token_command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
     if args.command == "migrate-json":
         return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
+    if args.command in ("backup", "restore"):
+        return backups.run(settings, args, _say)
     if args.command == "redis":
-        return redis_backup.command(settings.redis_url, args.to or settings.data_dir / "backups", _say)
+        return redis_backup.command(settings.redis_url, args.to or settings.backups, _say)
     if args.command == "delete":
         return asyncio.run(_delete(_client(settings, args), args.collection, args.ids))
     sources = [Source(path, args.prefix) for path in args.paths]

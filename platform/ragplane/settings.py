@@ -119,6 +119,8 @@ class Settings:
     query_log_batch_size: int = 200
     query_log_flush_s: float = 1.0
     query_log_buffer: int = 10_000
+    backup_dir: Path | None = None  # None: RAGPLANE_DATA_DIR/backups (see `backups`)
+    backup_retention_days: int = 7
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     @property
@@ -136,6 +138,10 @@ class Settings:
     @property
     def registry_path(self) -> Path:
         return self.data_dir / "collections.json"
+
+    @property
+    def backups(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def registry_snapshot_path(self) -> Path:
@@ -157,34 +163,33 @@ class Settings:
 
     def redacted(self) -> dict[str, Any]:
         """Every setting as JSON-friendly data, with secrets replaced by `***`."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.metadata.get("secret") and value:
-                value = REDACTED
-            elif isinstance(value, Path):
-                value = str(value)
-            elif isinstance(value, tuple):
-                value = [redacted_url(v) for v in value]
-            elif isinstance(value, Mapping):
-                value = {k: asdict(v) for k, v in value.items()}
-            elif isinstance(value, BreakerSettings):
-                value = asdict(value)
-            elif isinstance(value, GatewaySettings):
-                value = {
-                    f.name: REDACTED if f.metadata.get("secret") and getattr(value, f.name) else getattr(value, f.name)
-                    for f in fields(value)
-                }
-                value["plans"] = dict(value["plans"])
-            elif isinstance(value, str):
-                value = redacted_url(value)
-            out[f.name] = value
-        return out
+        return _redacted(self)
+
+
+def _redacted(settings: Settings | GatewaySettings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if f.metadata.get("secret") and value:
+            value = REDACTED
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = [redacted_url(v) for v in value]
+        elif isinstance(value, Mapping):
+            value = {k: asdict(v) if isinstance(v, BreakerSettings) else v for k, v in value.items()}
+        elif isinstance(value, BreakerSettings):
+            value = asdict(value)
+        elif isinstance(value, GatewaySettings):
+            value = _redacted(value)
+        elif isinstance(value, str):
+            value = redacted_url(value)
+        out[f.name] = value
+    return out
 
 
 def child_environment(**overrides: str) -> dict[str, str]:
-    """This process's environment plus `overrides`, for a ragplane process it starts (`ragplane up`'s
-    gateway): the child reads its settings the same way, with what the parent decided on top."""
+    """This environment and `overrides`, for a ragplane child process (`up`'s gateway) to read."""
     return {**os.environ, **overrides}
 
 
@@ -235,8 +240,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         embedder=read("EMBEDDER", parsing.choice("local", "ollama"), "ollama" if ollama_url else "local"),
         answerer=read("ANSWERER", parsing.choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
         circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", parsing.boolean, True),
-        circuit_breaker_defaults=(breaker_defaults := _breaker_defaults(read)),
-        circuit_breakers=_breakers(read, breaker_defaults),
+        circuit_breaker_defaults=(base := _breaker(read, "CIRCUIT_BREAKER_", BreakerSettings())),
+        circuit_breakers=MappingProxyType(
+            {n: _breaker(read, f"CIRCUIT_BREAKER_{n.upper()}_", base) for n in BREAKER_NAMES}
+        ),
         gpu_slots=read("GPU_SLOTS", parsing.positive_int, None),
         gpu_queue_timeout_s=read("GPU_QUEUE_TIMEOUT_S", parsing.positive_float, defaults.gpu_queue_timeout_s),
         embed_batch_max=read("EMBED_BATCH_MAX", parsing.positive_int, defaults.embed_batch_max),
@@ -261,6 +268,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         query_log_batch_size=read("QUERY_LOG_BATCH_SIZE", parsing.positive_int, defaults.query_log_batch_size),
         query_log_flush_s=read("QUERY_LOG_FLUSH_S", parsing.positive_float, defaults.query_log_flush_s),
         query_log_buffer=read("QUERY_LOG_BUFFER", parsing.positive_int, defaults.query_log_buffer),
+        backup_dir=read("BACKUP_DIR", Path, None),
+        backup_retention_days=read("BACKUP_RETENTION_DAYS", parsing.positive_int, defaults.backup_retention_days),
         gateway=_gateway(read),
     )
     _check_consistency(settings)
@@ -312,28 +321,13 @@ class _Reader:
             raise SettingsError(f"{shown} is not valid: {exc}") from None
 
 
-def _breaker_defaults(read: _Reader) -> BreakerSettings:
-    """CIRCUIT_BREAKER_*: what every breaker uses unless overridden by name."""
+def _breaker(read: _Reader, prefix: str, base: BreakerSettings) -> BreakerSettings:
+    """CIRCUIT_BREAKER_* (what every breaker uses), or one breaker's, e.g. CIRCUIT_BREAKER_LLM_CALL_TIMEOUT_S."""
     return BreakerSettings(
-        failure_threshold=read(
-            "CIRCUIT_BREAKER_FAILURE_THRESHOLD", parsing.positive_int, BreakerSettings.failure_threshold
-        ),
-        call_timeout_s=read("CIRCUIT_BREAKER_CALL_TIMEOUT_S", parsing.positive_float, BreakerSettings.call_timeout_s),
-        recovery_s=read("CIRCUIT_BREAKER_RECOVERY_S", parsing.positive_float, BreakerSettings.recovery_s),
+        failure_threshold=read(prefix + "FAILURE_THRESHOLD", parsing.positive_int, base.failure_threshold),
+        call_timeout_s=read(prefix + "CALL_TIMEOUT_S", parsing.positive_float, base.call_timeout_s),
+        recovery_s=read(prefix + "RECOVERY_S", parsing.positive_float, base.recovery_s),
     )
-
-
-def _breakers(read: _Reader, base: BreakerSettings) -> Mapping[str, BreakerSettings]:
-    """Per-breaker overrides, e.g. CIRCUIT_BREAKER_LLM_CALL_TIMEOUT_S."""
-    out = {}
-    for name in BREAKER_NAMES:
-        prefix = f"CIRCUIT_BREAKER_{name.upper()}_"
-        out[name] = BreakerSettings(
-            failure_threshold=read(prefix + "FAILURE_THRESHOLD", parsing.positive_int, base.failure_threshold),
-            call_timeout_s=read(prefix + "CALL_TIMEOUT_S", parsing.positive_float, base.call_timeout_s),
-            recovery_s=read(prefix + "RECOVERY_S", parsing.positive_float, base.recovery_s),
-        )
-    return MappingProxyType(out)
 
 
 def _gateway(read: _Reader) -> GatewaySettings:

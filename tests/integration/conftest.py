@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -110,3 +111,15 @@ def query(stack: RunningStack) -> Iterator[httpx.Client]:
     """The query service directly, with the service token."""
     with stack.client("query", token=True) as client:
         yield client
+
+
+@pytest.fixture
+def env_file(tmp_path: Path, stack: RunningStack) -> Path:
+    """A settings file pointing the CLI at the test stack: the gateway by default, the collections
+    service (with the service token) for what goes there."""
+    path = tmp_path / ".env"
+    path.write_text(
+        f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\n"
+        f"COLLECTIONS_URL={stack.urls['collections']}\nGATEWAY_PORT={urlsplit(stack.urls['gateway']).port}\n"
+    )
+    return path

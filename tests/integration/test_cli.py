@@ -22,17 +22,6 @@ from tests.running import RunningStack, ingest, long_text
 API = "/api/v1/rag"
 
 
-@pytest.fixture
-def env_file(tmp_path: Path, stack: RunningStack) -> Path:
-    """Settings that point the CLI's default (the gateway) at the test stack."""
-    path = tmp_path / ".env"
-    path.write_text(
-        f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\n"
-        f"COLLECTIONS_URL={stack.urls['collections']}\nGATEWAY_PORT={urlsplit(stack.urls['gateway']).port}\n"
-    )
-    return path
-
-
 def ids(stack: RunningStack, collection: str) -> list[str]:
     with stack.client() as client:
         return [d["id"] for d in client.get(f"{API}/collections/{collection}/documents").json()["documents"]]

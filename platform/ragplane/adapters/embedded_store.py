@@ -46,6 +46,7 @@ from ragplane.adapters.store_engine import (
     Point,
     Records,
     VectorStoreLocked,
+    stored_point,
 )
 from ragplane.lexical import SparseVector
 
@@ -276,6 +277,11 @@ class EmbeddedEngine:
         )
         records, next_offset = self._get(name).shard.scroll(request)
         return [(str(r.id), r.payload or {}) for r in records], next_offset
+
+    def points(self, name: str, *, limit: int, offset: Any) -> tuple[list[Point], Any]:
+        request = edge.ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=True)
+        records, next_offset = self._get(name).shard.scroll(request)
+        return [stored_point(r.id, r.vector, r.payload) for r in records], next_offset
 
     def count(self, name: str) -> int:
         return self._get(name).shard.count(edge.CountRequest(exact=True))

@@ -28,6 +28,7 @@ from ragplane.adapters.store_engine import (
     Hit,
     Point,
     Records,
+    stored_point,
 )
 from ragplane.lexical import SparseVector
 
@@ -168,6 +169,12 @@ class ServerEngine:
             with_vectors=False,
         )
         return [(str(r.id), dict(r.payload or {})) for r in records], next_offset
+
+    def points(self, name: str, *, limit: int, offset: Any) -> tuple[list[Point], Any]:
+        records, next_offset = self.client.scroll(
+            name, limit=limit, offset=offset, with_payload=True, with_vectors=True
+        )
+        return [stored_point(r.id, r.vector, r.payload) for r in records], next_offset
 
     def count(self, name: str) -> int:
         return int(self.client.count(name, exact=True).count)

@@ -32,6 +32,19 @@ class Point:
     sparse: SparseVector | None = None
 
 
+def stored_point(point_id: Any, vectors: Any, payload: dict[str, Any] | None) -> Point:
+    """A point as an engine read it back: `vectors` the unnamed dense one, or a mapping of the
+    dense one (`DENSE`) and the sparse one (`SPARSE`, with `indices` and `values`)."""
+    named = vectors if isinstance(vectors, dict) else {DENSE: vectors}
+    sparse = named.get(SPARSE)
+    return Point(
+        id=str(point_id),
+        vector=[float(x) for x in named[DENSE]],
+        payload=dict(payload or {}),
+        sparse=None if sparse is None else SparseVector(tuple(sparse.indices), tuple(sparse.values)),
+    )
+
+
 @dataclass(frozen=True)
 class Hit:
     id: str
@@ -73,5 +86,9 @@ class Engine(Protocol):
     def scroll(
         self, name: str, *, match: dict[str, str], fields: list[str] | None, limit: int, offset: Any
     ) -> tuple[Records, Any]: ...
+    def points(self, name: str, *, limit: int, offset: Any) -> tuple[list[Point], Any]:
+        """A page of whole points (vectors and payload), for a backup; the next page's offset."""
+        ...
+
     def count(self, name: str) -> int: ...
     def disk_bytes(self, name: str) -> int | None: ...

@@ -202,6 +202,23 @@ class VectorStore:
             if offset is None:
                 return
 
+    async def point_pages(self, name: str, *, page: int = 256) -> AsyncIterator[list[Point]]:
+        """Every point of `name` whole — id, dense and sparse vectors, payload — a page at a time,
+        for a backup. Points written meanwhile may or may not be seen. Raises CollectionNotFound."""
+        if page < 1:
+            raise ValueError("page must be at least 1")
+        offset: Any = None
+        while True:
+
+            def read(engine: Engine, start: Any = offset) -> tuple[list[Point], Any]:
+                return engine.points(name, limit=page, offset=start)
+
+            points, offset = await self._call(read, collection=name)
+            if points:
+                yield points
+            if offset is None:
+                return
+
     async def count(self, name: str) -> int:
         return await self._call(lambda e: e.count(name), collection=name)
 

@@ -13,7 +13,6 @@ container that mounts the `redis` volume. docs/redis.md has the restore procedur
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 import redis
 
 from ragplane.redaction import redacted_url
+from ragplane.services.collections.archive import sha256_of
 
 SNAPSHOT_TIMEOUT_S = 600.0
 POLL_S = 0.1
@@ -58,14 +58,6 @@ def snapshot(client: redis.Redis, *, timeout_s: float = SNAPSHOT_TIMEOUT_S) -> N
         raise RedisBackupError("the snapshot failed: see Redis's log (a full disk, or no permission to write)")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def backup(url: str, to: Path, *, say: Callable[[str], None] = print) -> Path:
     """Snapshot, then copy the RDB file and the append-only directory into a new folder under `to`."""
     try:
@@ -86,7 +78,7 @@ def backup(url: str, to: Path, *, say: Callable[[str], None] = print) -> Path:
         if aof.is_dir():
             shutil.copytree(aof, partial / aof.name)
         files = sorted(p.relative_to(partial) for p in partial.rglob("*") if p.is_file())
-        lines = [f"{sha256(partial / p)}  {p}" for p in files]
+        lines = [f"{sha256_of(partial / p)}  {p}" for p in files]
         (partial / SUMS).write_text("\n".join(lines) + "\n")
         partial.rename(folder)
     except BaseException:

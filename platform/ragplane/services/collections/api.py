@@ -98,7 +98,7 @@ class CollectionsApi:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.upload_limit = upload_limit
-        self._changes = asyncio.Lock()
+        self.changes = asyncio.Lock()  # creates, deletes and restores of collections, one at a time
 
     def routes(self) -> list[ApiRoute]:
         return [
@@ -182,7 +182,7 @@ class CollectionsApi:
         if errors:
             raise ValidationFailed(errors)
         assert isinstance(name, str) and isinstance(description, str)
-        async with self._changes:  # one create or delete at a time: two racing creates get one 201, one 409
+        async with self.changes:  # one create or delete at a time: two racing creates get one 201, one 409
             record = await self._create(name, description, size, overlap)
         log.info("collection %s created", name, extra={"fields": {"event": "collection_created", "collection": name}})
         return JSONResponse(
@@ -218,7 +218,7 @@ class CollectionsApi:
         return record
 
     async def delete(self, request: Request) -> Response:
-        async with self._changes:
+        async with self.changes:
             record = await self._record(request.path_params["name"])
             await self.registry.ensure_writable()  # before anything changes: all of it, or none
             # Running jobs would keep writing into the deleted (or a re-created) collection.
@@ -272,7 +272,7 @@ class CollectionsApi:
             docs = documents.parse_json(await read_json_object(request, self.upload_limit))
         else:
             raise UnsupportedMediaType(f"Send application/json or multipart/form-data, not {kind}.")
-        async with self._changes:  # never while a document of this collection is being deleted
+        async with self.changes:  # never while a document of this collection is being deleted
             job = await self.ingestor.submit(record, docs)
         return JSONResponse(job_json(job), status_code=202, headers={"Location": f"{V1}/rag/jobs/{job.id}"})
 
@@ -286,7 +286,7 @@ class CollectionsApi:
         doc_id = request.path_params.get("document_id") or request.query_params.get("id")
         if not doc_id:
             raise ValidationFailed([("id", "name the document: .../documents/{id} or .../documents?id={id}")])
-        async with self._changes:  # no job is submitted in between
+        async with self.changes:  # no job is submitted in between
             if self.ingestor.busy(record.name):
                 raise Conflict(
                     f"Collection {record.name!r} has an ingestion job queued or running; delete the document "

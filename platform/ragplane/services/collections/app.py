@@ -20,6 +20,8 @@ from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.breakers import service_breakers
 from ragplane.kit.health import Health
 from ragplane.services.collections.api import CollectionsApi
+from ragplane.services.collections.backup_api import backup_routes
+from ragplane.services.collections.backups import Backups
 from ragplane.services.collections.hybrid import HybridRegistry
 from ragplane.services.collections.ingest import Ingestor
 from ragplane.services.collections.pgregistry import PostgresRegistry
@@ -109,6 +111,10 @@ def create_collections_app(
         upload_limit=settings.max_upload_bytes,
     )
 
+    backups = Backups(
+        registry, store, settings.backups, retention_days=settings.backup_retention_days, changes=api.changes
+    )
+
     async def describe() -> dict[str, Any]:
         return {
             "registry": registry.describe(),
@@ -154,6 +160,7 @@ def create_collections_app(
         service_secrets=settings.service_secrets,
         breakers=breakers,
         schemas=SCHEMAS,
+        routes=backup_routes(backups),
         lifespan=lifespan,
     )
     app = create_app(spec)

@@ -1,0 +1,67 @@
+"""The collections service's backup routes, behind the service token like every `/internal` route;
+`ragplane backup` and `ragplane restore` call them.
+
+    GET  /internal/backups                       every archive: collection, name, age, size, status
+    POST /internal/backups  {"collection": NAME} or {"all": true}   back up now; what was written
+    POST /internal/restores {"collection": NAME, "archive"?: FILE, "as"?: NEW_NAME}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ragplane.kit.errors import ProblemError, ValidationFailed
+from ragplane.kit.requests import read_json_object
+from ragplane.services.collections.archive import ArchiveInvalid
+from ragplane.services.collections.backups import Backups, RestoreFailed
+
+BODY_LIMIT = 4096
+
+
+class RestoreRefused(ProblemError):
+    """The loaded copy did not match its archive: it was dropped, and nothing else changed."""
+
+    status, slug = 500, "restore-failed"
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValidationFailed([(key, "must be a non-empty string")])
+    return value
+
+
+def backup_routes(backups: Backups) -> list[Route]:
+    async def listing(request: Request) -> Response:
+        return JSONResponse({"backups": [backups.describe(a) for a in backups.archives()]})
+
+    async def create(request: Request) -> Response:
+        body = await read_json_object(request, BODY_LIMIT)
+        name = _text(body, "collection")
+        if (name is None) == (body.get("all") is not True):
+            raise ValidationFailed([("collection", 'give either "collection": NAME or "all": true')])
+        names = [name] if name else [c.name for c in await backups.registry.list_collections()]
+        return JSONResponse({"backups": [await backups.create(n) for n in names]}, status_code=201)
+
+    async def restore(request: Request) -> Response:
+        body = await read_json_object(request, BODY_LIMIT)
+        name = _text(body, "collection")
+        if name is None:
+            raise ValidationFailed([("collection", "is required")])
+        try:
+            report = await backups.restore(name, source=_text(body, "archive"), new_name=_text(body, "as"))
+        except ArchiveInvalid as exc:
+            raise ValidationFailed([("archive", str(exc))], detail=f"The archive was refused: {exc}") from None
+        except RestoreFailed as exc:
+            raise RestoreRefused(f"The restored copy did not check out, so it was dropped: {exc}") from None
+        return JSONResponse(report)
+
+    return [
+        Route("/internal/backups", listing, methods=["GET"]),
+        Route("/internal/backups", create, methods=["POST"]),
+        Route("/internal/restores", restore, methods=["POST"]),
+    ]

@@ -1,0 +1,88 @@
+"""`ragplane backup` and `ragplane restore` against a running stack: a collection backed up,
+deleted and restored answers searches as before; a tampered archive is refused and nothing
+changes; a restore under a new name leaves the original alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragplane import cli
+from tests.running import RunningStack, ingest
+
+API = "/api/v1/rag"
+DOCS = [
+    {"id": "breakers.md", "text": "# Breakers\n\nA circuit breaker opens after five consecutive failures."},
+    {"id": "backups.md", "text": "# Backups\n\nCollections are backed up every night at two o'clock."},
+    {"id": "plans.md", "text": "# Plans\n\nThe free plan allows one hundred requests per minute."},
+]
+QUERIES = ("when does a breaker open", "how often are backups made", "rate limits of plans")
+
+
+def answers(stack: RunningStack, name: str) -> list[list[tuple[str, float]]]:
+    with stack.client() as client:
+        return [
+            [
+                (r["document_id"], round(r["score"], 4))
+                for r in client.get(f"{API}/search", params={"query": q, "collection": name}).json()["results"]
+            ]
+            for q in QUERIES
+        ]
+
+
+def run(env_file: Path, *args: str) -> int:
+    return cli.main(["--env-file", str(env_file), *args])
+
+
+def test_a_deleted_collection_is_restored_and_answers_as_before(env_file, stack, unique, capsys) -> None:
+    name = unique("backup")
+    with stack.client() as client:
+        ingest(client, name, DOCS)
+    before = answers(stack, name)
+    assert run(env_file, "backup", "--collection", name) == 0
+    assert f"{name}: {name}-" in capsys.readouterr().err
+    assert run(env_file, "backup", "list") == 0
+    assert name in capsys.readouterr().err
+    with stack.client() as client:
+        assert client.delete(f"{API}/collections/{name}").status_code == 204
+
+    assert run(env_file, "restore", name) == 0
+    assert "verified, as a new collection" in capsys.readouterr().err
+    assert answers(stack, name) == before
+    with stack.client() as client:
+        documents = client.get(f"{API}/collections/{name}/documents").json()["documents"]
+    assert sorted(d["id"] for d in documents) == sorted(d["id"] for d in DOCS)
+
+
+def test_a_tampered_archive_is_refused_and_the_collection_stays(env_file, stack, unique, capsys) -> None:
+    name = unique("tamper")
+    with stack.client() as client:
+        ingest(client, name, DOCS)
+    before = answers(stack, name)
+    assert run(env_file, "backup", "--collection", name) == 0
+    [archive] = (stack.settings.backups / name).glob("*.tar.gz")
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    archive.write_bytes(data)
+    capsys.readouterr()
+
+    assert run(env_file, "restore", name) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 422: The archive was refused" in err and "does not match its SHA-256" in err
+    assert answers(stack, name) == before
+
+
+def test_a_restore_under_a_new_name_leaves_the_original(env_file, stack, unique, capsys) -> None:
+    name, copy = unique("orig"), unique("copy")
+    with stack.client() as client:
+        ingest(client, name, DOCS)
+    assert run(env_file, "backup", "--collection", name) == 0
+    assert run(env_file, "restore", name, "--as", copy) == 0
+    assert answers(stack, copy) == answers(stack, name)
+    assert run(env_file, "restore", name, "--as", copy) == 1  # it exists now
+    assert "HTTP 409" in capsys.readouterr().err
+
+
+def test_backing_up_a_missing_collection_says_so(env_file, unique, capsys) -> None:
+    assert run(env_file, "backup", "--collection", unique("none")) == 1
+    assert "HTTP 404" in capsys.readouterr().err
+    assert run(env_file, "backup") == 2
