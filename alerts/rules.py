@@ -41,6 +41,7 @@ SLOW_MIN_RATE = 0.1
 RATE_LIMITED_RATIO = 0.1
 RATE_LIMITED_MIN_RATE = 0.5
 CACHE_ERROR_RATIO = 0.1
+BACKUP_STALE_S = 26 * 3600  # a daily backup, and two hours to spare
 BREAKER_OPEN = 2  # ragplane_circuit_breaker_state: 0 closed, 1 half-open, 2 open
 # Breakers whose refusals fail user requests outright (search and Q&A answer 503): they page.
 # Every other breaker degrades answers (llm, cache) or fails ingestion (collections): a ticket.
@@ -318,6 +319,36 @@ def redis_persistence_failing() -> tuple[Alert, ...]:
     )
 
 
+def backup_failing() -> Alert:
+    failures = by(["service", "reason"], increase(series(catalog.BACKUP_FAILURES), "1d"))
+    return Alert(
+        name="RagplaneBackupFailing",
+        expr=f"{failures} > 0",
+        for_="0s",
+        severity="warning",
+        summary="A backup of a collection failed",
+        description=(
+            "Backups on {{ $labels.service }} failed in the last day ({{ $labels.reason }}): their collections' "
+            "newest archives are older than they should be. BACKUP_DIR/backup.log names them and the error."
+        ),
+    )
+
+
+def backup_stale() -> Alert:
+    newest = by(["service", "collection"], series(catalog.BACKUP_LAST_SUCCESS), "max")
+    return Alert(
+        name="RagplaneBackupStale",
+        expr=f"time() - {newest} > {BACKUP_STALE_S}",
+        for_="10m",
+        severity="warning",
+        summary="A collection has had no good backup for over 26 hours",
+        description=(
+            "The newest good archive of {{ $labels.collection }} is over 26 hours old: the daily backup "
+            "has not succeeded since, or has not run."
+        ),
+    )
+
+
 ALERTS: tuple[Alert, ...] = (
     service_down(),
     instance_down(),
@@ -331,4 +362,6 @@ ALERTS: tuple[Alert, ...] = (
     registry_fallback_active(),
     query_log_dropping(),
     *redis_persistence_failing(),
+    backup_failing(),
+    backup_stale(),
 )

@@ -71,6 +71,8 @@ REGISTRY_FALLBACK = "RagplaneRegistryFallbackActive"
 RATE_LIMIT_STORE_ERRORS = "RagplaneGatewayRateLimitStoreErrors"
 QUERY_LOG_DROPPING = "RagplaneQueryLogDropping"
 REDIS_BGSAVE_FAILING = "RagplaneRedisBgsaveFailing"
+BACKUP_FAILING = "RagplaneBackupFailing"
+BACKUP_STALE = "RagplaneBackupStale"
 REDIS_AOF_WRITE_FAILING = "RagplaneRedisAofWriteFailing"
 
 BREAKER_STATES = StatValueMappings(

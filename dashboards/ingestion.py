@@ -10,6 +10,9 @@ from ragplane.telemetry import catalog as c
 from ragplane.telemetry.promql import aggregate
 
 from .common import (
+    BACKUP_FAILING,
+    BACKUP_STALE,
+    BYTES,
     CHUNKS_PER_SECOND,
     COUNT,
     DOCS_PER_SECOND,
@@ -98,9 +101,39 @@ failures = Section(
     ],
 )
 
+backups = Section(
+    "Backups",
+    [
+        timeseries(
+            "Age of the newest good backup",
+            "Seconds since each collection's newest good archive was written: RagplaneBackupStale fires over 26 h.",
+            SECONDS,
+            Query(f"time() - {aggregate(['collection'], sel(c.BACKUP_LAST_SUCCESS), 'max')}", "{{collection}}"),
+            alert=BACKUP_STALE,
+            width=8,
+        ),
+        timeseries(
+            "Backup size",
+            "The size of each collection's newest archive.",
+            BYTES,
+            Query(aggregate(["collection"], sel(c.BACKUP_SIZE), "max"), "{{collection}}"),
+            width=8,
+        ),
+        timeseries(
+            "Backup failures and restores",
+            "Backups that failed, by reason (RagplaneBackupFailing), and restores by result, per hour.",
+            COUNT,
+            Query(aggregate(["reason"], f"increase({sel(c.BACKUP_FAILURES)}[1h])"), "failed: {{reason}}"),
+            Query(aggregate(["result"], f"increase({sel(c.RESTORES)}[1h])"), "restore {{result}}"),
+            alert=BACKUP_FAILING,
+            width=8,
+        ),
+    ],
+)
+
 dashboard = build(
     UID,
     "Ingestion Monitoring",
-    "Ingestion job queue, documents and chunks per second, failures by reason and job duration.",
-    [queue, throughput, failures],
+    "Ingestion job queue, documents and chunks per second, failures by reason and job duration; backups.",
+    [queue, throughput, failures, backups],
 )

@@ -33,6 +33,7 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             "INTER_SERVICE_SECRET": secrets.token_urlsafe(40),
             "RATE_LIMIT_PLANS": "free:1000000,pro:1000000",  # one anonymous caller (127.0.0.1) for the suite
             "EMBEDDER_PROCESS": "false",  # stacks share the session's model instead of loading one each
+            "BACKUP_SCHEDULE": "off",  # no backup run because a test happened to span 02:00
         }
         return load_settings(environ={**base, **env}, env_file=None)
 

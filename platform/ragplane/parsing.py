@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from croniter import croniter
+
 MIN_SECRET_LENGTH = 32
 
 
@@ -143,3 +145,13 @@ def pem_keys(raw: str) -> tuple[str, ...]:
             raise ValueError(f"{path} holds no PEM key")
         keys.extend(pem_keys(content))
     return tuple(keys)
+
+
+def cron(raw: str) -> str | None:
+    """A cron expression (five fields, as croniter reads them), or `off`/empty for none."""
+    value = raw.strip()
+    if value.lower() in ("", "off", "none"):
+        return None
+    if not croniter.is_valid(value):
+        raise ValueError("expected a cron expression such as '0 2 * * *' (daily at 02:00), or off")
+    return value

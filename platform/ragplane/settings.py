@@ -121,6 +121,7 @@ class Settings:
     query_log_buffer: int = 10_000
     backup_dir: Path | None = None  # None: RAGPLANE_DATA_DIR/backups (see `backups`)
     backup_retention_days: int = 7
+    backup_schedule: str | None = "0 2 * * *"  # cron; None: no scheduled backups
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     @property
@@ -270,6 +271,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         query_log_buffer=read("QUERY_LOG_BUFFER", parsing.positive_int, defaults.query_log_buffer),
         backup_dir=read("BACKUP_DIR", Path, None),
         backup_retention_days=read("BACKUP_RETENTION_DAYS", parsing.positive_int, defaults.backup_retention_days),
+        backup_schedule=read("BACKUP_SCHEDULE", parsing.cron, defaults.backup_schedule),
         gateway=_gateway(read),
     )
     _check_consistency(settings)

@@ -35,6 +35,7 @@ def stack_settings(data: Path, **env: str) -> Settings:
             # Stacks share the session's model in this process; `ragplane up` as a subprocess
             # (test_quickstart, the load tests) runs the model in its own process, the default.
             "EMBEDDER_PROCESS": "false",
+            "BACKUP_SCHEDULE": "off",  # backups run when a test says so, not when the clock does
             **env,
         },
         env_file=None,

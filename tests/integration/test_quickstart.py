@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.test_docs import shell_commands
+
 ROOT = Path(__file__).resolve().parents[2]
 RAGPLANE = Path(sys.executable).with_name("ragplane")
 DOCUMENTED = "http://127.0.0.1:8000"
@@ -121,6 +123,28 @@ def test_documented_curl_commands_run(demo: Process) -> None:
         assert result.returncode == 0, f"{command}\n{result.stderr}"
         assert result.stdout.strip(), command
         assert '"status":4' not in result.stdout and '"status":5' not in result.stdout, result.stdout
+
+
+def test_the_restore_runbook_runs_as_written(demo: Process) -> None:
+    """runbooks/restore-a-collection.md, command by command, against the demo's `docs` collection
+    once it has a backup: its answers afterwards are the ones from before."""
+    gateway = demo.urls["gateway"]
+    search = f"{gateway}/api/v1/rag/search?query=circuit%20breaker&collection=docs&max_results=3"
+    before = [(r["document_id"], r["score"]) for r in httpx.get(search, timeout=30).json()["results"]]
+    env = {**os.environ, "COLLECTIONS_URL": demo.urls["collections"], "RAGPLANE_DATA_DIR": str(demo.tmp / "data")}
+    ragplane = f"{RAGPLANE} --env-file {demo.env_file}"
+    commands = [
+        ".venv/bin/ragplane backup --collection docs",
+        *shell_commands(ROOT / "runbooks/restore-a-collection.md"),
+    ]
+    assert len(commands) >= 5
+    for command in commands:
+        ran = command.replace(".venv/bin/ragplane", ragplane).replace(DOCUMENTED, gateway)
+        result = subprocess.run(ran, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        assert '"status":4' not in result.stdout and '"status":5' not in result.stdout, result.stdout
+    assert "verified, replacing the previous copy" in result.stderr
+    assert [(r["document_id"], r["score"]) for r in httpx.get(search, timeout=30).json()["results"]] == before
 
 
 def test_restart_does_not_duplicate_the_demo_corpus_and_ctrl_c_is_clean(demo: Process) -> None:

@@ -63,11 +63,22 @@ def test_values_are_read_and_typed() -> None:
         ({"DATABASE_MIGRATE_ON_START": "maybe"}, "DATABASE_MIGRATE_ON_START"),
         ({"EMBEDDER_PROCESS": "sometimes"}, "EMBEDDER_PROCESS"),
         ({"QUERY_LOG_BUFFER": "0"}, "QUERY_LOG_BUFFER"),
+        ({"BACKUP_SCHEDULE": "every night"}, "BACKUP_SCHEDULE"),
+        ({"BACKUP_SCHEDULE": "0 25 * * *"}, "BACKUP_SCHEDULE"),
+        ({"BACKUP_RETENTION_DAYS": "0"}, "BACKUP_RETENTION_DAYS"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load(**env)
+
+
+def test_backups_go_under_the_data_directory_daily_at_two_unless_told() -> None:
+    s = load(RAGPLANE_DATA_DIR="/srv/rag")
+    assert (s.backups, s.backup_schedule, s.backup_retention_days) == (Path("/srv/rag/backups"), "0 2 * * *", 7)
+    s = load(BACKUP_DIR="/backups", BACKUP_SCHEDULE="off", BACKUP_RETENTION_DAYS="30")
+    assert (s.backups, s.backup_schedule, s.backup_retention_days) == (Path("/backups"), None, 30)
+    assert load(BACKUP_SCHEDULE="30 3 * * 1").backup_schedule == "30 3 * * 1"
 
 
 def test_ollama_url_switches_the_defaults_to_ollama() -> None:

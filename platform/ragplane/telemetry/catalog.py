@@ -47,16 +47,8 @@ RESULT_COUNTS = (0, 1, 2, 3, 5, 10, 20, 50)
 
 API_VERSIONS = ("v1", "legacy", "v2")
 BREAKER_STATES = ("closed", "half_open", "open")
-DEPENDENCY_ERROR_KINDS = (
-    "timeout",
-    "unreachable",
-    "server_error",
-    "bad_response",
-    "unavailable",
-    "rejected",
-    "circuit_open",
-    "slot_timeout",
-)
+_CALL_ERRORS = ("timeout", "unreachable", "server_error", "bad_response", "unavailable", "rejected")
+DEPENDENCY_ERROR_KINDS = (*_CALL_ERRORS, "circuit_open", "slot_timeout")  # and ragplane's own refusals
 CACHE_RESULTS = ("hit", "miss", "error")
 GPU_KINDS = ("embed", "generate")
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -365,6 +357,37 @@ REDIS_CHANGES = Metric(
     "ragplane_redis_rdb_changes_since_last_save", Kind.GAUGE, "Writes to Redis since its last RDB snapshot."
 )
 REDIS_AOF_SIZE = Metric("ragplane_redis_aof_size_bytes", Kind.GAUGE, "The size of Redis's append-only file, bytes.")
+
+# --- backups (the collections service) -----------------------------------------------
+BACKUP_SECONDS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+BACKUP_FAILURE_REASONS = ("collection_missing", "store", "registry", "disk", "internal")
+RESTORE_RESULTS = ("ok", "refused", "failed")
+BACKUP_LAST_SUCCESS = Metric(
+    "ragplane_backup_last_success_timestamp_seconds",
+    Kind.GAUGE,
+    "When the newest good backup of a collection was written (Unix time).",
+    ("collection",),
+)
+BACKUP_DURATION = Metric(
+    "ragplane_backup_duration_seconds", Kind.HISTOGRAM, "Time to back up one collection.", buckets=BACKUP_SECONDS
+)
+BACKUP_SIZE = Metric(
+    "ragplane_backup_size_bytes", Kind.GAUGE, "Size of a collection's newest archive.", ("collection",)
+)
+BACKUP_FAILURES = Metric(
+    "ragplane_backup_failures_total",
+    Kind.COUNTER,
+    "Backups of a collection that failed, by reason.",
+    ("reason",),
+    known=_known(reason=BACKUP_FAILURE_REASONS),
+)
+RESTORES = Metric(
+    "ragplane_restore_total",
+    Kind.COUNTER,
+    "Restores: ok, refused (the archive did not check out), failed (the loaded copy did not).",
+    ("result",),
+    known=_known(result=RESTORE_RESULTS),
+)
 
 # Every metric above, in declaration order: declaring one is enough to export it.
 CATALOG: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))

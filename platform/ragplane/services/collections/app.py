@@ -21,6 +21,7 @@ from ragplane.kit.breakers import service_breakers
 from ragplane.kit.health import Health
 from ragplane.services.collections.api import CollectionsApi
 from ragplane.services.collections.backup_api import backup_routes
+from ragplane.services.collections.backup_schedule import run_schedule
 from ragplane.services.collections.backups import Backups
 from ragplane.services.collections.hybrid import HybridRegistry
 from ragplane.services.collections.ingest import Ingestor
@@ -112,7 +113,12 @@ def create_collections_app(
     )
 
     backups = Backups(
-        registry, store, settings.backups, retention_days=settings.backup_retention_days, changes=api.changes
+        registry,
+        store,
+        settings.backups,
+        retention_days=settings.backup_retention_days,
+        changes=api.changes,
+        metrics=metrics,
     )
 
     async def describe() -> dict[str, Any]:
@@ -135,9 +141,14 @@ def create_collections_app(
             await stats.refresh(record.name)
         await embedder.start()
         sweeper = asyncio.create_task(ingestor.retry_sweeps(), name="stray-sweeper")
+        await asyncio.to_thread(backups.publish_existing)
+        schedule = settings.backup_schedule
+        scheduled = asyncio.create_task(run_schedule(backups, schedule), name="backups") if schedule else None
         try:
             yield
         finally:
+            if scheduled is not None:
+                scheduled.cancel()
             sweeper.cancel()
             await ingestor.shutdown()
             await registry.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +26,10 @@ from ragplane.adapters.errors import CollectionExists, CollectionNotFound
 from ragplane.adapters.store_engine import Point
 from ragplane.adapters.vectors import VectorStore
 from ragplane.services.collections import archive
+from ragplane.services.collections.backup_journal import BackupJournal
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord
 from ragplane.services.collections.registry import Registry
+from ragplane.telemetry.metrics import ServiceMetrics
 
 SAMPLES = 5  # sample queries per archive
 SAMPLE_TOP = 5  # ids each sample query keeps
@@ -73,6 +76,7 @@ class Backups:
         *,
         retention_days: int,
         changes: asyncio.Lock,
+        metrics: ServiceMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.registry = registry
@@ -80,10 +84,31 @@ class Backups:
         self.folder = folder
         self.retention = timedelta(days=retention_days)
         self.changes = changes  # the API's lock: no create or delete of a collection meanwhile
+        self.journal = BackupJournal(folder, metrics)
         self.clock = clock
+        self._published: set[str] = set()
+
+    def publish_existing(self) -> None:
+        """The newest good archive of every collection on disk, as the backup gauges (at start)."""
+        for path in self.archives():
+            if archive.sidecar(path).is_file() and path.parent.name not in self._published:
+                self.journal.publish(path.parent.name, path)
+                self._published.add(path.parent.name)
 
     async def create(self, name: str) -> dict[str, Any]:
-        """Back up collection `name`; what was written, as `describe` says it."""
+        """Back up collection `name`; what was written, as `describe` says it. Every outcome is
+        journalled: metrics, BACKUP_DIR/backup.log, the service log."""
+        started = time.perf_counter()
+        try:
+            path = await self._create(name)
+        except Exception as exc:
+            self.journal.failed(name, exc, time.perf_counter() - started)
+            raise
+        self.journal.succeeded(name, path, time.perf_counter() - started)
+        await asyncio.to_thread(self.prune, name)
+        return self.describe(path)
+
+    async def _create(self, name: str) -> Path:
         record = await self.registry.get_collection(name)
         if record is None:
             raise CollectionNotFound(name)
@@ -96,9 +121,7 @@ class Backups:
             documents=documents,
             samples=samples,
         )
-        log.info("backed up %s to %s", name, path, extra={"fields": {"event": "backup", "collection": name}})
-        await asyncio.to_thread(self.prune, name)
-        return self.describe(path)
+        return path
 
     async def _samples(self, name: str) -> list[dict[str, Any]]:
         picks: list[Point] = []
@@ -147,6 +170,18 @@ class Backups:
         """Restore `name` from `source` (an archive's file name; default its newest) into
         `new_name`, or over `name` itself. ArchiveInvalid, CollectionExists or RestoreFailed
         leave every collection as it was."""
+        try:
+            report = await self._restore(name, source, new_name)
+        except archive.ArchiveInvalid as exc:
+            self.journal.restored(name, "refused", str(exc))
+            raise
+        except Exception as exc:
+            self.journal.restored(name, "failed", str(exc) or type(exc).__name__)
+            raise
+        self.journal.restored(report["collection"], "ok", report["archive"])
+        return report
+
+    async def _restore(self, name: str, source: str | None, new_name: str | None) -> dict[str, Any]:
         candidates = self.archives(name)
         path = next((a for a in candidates if a.name == source), None) if source else next(iter(candidates), None)
         if path is None:

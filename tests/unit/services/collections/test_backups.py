@@ -8,7 +8,6 @@ import asyncio
 import gzip
 import os
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from ragplane.services.collections import archive
 from ragplane.services.collections.backups import Backups
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
 from ragplane.services.collections.registry import JsonRegistry
+from ragplane.telemetry.metrics import ServiceMetrics
 
 pytestmark = pytest.mark.anyio
 
@@ -45,16 +45,15 @@ def points(doc: str, n: int) -> list[Point]:
     ]
 
 
+def backups_of(parts: tuple[VectorStore, JsonRegistry], folder: Path) -> Backups:
+    store, registry = parts
+    return Backups(registry, store, folder, retention_days=7, changes=asyncio.Lock(), metrics=ServiceMetrics("c"))
+
+
 @pytest.fixture
-async def backups(tmp_path: Path) -> AsyncIterator[Backups]:
-    store = VectorStore(path=tmp_path / "qdrant")
-    registry = JsonRegistry(tmp_path / "collections.json")
-    await store.open()
-    await registry.open()
-    await fill(store, registry, "docs")
-    yield Backups(registry, store, tmp_path / "backups", retention_days=7, changes=asyncio.Lock())
-    await registry.close()
-    await store.close()
+async def backups(parts: tuple[VectorStore, JsonRegistry], tmp_path: Path) -> Backups:
+    await fill(*parts, "docs")
+    return backups_of(parts, tmp_path / "backups")
 
 
 async def fill(store: VectorStore, registry: JsonRegistry, name: str) -> None:
