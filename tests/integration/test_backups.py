@@ -86,3 +86,13 @@ def test_backing_up_a_missing_collection_says_so(env_file, unique, capsys) -> No
     assert run(env_file, "backup", "--collection", unique("none")) == 1
     assert "HTTP 404" in capsys.readouterr().err
     assert run(env_file, "backup") == 2
+
+
+def test_names_that_are_not_collection_names_never_reach_the_disk(stack) -> None:
+    with stack.client("collections", token=True) as client:
+        for body in ({"collection": "../../etc"}, {"collection": "docs", "as": "../x"}, {"collection": ""}):
+            refused = client.post("/internal/restores", json=body)
+            assert refused.status_code == 422, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+        assert client.post("/internal/backups", json={"collection": "A/B"}).status_code == 422
+        assert client.post("/internal/backups", json={}).status_code == 422

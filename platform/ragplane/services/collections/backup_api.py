@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ragplane.kit.errors import ProblemError, ValidationFailed
+from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
 from ragplane.kit.requests import read_json_object
 from ragplane.services.collections.archive import ArchiveInvalid
 from ragplane.services.collections.backups import Backups, RestoreFailed
@@ -28,10 +29,14 @@ class RestoreRefused(ProblemError):
     status, slug = 500, "restore-failed"
 
 
-def _text(body: dict[str, Any], key: str) -> str | None:
+def _text(body: dict[str, Any], key: str, *, collection: bool = False) -> str | None:
+    """`body[key]`: a non-empty string, and a collection's name when `collection` (the archives'
+    folder is named after it: nothing else may reach the file system)."""
     value = body.get(key)
     if value is not None and (not isinstance(value, str) or not value):
         raise ValidationFailed([(key, "must be a non-empty string")])
+    if collection and value is not None and not COLLECTION_NAME.fullmatch(value):
+        raise ValidationFailed([(key, COLLECTION_NAME_RULE)])
     return value
 
 
@@ -41,7 +46,7 @@ def backup_routes(backups: Backups) -> list[Route]:
 
     async def create(request: Request) -> Response:
         body = await read_json_object(request, BODY_LIMIT)
-        name = _text(body, "collection")
+        name = _text(body, "collection", collection=True)
         if (name is None) == (body.get("all") is not True):
             raise ValidationFailed([("collection", 'give either "collection": NAME or "all": true')])
         names = [name] if name else [c.name for c in await backups.registry.list_collections()]
@@ -49,11 +54,12 @@ def backup_routes(backups: Backups) -> list[Route]:
 
     async def restore(request: Request) -> Response:
         body = await read_json_object(request, BODY_LIMIT)
-        name = _text(body, "collection")
+        name = _text(body, "collection", collection=True)
         if name is None:
             raise ValidationFailed([("collection", "is required")])
+        source, new_name = _text(body, "archive"), _text(body, "as", collection=True)
         try:
-            report = await backups.restore(name, source=_text(body, "archive"), new_name=_text(body, "as"))
+            report = await backups.restore(name, source=source, new_name=new_name)
         except ArchiveInvalid as exc:
             raise ValidationFailed([("archive", str(exc))], detail=f"The archive was refused: {exc}") from None
         except RestoreFailed as exc:

@@ -185,7 +185,8 @@ class Backups:
         candidates = self.archives(name)
         path = next((a for a in candidates if a.name == source), None) if source else next(iter(candidates), None)
         if path is None:
-            raise archive.ArchiveInvalid(f"no archive {source or ''} of {name} in {self.folder}".replace("  ", " "))
+            which = f"no archive {source} of {name}" if source else f"no archive of {name}"
+            raise archive.ArchiveInvalid(f"{which} in {self.folder}")
         checked = await asyncio.to_thread(archive.verify, path)
         target = new_name or name
         async with self.changes:
@@ -221,7 +222,7 @@ class Backups:
     async def _load(self, checked: archive.Archive, target: str) -> list[Point]:
         """The archive's points in store collection `target`, checked; dropped again if they do not check out."""
         manifest = checked.manifest
-        await self.store.create_collection(target, int(manifest.record["dimension"]))
+        await self.store.create_collection(target, int(manifest.record["dimension"]))  # ours from here on
         loaded: list[Point] = []
         try:
             pages: Iterator[list[Point]] = checked.points(PAGE)
