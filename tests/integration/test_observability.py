@@ -62,7 +62,7 @@ def observed(
 
 
 def drive_mixed_load(stack: RunningStack) -> None:
-    """Ingestions, searches and Q&A on v1 and legacy routes, and a few refusals (401, 404, 422, 429)."""
+    """Ingestions, a backup, searches and Q&A on v1 and legacy routes, and a few refusals (401, 404, 422, 429)."""
     collection = f"truth-{uuid.uuid4().hex[:8]}"
 
     async def seed() -> None:
@@ -72,6 +72,8 @@ def drive_mixed_load(stack: RunningStack) -> None:
             assert summary.failed == 0 and not summary.errors, summary
 
     asyncio.run(seed())
+    with stack.client("collections", token=True) as collections:  # the backup metrics: one backup
+        assert collections.post("/internal/backups", json={"collection": collection}).status_code == 201
     trial = issue_token(stack.settings.gateway, sub="truth-trial", plan="trial", ttl_s=600)
     with httpx.Client(base_url=stack.urls["gateway"], timeout=60) as gateway:
         for question in ("circuit breaker", "rate limit", "maintenance mode", "circuit breaker"):
