@@ -15,11 +15,11 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
+from ragplane.ops.redis_backup import snapshot
 from tests.redisserver import RedisServer
 from tests.running import until
 
@@ -44,11 +44,11 @@ def fill(url: str) -> None:
         client.set("ragplane:maintenance", '{"on": true}')
 
 
-def settled(url: str, action: Callable[[redis.Redis], object], busy: str) -> None:
-    """Run `action` (a BGSAVE or BGREWRITEAOF) and wait until Redis says it is done."""
+def rewritten(url: str) -> None:
+    """BGREWRITEAOF, and wait until the rewrite is done."""
     with redis.Redis.from_url(url) as client:
-        action(client)
-        until(lambda: not client.info("persistence")[busy], timeout=120)
+        client.bgrewriteaof()
+        until(lambda: not client.info("persistence")["aof_rewrite_in_progress"], timeout=120)
 
 
 def restart_s(files: Path, *overrides: str) -> float:
@@ -67,9 +67,10 @@ def main() -> int:
         root = Path(tmp)
         with RedisServer(root / "data") as server:
             fill(server.url)
-            settled(server.url, lambda c: c.bgsave(), "rdb_bgsave_in_progress")
+            with redis.Redis.from_url(server.url) as client:
+                snapshot(client)
             shutil.copytree(root / "data" / "appendonlydir", root / "aof-as-written")
-            settled(server.url, lambda c: c.bgrewriteaof(), "aof_rewrite_in_progress")
+            rewritten(server.url)
             shutil.copytree(root / "data" / "appendonlydir", root / "aof-rewritten")
         rdb = root / "data" / "dump.rdb"
         print(f"{KEYS:,} keys: RDB file {rdb.stat().st_size / 1e6:.1f} MB")

@@ -18,11 +18,11 @@ import redis
 from redis.asyncio import Redis
 
 from ragplane.adapters.rediscache import RedisBackend, connect
+from ragplane.ops.redis_backup import snapshot
 from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState
 from ragplane.services.gateway.ratelimit import RedisRateLimiter
 from ragplane.telemetry.metrics import ServiceMetrics
 from tests.redisserver import RedisServer
-from tests.running import until
 from tests.upstreams import refusing
 
 RAGPLANE = Path(sys.executable).with_name("ragplane")
@@ -85,15 +85,6 @@ async def assert_all_there(url: str) -> None:
         await client.aclose()
 
 
-def snapshot(url: str) -> None:
-    """BGSAVE, and wait until it has finished, successfully."""
-    with redis.Redis.from_url(url) as client:
-        before = client.lastsave()
-        client.bgsave()
-        until(lambda: client.info("persistence")["rdb_bgsave_in_progress"] == 0 and client.lastsave() >= before)
-        assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
-
-
 @pytest.mark.anyio
 async def test_a_sigkilled_redis_loses_no_acknowledged_write(tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "data").start()
@@ -110,7 +101,8 @@ async def test_a_sigkilled_redis_loses_no_acknowledged_write(tmp_path: Path) -> 
 async def test_the_rdb_file_alone_restores_every_write_before_the_snapshot(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "data") as server:
         await write(server.url)
-        snapshot(server.url)
+        with redis.Redis.from_url(server.url) as client:
+            snapshot(client)  # what `ragplane redis backup` does: a BGSAVE that finished and succeeded
     restored = tmp_path / "from-rdb"
     restored.mkdir()
     shutil.copy2(tmp_path / "data" / "dump.rdb", restored / "dump.rdb")

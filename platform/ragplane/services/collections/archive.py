@@ -56,8 +56,16 @@ class Checksum:
     def add(self, point: Point) -> None:
         self._lines.append(f"{point.id} {payload_hash(point.payload)}\n")
 
+    @property
+    def count(self) -> int:
+        return len(self._lines)
+
     def hexdigest(self) -> str:
         return hashlib.sha256("".join(sorted(self._lines)).encode()).hexdigest()
+
+    def matches(self, manifest: Manifest) -> bool:
+        """Whether the points fed are the manifest's: as many, and the same content."""
+        return self.count == manifest.points and self.hexdigest() == manifest.checksum
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ async def write(
     name = record["name"]
     archive = folder / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}{SUFFIX}"
     spool = archive.with_name(f".{archive.name}.points")
-    checksum, count = Checksum(), 0
+    checksum = Checksum()
     out = await asyncio.to_thread(spool.open, "wb")
     try:
         try:
@@ -154,12 +162,11 @@ async def write(
                 lines = []
                 for point in page:
                     checksum.add(point)
-                    count += 1
                     lines.append(json.dumps(point_json(point), separators=(",", ":")).encode() + b"\n")
                 await asyncio.to_thread(out.write, b"".join(lines))
         finally:
             await asyncio.to_thread(out.close)
-        manifest = Manifest(name, record, count, checksum.hexdigest(), samples)
+        manifest = Manifest(name, record, checksum.count, checksum.hexdigest(), samples)
         await asyncio.to_thread(_seal, archive, manifest, documents, spool)
     finally:
         await asyncio.to_thread(spool.unlink, missing_ok=True)
@@ -209,16 +216,15 @@ def verify(path: Path) -> Archive:
             manifest = Manifest.from_json(_json_member(tar, MANIFEST))
             documents = _json_member(tar, REGISTRY)["documents"]
         archive = Archive(path, manifest, documents)
-        checksum, count = Checksum(), 0
+        checksum = Checksum()
         for page in archive.points():
             for point in page:
                 checksum.add(point)
-                count += 1
     except (tarfile.TarError, gzip.BadGzipFile, EOFError, KeyError, ValueError, TypeError) as exc:
         raise ArchiveInvalid(f"{path.name} cannot be read: {exc}") from None
-    if count != manifest.points or checksum.hexdigest() != manifest.checksum:
+    if not checksum.matches(manifest):
         raise ArchiveInvalid(
-            f"{path.name} holds {count} points whose checksum is {checksum.hexdigest()[:12]}…, "
+            f"{path.name} holds {checksum.count} points whose checksum is {checksum.hexdigest()[:12]}…, "
             f"not the {manifest.points} points and {manifest.checksum[:12]}… its manifest names"
         )
     return archive

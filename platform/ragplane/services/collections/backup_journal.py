@@ -56,15 +56,16 @@ class BackupJournal:
         except OSError as exc:  # the log must not turn a backup into a failure
             log.warning("cannot append to %s: %s", self.folder / LOG, exc)
 
-    def publish(self, collection: str, archive: Path) -> None:
+    def publish(self, collection: str, archive: Path) -> int:
+        """The archive as the collection's newest good one, in the gauges; its size."""
         stat = archive.stat()
         self.last_success.labels(collection=collection).set(stat.st_mtime)
         self.size.labels(collection=collection).set(stat.st_size)
+        return stat.st_size
 
     def succeeded(self, collection: str, archive: Path, seconds: float) -> None:
-        self.publish(collection, archive)
+        size = self.publish(collection, archive)
         self.duration.observe(seconds)
-        size = archive.stat().st_size
         self._append(
             {
                 "event": "backup",

@@ -236,13 +236,12 @@ class Backups:
         return loaded
 
     async def _check(self, target: str, manifest: archive.Manifest, vectors: dict[str, list[float]]) -> None:
-        checksum, count = archive.Checksum(), 0
+        checksum = archive.Checksum()
         async for page in self.store.point_pages(target, page=PAGE):
             for point in page:
                 checksum.add(point)
-                count += 1
-        if count != manifest.points or checksum.hexdigest() != manifest.checksum:
-            raise RestoreFailed(f"the restored copy holds {count} points, not the archive's {manifest.points}")
+        if not checksum.matches(manifest):
+            raise RestoreFailed(f"the restored copy holds {checksum.count} points, not the archive's {manifest.points}")
         for sample in manifest.samples:
             found = await self._top(target, vectors[sample["point"]])
             if not _same_ranking(found, [(i, s) for i, s in sample["top"]]):
