@@ -319,6 +319,22 @@ def redis_persistence_failing() -> tuple[Alert, ...]:
     )
 
 
+def qdrant_node_down() -> Alert:
+    up = by(["service", "node"], series(catalog.QDRANT_NODE_UP), "min")
+    return Alert(
+        name="RagplaneQdrantNodeDown",
+        expr=f"{up} == 0",
+        for_="2m",
+        severity="warning",
+        summary="A Qdrant node does not answer",
+        description=(
+            "{{ $labels.service }} has not reached Qdrant node {{ $labels.node }} for 2 minutes. With other nodes "
+            "in QDRANT_URLS its calls go to them and requests are still answered, one copy short; with none, "
+            "its searches fail."
+        ),
+    )
+
+
 def backup_failing() -> Alert:
     failures = by(["service", "reason"], increase(series(catalog.BACKUP_FAILURES), "1d"))
     return Alert(
@@ -362,6 +378,7 @@ ALERTS: tuple[Alert, ...] = (
     registry_fallback_active(),
     query_log_dropping(),
     *redis_persistence_failing(),
+    qdrant_node_down(),
     backup_failing(),
     backup_stale(),
 )

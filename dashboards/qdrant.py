@@ -1,7 +1,8 @@
 """Qdrant Cluster Health: the vector store as ragplane sees it, and as Qdrant reports itself.
 
 Two sources, on purpose. ragplane's node pool measures every call it makes to each Qdrant
-node (`ragplane_qdrant_*`), which is what matters for users and works in both ways to run.
+node (`ragplane_qdrant_*`: status, errors, latency, failovers to another node), which is what
+matters for users and works in both ways to run.
 The Qdrant servers of the full stack also export their own `/metrics` (cluster peers,
 pending consensus operations, REST failures); those panels stay empty in the embedded
 stack, which runs Qdrant in local mode.
@@ -40,8 +41,9 @@ nodes = Section(
     [
         stat(
             "Node status",
-            "Whether ragplane's last call to each Qdrant node got an answer (min across callers: a node "
-            "any service cannot reach shows down).",
+            "Whether each Qdrant node answered ragplane's last call or readiness probe (min across callers: a "
+            "node any service cannot reach shows down, and gets no calls until its probe answers). "
+            "RagplaneQdrantNodeDown warns after 2 minutes down.",
             STATE,
             Query(aggregate(["node"], sel(c.QDRANT_NODE_UP), "min"), "{{node}}"),
             width=12,
@@ -79,12 +81,20 @@ nodes = Section(
             width=8,
         ),
         timeseries(
+            "Failovers per node",
+            "Calls per second that got no answer from a node and were tried again on another node of the "
+            "pool: each one is a request that a single-node setup would have failed.",
+            REQUESTS_PER_SECOND,
+            Query(rate_by(["node"], sel(c.QDRANT_FAILOVERS)), "{{node}}"),
+            width=12,
+        ),
+        timeseries(
             "Qdrant dependency errors by kind",
-            "Failed Qdrant calls as the breaker counts them, by service and kind (timeout, unreachable, "
-            "server_error, circuit_open ...).",
+            "Failed Qdrant calls as the breaker counts them (after any failover), by service and kind "
+            "(timeout, unreachable, server_error, circuit_open ...).",
             REQUESTS_PER_SECOND,
             Query(rate_by(["service", "kind"], sel(c.DEPENDENCY_ERRORS, dependency="qdrant")), "{{service}} {{kind}}"),
-            width=24,
+            width=12,
         ),
     ],
 )
@@ -144,7 +154,7 @@ qdrant_own = Section(
         timeseries(
             "Pending cluster operations",
             "Raft operations each server has not applied yet; a growing number means consensus is stuck "
-            "(a peer down or partitioned). Replication and failover events come with the Qdrant HA feature.",
+            "(a peer down or partitioned). ragplane's failovers are in the node pool row above.",
             COUNT,
             Query(
                 aggregate(["instance"], external("cluster_pending_operations_total", **QDRANT_JOB), "max"),
@@ -176,14 +186,14 @@ qdrant_own = Section(
     ],
     description=(
         "Scraped from the Qdrant servers themselves; empty in the embedded stack (Qdrant local mode). "
-        "Replication and failover events come with the Qdrant HA feature: no panel for them until then."
+        "Cluster peers and pending operations show a node lost from the cluster's side."
     ),
 )
 
 dashboard = build(
     UID,
     "Qdrant Cluster Health",
-    "Qdrant nodes as ragplane's node pool sees them (status, errors, latency), collections' vectors and "
+    "Qdrant nodes as ragplane's node pool sees them (status, failovers, errors, latency), collections' vectors and "
     "storage, and the Qdrant servers' own metrics.",
     [nodes, collections, qdrant_own],
 )

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from croniter import croniter
 
+T = TypeVar("T")
 MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting has a value ragplane cannot run with; the message names the variable."""
+
+
+class Read(Protocol):
+    """Reads one variable (`settings.load_settings` gives it): its value cast, or `default` when
+    unset; a value `cast` refuses raises SettingsError naming the variable."""
+
+    def __call__(self, key: str, cast: Callable[[str], T], default: T, *, secret: bool = False) -> T: ...
 
 
 def port(raw: str) -> int:
@@ -126,6 +138,7 @@ def url_list(item: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:
     return cast
 
 
+URLS = url_list(http_url)
 PEM_BEGIN = "-----BEGIN "
 
 

@@ -21,14 +21,15 @@ from typing import Any, Literal, TypeVar
 from starlette.config import Config
 
 from ragplane import parsing
+from ragplane.parsing import SettingsError as SettingsError  # where callers have always found it
 from ragplane.redaction import REDACTED, redacted_url, shown_in_error
-from ragplane.settings_gateway import GatewaySettings, parse_origins, parse_plans
+from ragplane.settings_gateway import GatewaySettings, read_gateway
+from ragplane.settings_qdrant import QdrantSettings, read_qdrant
 
 T = TypeVar("T")
 
 EmbedderChoice = Literal["local", "ollama"]
 AnswererChoice = Literal["extractive", "ollama"]
-URLS = parsing.url_list(parsing.http_url)
 # OpenTelemetry's standard OTEL_TRACES_SAMPLER values (ragplane.kit.tracing builds each).
 TRACE_SAMPLERS = (
     "always_on",
@@ -39,10 +40,6 @@ TRACE_SAMPLERS = (
     "parentbased_traceidratio",
 )
 BREAKER_NAMES = ("embedder", "qdrant", "llm", "cache")
-
-
-class SettingsError(ValueError):
-    """A setting has a value ragplane cannot run with; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +70,6 @@ class Settings:
     query_url: str | None = None
     collections_url: str | None = None
     upstream_timeout_s: float = 60.0
-    qdrant_urls: tuple[str, ...] = ()
-    qdrant_api_key: str | None = _secret()
     ollama_url: str | None = None
     ollama_embed_model: str = "nomic-embed-text"
     ollama_llm_model: str = "llama3.2"
@@ -122,6 +117,7 @@ class Settings:
     backup_dir: Path | None = None  # None: RAGPLANE_DATA_DIR/backups (see `backups`)
     backup_retention_days: int = 7
     backup_schedule: str | None = "0 2 * * *"  # cron; None: no scheduled backups
+    qdrant: QdrantSettings = field(default_factory=QdrantSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     @property
@@ -167,7 +163,7 @@ class Settings:
         return _redacted(self)
 
 
-def _redacted(settings: Settings | GatewaySettings) -> dict[str, Any]:
+def _redacted(settings: Settings | GatewaySettings | QdrantSettings) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(settings):
         value = getattr(settings, f.name)
@@ -181,7 +177,7 @@ def _redacted(settings: Settings | GatewaySettings) -> dict[str, Any]:
             value = {k: asdict(v) if isinstance(v, BreakerSettings) else v for k, v in value.items()}
         elif isinstance(value, BreakerSettings):
             value = asdict(value)
-        elif isinstance(value, GatewaySettings):
+        elif isinstance(value, GatewaySettings | QdrantSettings):
             value = _redacted(value)
         elif isinstance(value, str):
             value = redacted_url(value)
@@ -219,8 +215,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         query_url=read("QUERY_URL", parsing.http_url, None),
         collections_url=read("COLLECTIONS_URL", parsing.http_url, None),
         upstream_timeout_s=read("GATEWAY_UPSTREAM_TIMEOUT_S", parsing.positive_float, defaults.upstream_timeout_s),
-        qdrant_urls=read("QDRANT_URLS", URLS, ()) or read("QDRANT_URL", URLS, ()),
-        qdrant_api_key=read("QDRANT_API_KEY", str, None, secret=True),
+        qdrant=read_qdrant(read),
         ollama_url=ollama_url,
         ollama_embed_model=read("OLLAMA_EMBED_MODEL", parsing.non_empty, defaults.ollama_embed_model),
         ollama_llm_model=read("OLLAMA_LLM_MODEL", parsing.non_empty, defaults.ollama_llm_model),
@@ -272,7 +267,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         backup_dir=read("BACKUP_DIR", Path, None),
         backup_retention_days=read("BACKUP_RETENTION_DAYS", parsing.positive_int, defaults.backup_retention_days),
         backup_schedule=read("BACKUP_SCHEDULE", parsing.cron, defaults.backup_schedule),
-        gateway=_gateway(read),
+        gateway=read_gateway(read),
     )
     _check_consistency(settings)
     return settings
@@ -329,47 +324,6 @@ def _breaker(read: _Reader, prefix: str, base: BreakerSettings) -> BreakerSettin
         failure_threshold=read(prefix + "FAILURE_THRESHOLD", parsing.positive_int, base.failure_threshold),
         call_timeout_s=read(prefix + "CALL_TIMEOUT_S", parsing.positive_float, base.call_timeout_s),
         recovery_s=read(prefix + "RECOVERY_S", parsing.positive_float, base.recovery_s),
-    )
-
-
-def _gateway(read: _Reader) -> GatewaySettings:
-    g = GatewaySettings()
-    plans = read("RATE_LIMIT_PLANS", parse_plans, g.plans)
-    default_plan = read("RATE_LIMIT_DEFAULT_PLAN", parsing.non_empty, g.default_plan)
-    if default_plan not in plans:
-        raise SettingsError(
-            f"RATE_LIMIT_DEFAULT_PLAN={default_plan} is not one of RATE_LIMIT_PLANS ({', '.join(plans)})"
-        )
-    credentials = read("CORS_ALLOW_CREDENTIALS", parsing.boolean, g.cors_allow_credentials)
-    origins = read("CORS_ALLOWED_ORIGINS", parse_origins, g.cors_allowed_origins)
-    if credentials and "*" in origins:
-        raise SettingsError("CORS_ALLOWED_ORIGINS=* cannot go with CORS_ALLOW_CREDENTIALS=true: list the origins")
-    return GatewaySettings(
-        jwt_secret=read("JWT_SECRET", parsing.service_secret, None, secret=True),
-        jwt_public_keys=read("JWT_PUBLIC_KEYS", parsing.pem_keys, ()) or read("JWT_PUBLIC_KEY", parsing.pem_keys, ()),
-        jwt_issuer=read("JWT_ISSUER", parsing.non_empty, None),
-        jwt_audience=read("JWT_AUDIENCE", parsing.non_empty, None),
-        jwt_leeway_s=read("JWT_LEEWAY_S", parsing.non_negative_float, g.jwt_leeway_s),
-        jwt_max_bytes=read("JWT_MAX_BYTES", parsing.positive_int, g.jwt_max_bytes),
-        require_auth=read("GATEWAY_REQUIRE_AUTH", parsing.boolean, g.require_auth),
-        plans=plans,
-        default_plan=default_plan,
-        rate_limit_enabled=read("RATE_LIMIT_ENABLED", parsing.boolean, g.rate_limit_enabled),
-        rate_limit_failure_policy=read(
-            "RATE_LIMIT_FAILURE_POLICY", parsing.choice("fail_open", "fail_closed"), g.rate_limit_failure_policy
-        ),
-        cors_allowed_origins=origins,
-        cors_allow_credentials=credentials,
-        cors_max_age_s=read("CORS_MAX_AGE_S", parsing.non_negative_int, g.cors_max_age_s),
-        maintenance=read("GATEWAY_MAINTENANCE", parsing.boolean, g.maintenance),
-        maintenance_message=read("GATEWAY_MAINTENANCE_MESSAGE", parsing.non_empty, g.maintenance_message),
-        maintenance_retry_after_s=read(
-            "GATEWAY_MAINTENANCE_RETRY_AFTER_S", parsing.positive_int, g.maintenance_retry_after_s
-        ),
-        query_upstreams=read("QUERY_UPSTREAMS", URLS, ()),
-        collections_upstreams=read("COLLECTIONS_UPSTREAMS", URLS, ()),
-        max_body_bytes=read("GATEWAY_MAX_BODY_BYTES", parsing.positive_int, g.max_body_bytes),
-        max_header_bytes=read("GATEWAY_MAX_HEADER_BYTES", parsing.positive_int, g.max_header_bytes),
     )
 
 

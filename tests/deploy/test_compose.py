@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from ragplane.settings import load_settings
+from tests.qdrant_cluster import QdrantCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy/prometheus/prometheus.yml"
@@ -296,3 +298,13 @@ def test_kong_runs_db_less_from_the_generated_file() -> None:
     kong = services()["kong"]
     assert kong["environment"]["KONG_DATABASE"] == "off"
     assert "./deploy/kong/kong.yml:/kong/kong.yml:ro" in kong["volumes"]
+
+
+def test_the_qdrant_healthcheck_asks_readiness_and_fails_on_a_dead_node(tmp_path: Path) -> None:
+    """The image has bash but no curl: the check speaks HTTP over /dev/tcp, tried here on a stand-in node."""
+    script = compose()["x-qdrant"]["healthcheck"]["test"][-1]
+    with QdrantCluster(tmp_path, nodes=1) as node:
+        check = script.replace("6333", node.urls[0].rsplit(":", 1)[1])
+        assert subprocess.run(["bash", "-c", check], timeout=10).returncode == 0
+        node.kill(0)
+        assert subprocess.run(["bash", "-c", check], capture_output=True, timeout=10).returncode != 0

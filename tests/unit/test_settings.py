@@ -89,8 +89,8 @@ def test_ollama_url_switches_the_defaults_to_ollama() -> None:
 
 
 def test_qdrant_urls_accepts_a_list_or_the_singular_name() -> None:
-    assert load(QDRANT_URLS="http://a:6333, http://b:6333").qdrant_urls == ("http://a:6333", "http://b:6333")
-    assert load(QDRANT_URL="http://a:6333").qdrant_urls == ("http://a:6333",)
+    assert load(QDRANT_URLS="http://a:6333, http://b:6333").qdrant.urls == ("http://a:6333", "http://b:6333")
+    assert load(QDRANT_URL="http://a:6333").qdrant.urls == ("http://a:6333",)
 
 
 def test_rotation_accepts_both_secrets_current_first() -> None:
@@ -108,7 +108,7 @@ def test_upstream_url_prefers_an_explicit_url() -> None:
 def test_redacted_hides_secrets_only() -> None:
     shown = load(INTER_SERVICE_SECRET=SECRET, QDRANT_API_KEY="k").redacted()
     assert shown["inter_service_secret"] == REDACTED
-    assert shown["qdrant_api_key"] == REDACTED
+    assert shown["qdrant"]["api_key"] == REDACTED
     assert shown["inter_service_secret_previous"] is None
     assert shown["gateway_port"] == 8000
     assert shown["data_dir"] == "data"
@@ -148,7 +148,7 @@ def test_offline_model_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_credentials_in_urls_are_redacted() -> None:
     shown = load(OLLAMA_URL="http://user:pw@ollama:11434", QDRANT_URLS="https://k@q1:6333,http://q2:6333").redacted()
     assert shown["ollama_url"] == "http://***@ollama:11434"
-    assert shown["qdrant_urls"] == ["https://***@q1:6333", "http://q2:6333"]
+    assert shown["qdrant"]["urls"] == ["https://***@q1:6333", "http://q2:6333"]
 
 
 def test_database_url_selects_postgres_and_its_password_is_never_shown() -> None:
@@ -246,3 +246,16 @@ def test_the_standard_opentelemetry_variables_are_read_and_checked() -> None:
         load(OTEL_TRACES_SAMPLER="sometimes")
     with pytest.raises(SettingsError, match="OTEL_TRACES_SAMPLER_ARG="):
         load(OTEL_TRACES_SAMPLER_ARG="1.5")
+
+
+def test_the_qdrant_pool_settings_and_the_copies_a_new_collection_asks_for() -> None:
+    assert load().qdrant.copies() is None  # the embedded engine
+    assert load(QDRANT_URLS="http://a:6333").qdrant.copies() is None  # one server keeps its defaults
+    three = load(QDRANT_URLS="http://a:6333,http://b:6333,http://c:6333", QDRANT_PROBE_INTERVAL_S="0.5")
+    assert three.qdrant.copies() == (3, 2) and three.qdrant.probe_interval_s == 0.5
+    two = load(QDRANT_URLS="http://a:6333,http://b:6333", QDRANT_WRITE_CONSISTENCY_FACTOR="3")
+    assert two.qdrant.copies() == (2, 2)  # capped at the nodes listed
+    with pytest.raises(SettingsError, match="QDRANT_WRITE_CONSISTENCY_FACTOR=4 cannot exceed"):
+        load(QDRANT_WRITE_CONSISTENCY_FACTOR="4")
+    with pytest.raises(SettingsError, match="QDRANT_TIMEOUT_S"):
+        load(QDRANT_TIMEOUT_S="0")

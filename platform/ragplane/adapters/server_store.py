@@ -1,9 +1,10 @@
-"""The engine for a Qdrant server: `qdrant-client` over HTTP (`QDRANT_URLS`).
+"""The engine for one Qdrant server: `qdrant-client` over HTTP (one of `QDRANT_URLS`).
 
 The synchronous client runs on a small pool of the store's threads, for concurrent HTTP
 calls. A collection's content version lives in its metadata; whether it has the sparse
 vector is read from its config (and remembered: `version()`, which every search reads
-first, refreshes it).
+first, refreshes it). In a cluster, a new collection asks for `copies`: its replication
+factor and write consistency factor, so a write is acknowledged once that many replicas hold it.
 """
 
 from __future__ import annotations
@@ -42,12 +43,23 @@ class ServerEngine:
     workers = THREADS
     reads_in_memory = False  # every read asks the server
 
-    def __init__(self, url: str, api_key: str | None, *, client: QdrantClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        *,
+        client: QdrantClient | None = None,
+        timeout_s: int = 10,
+        copies: tuple[int, int] | None = None,
+    ) -> None:
         """`client` replaces the HTTP client (tests pass qdrant-client's in-memory one: the same API)."""
         self.location = url
-        self.node = urlsplit(url).netloc
+        parts = urlsplit(url)
+        self.node = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"  # never a password
         self._api_key = api_key
         self._given = client
+        self._timeout_s = timeout_s
+        self._copies = copies
         self._client: QdrantClient | None = None
         self._has_sparse: dict[str, bool] = {}
 
@@ -57,9 +69,8 @@ class ServerEngine:
         return self._client
 
     def open(self) -> None:
-        # The node pool (several URLs, failover) builds on this client; one URL is used here.
         self._client = self._given or QdrantClient(
-            url=self.location, api_key=self._api_key, timeout=10, check_compatibility=False
+            url=self.location, api_key=self._api_key, timeout=self._timeout_s, check_compatibility=False
         )
 
     def close(self) -> None:
@@ -97,10 +108,13 @@ class ServerEngine:
         return [c.name for c in self.client.get_collections().collections]
 
     def create(self, name: str, dimension: int) -> None:
+        replication, write_consistency = self._copies or (None, None)
         self.client.create_collection(
             name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            replication_factor=replication,
+            write_consistency_factor=write_consistency,
             metadata={VERSION_KEY: uuid.uuid4().hex},
         )
         for field in INDEXED_FIELDS:

@@ -16,9 +16,12 @@ word matches, and a passage far ahead in one list is not levelled with the next 
 ranks alone would. Collections created before sparse vectors existed have only the dense vector:
 those are searched and written dense-only, as before.
 
-Each service's view (`guarded()`) also records every call per node (count, latency,
-reachability) in that service's registry, for the Qdrant dashboard: "node" is the server
-address, or `local` for the embedded engine.
+Several `QDRANT_URLS` make a node pool (`ragplane.adapters.node_pool`): each call goes to a
+healthy node, and one that gets no answer from its node is tried once more on another — every
+call but creating a collection, the one that is not idempotent (an upsert names its point ids,
+a delete its filter). Each service's view (`guarded()`) records every call per node (count,
+latency, reachability, failovers) in that service's registry, for the Qdrant dashboard: "node" is
+the server's host:port, or `local` for the embedded engine.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ from typing import Any, Literal, TypeVar
 from ragplane.adapters.embedded_store import EmbeddedEngine
 from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.guarded import Guard
+from ragplane.adapters.node_pool import Node, NodePool
 from ragplane.adapters.server_store import ServerEngine
 from ragplane.adapters.store_engine import DEPENDENCY, JOB_FIELD, SPARSE, Engine, Hit, Point, VectorStoreLocked
 from ragplane.lexical import SparseVector
 from ragplane.settings import Settings
+from ragplane.settings_qdrant import QdrantSettings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -49,28 +54,39 @@ _OWN_ERRORS = (CollectionNotFound, CollectionExists, DependencyRejected, Depende
 
 
 class _NodeMetrics:
-    """One service's view of one Qdrant node: calls by result, their latency, and whether it answers."""
+    """One service's view of the pool's nodes: calls by result, their latency, failovers, and
+    whether each node answers (its series appears with the first call or probe, not as 0: down)."""
 
-    def __init__(self, metrics: ServiceMetrics, node: str) -> None:
+    def __init__(self, metrics: ServiceMetrics, pool: NodePool) -> None:
         requests = metrics.counter(catalog.QDRANT_REQUESTS)
-        requests.prime(node=node)
-        self.node = node
-        self.ok, self.error = requests.labels(node=node, result="ok"), requests.labels(node=node, result="error")
-        self.duration = metrics.histogram(catalog.QDRANT_REQUEST_DURATION).labels(node=node)
-        self.up = metrics.gauge(catalog.QDRANT_NODE_UP)  # its series appears with the first call, not as 0 (down)
+        failovers = metrics.counter(catalog.QDRANT_FAILOVERS)
+        duration = metrics.histogram(catalog.QDRANT_REQUEST_DURATION)
+        self._ok, self._error, self._duration, self._failovers = {}, {}, {}, {}
+        for node in pool.nodes:
+            requests.prime(node=node.name)
+            self._ok[node.name] = requests.labels(node=node.name, result="ok")
+            self._error[node.name] = requests.labels(node=node.name, result="error")
+            self._duration[node.name] = duration.labels(node=node.name)
+            self._failovers[node.name] = failovers.labels(node=node.name)
+        up = metrics.gauge(catalog.QDRANT_NODE_UP)
+        pool.listen(lambda node, answered: up.labels(node=node).set(1 if answered else 0))
 
-    def record(self, started: float, *, reached: bool) -> None:
-        self.duration.observe(time.perf_counter() - started)
-        (self.ok if reached else self.error).inc()
-        self.up.labels(node=self.node).set(1 if reached else 0)
+    def record(self, node: Node, started: float, *, reached: bool) -> None:
+        self._duration[node.name].observe(time.perf_counter() - started)
+        (self._ok if reached else self._error)[node.name].inc()
+
+    def failed_over(self, node: Node) -> None:
+        self._failovers[node.name].inc()
 
 
 class _Shared:
-    """The engine and its threads, shared by a store and its guarded views."""
+    """The nodes and their threads, shared by a store and its guarded views."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.executor = ThreadPoolExecutor(max_workers=engine.workers, thread_name_prefix=f"qdrant-{engine.mode}")
+    def __init__(self, pool: NodePool) -> None:
+        self.pool = pool
+        self.engine = pool.nodes[0].engine  # what every node is: local or server, in memory or not
+        workers = sum(node.engine.workers for node in pool.nodes)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"qdrant-{self.engine.mode}")
         self.open = False
 
 
@@ -79,31 +95,31 @@ class VectorStore:
     whose calls go through that service's circuit breaker."""
 
     def __init__(
-        self,
-        *,
-        path: Path | None = None,
-        urls: Sequence[str] = (),
-        api_key: str | None = None,
-        engine: Engine | None = None,
+        self, *, path: Path | None = None, qdrant: QdrantSettings | None = None, engines: Sequence[Engine] = ()
     ) -> None:
-        """The embedded engine at `path`, or a Qdrant server at `urls`, or a given `engine`."""
-        if [path is not None, bool(urls), engine is not None].count(True) != 1:
-            raise ValueError("give one of a local path, server URLs or an engine")
+        """The embedded engine at `path`, or the Qdrant servers `qdrant.urls`, or given `engines`
+        (with `qdrant`'s pool settings)."""
+        options = qdrant or QdrantSettings()
+        if [path is not None, bool(options.urls), bool(engines)].count(True) != 1:
+            raise ValueError("give one of a local path, server URLs or engines")
         if path is not None:
-            engine = EmbeddedEngine(path)
-        elif urls:
-            engine = ServerEngine(urls[0], api_key)
-        assert engine is not None
+            engines = [EmbeddedEngine(path)]
+        elif options.urls:
+            copies = options.copies()
+            engines = [
+                ServerEngine(url, options.api_key, timeout_s=options.timeout_s, copies=copies) for url in options.urls
+            ]
         self.path = path
-        self._shared = _Shared(engine)
+        pool = NodePool(engines, probe_interval_s=options.probe_interval_s, api_key=options.api_key)
+        self._shared = _Shared(pool)
         self._guard: Guard | None = None
         self._nodes: _NodeMetrics | None = None
 
     @classmethod
     def configured(cls, settings: Settings) -> VectorStore:
-        """The store the services use: a Qdrant server when QDRANT_URLS is set, else the embedded engine."""
-        if settings.qdrant_urls:
-            return cls(urls=settings.qdrant_urls, api_key=settings.qdrant_api_key)
+        """The store the services use: Qdrant servers when QDRANT_URLS is set, else the embedded engine."""
+        if settings.qdrant.urls:
+            return cls(qdrant=settings.qdrant)
         return cls(path=settings.qdrant_path)
 
     @property
@@ -111,40 +127,48 @@ class VectorStore:
         return self._shared.engine.mode
 
     @property
-    def node(self) -> str:
-        """The node calls go to, as the metrics name it."""
-        return self._shared.engine.node
+    def nodes(self) -> list[str]:
+        """The nodes calls go to, as the metrics name them."""
+        return [node.name for node in self._shared.pool.nodes]
 
     def guarded(self, guard: Guard, metrics: ServiceMetrics | None = None) -> VectorStore:
         """A view whose calls go through `guard` and are counted per node in `metrics`."""
         view = copy.copy(self)
         view._guard = guard
-        view._nodes = _NodeMetrics(metrics, self.node) if metrics is not None else None
+        view._nodes = _NodeMetrics(metrics, self._shared.pool) if metrics is not None else None
         return view
 
     def describe(self) -> dict[str, Any]:
-        return {"mode": self.mode, "location": self._shared.engine.location}
+        location = ",".join(node.engine.location for node in self._shared.pool.nodes)
+        return {"mode": self.mode, "location": location, **self._shared.pool.describe()}
 
     async def open(self) -> None:
-        """Open the engine: the embedded one takes its directory's lock (or fails clearly) and
-        upgrades data an older ragplane wrote; the server one makes its client."""
-        await self._run_raw(self._shared.engine.open)
+        """Open the engines: the embedded one takes its directory's lock (or fails clearly) and
+        upgrades data an older ragplane wrote; a server one makes its client. Several nodes are
+        probed from now on."""
+        for node in self._shared.pool.nodes:
+            await self._run_raw(node.engine.open)
         self._shared.open = True
+        self._shared.pool.start()
 
     async def close(self) -> None:
         if self._shared.open:
             self._shared.open = False
-            await self._run_raw(self._shared.engine.close)
+            await self._shared.pool.stop()
+            for node in self._shared.pool.nodes:
+                await self._run_raw(node.engine.close)
         self._shared.executor.shutdown(wait=True)
 
     async def ping(self) -> dict[str, Any]:
-        """Readiness: reachable or not, outside any breaker (whose state is reported separately)."""
+        """Readiness: reachable or not (any node, for a pool), outside any breaker (whose state is
+        reported separately)."""
         collections = await self._unguarded(lambda e: e.collections())
         return {**self.describe(), "collections": len(collections)}
 
     async def create_collection(self, name: str, dimension: int) -> None:
-        """Raises CollectionExists when Qdrant already has `name`."""
-        await self._call(lambda e: e.create(name, dimension), collection=name)
+        """Raises CollectionExists when Qdrant already has `name`. Not retried on another node: a
+        create whose answer was lost may have happened."""
+        await self._call(lambda e: e.create(name, dimension), collection=name, retry=False)
 
     async def version(self, name: str) -> str:
         """The collection's content version: it changes whenever its points change (see `touch`).
@@ -229,36 +253,59 @@ class VectorStore:
     async def _run_raw(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._shared.executor, fn)
 
-    async def _call(self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False) -> T:
+    async def _call(
+        self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False, retry: bool = True
+    ) -> T:
         """`fn(engine)` on a worker thread, or on the event loop when `inline` (it must not block)."""
         if self._guard is None:
-            return await self._unguarded(fn, collection=collection, inline=inline)
-        return await self._guard.call(lambda: self._unguarded(fn, collection=collection, inline=inline))
+            return await self._unguarded(fn, collection=collection, inline=inline, retry=retry)
+        return await self._guard.call(lambda: self._unguarded(fn, collection=collection, inline=inline, retry=retry))
 
-    async def _unguarded(self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False) -> T:
+    async def _unguarded(
+        self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False, retry: bool = True
+    ) -> T:
+        """On the pool's next node; once more on another when that one gave no answer and `retry`."""
+        pool = self._shared.pool
+        node = pool.choose()
+        assert node is not None
+        try:
+            return await self._on(node, fn, collection=collection, inline=inline)
+        except DependencyUnavailable:
+            other = pool.choose(avoid=node) if retry else None
+            if other is None:
+                raise
+        if self._nodes is not None:
+            self._nodes.failed_over(node)
+        return await self._on(other, fn, collection=collection, inline=inline)
+
+    async def _on(self, node: Node, fn: Callable[[Engine], T], *, collection: str | None, inline: bool) -> T:
         started = time.perf_counter()
         try:
-            result = await self._translated(fn, collection=collection, inline=inline)
+            result = await self._translated(node.engine, fn, collection=collection, inline=inline)
         except DependencyUnavailable:
-            self._record(started, reached=False)
+            self._record(node, started, reached=False)
             raise
         except (CollectionNotFound, CollectionExists, DependencyRejected):
-            self._record(started, reached=True)  # an answer, if not the one hoped for
+            self._record(node, started, reached=True)  # an answer, if not the one hoped for
             raise
         except asyncio.CancelledError:
             # Mostly the breaker's call timeout cutting off a node that does not answer: the case
-            # the node metrics exist for (a client hanging up early counts too, rarely).
-            self._record(started, reached=False)
+            # the node metrics exist for (a client hanging up early counts too, rarely). A pool's
+            # probes judge its nodes, so a caller that gave up does not mark one down.
+            self._record(node, started, reached=False, judged=not self._shared.pool.pooled)
             raise
-        self._record(started, reached=True)
+        self._record(node, started, reached=True)
         return result
 
-    def _record(self, started: float, *, reached: bool) -> None:
+    def _record(self, node: Node, started: float, *, reached: bool, judged: bool = True) -> None:
+        if judged:
+            self._shared.pool.observe(node, reached)
         if self._nodes is not None:
-            self._nodes.record(started, reached=reached)
+            self._nodes.record(node, started, reached=reached)
 
-    async def _translated(self, fn: Callable[[Engine], T], *, collection: str | None, inline: bool) -> T:
-        engine = self._shared.engine
+    async def _translated(
+        self, engine: Engine, fn: Callable[[Engine], T], *, collection: str | None, inline: bool
+    ) -> T:
         if not self._shared.open:
             raise DependencyUnavailable(DEPENDENCY, "the vector store is not open")
         try:

@@ -38,7 +38,7 @@ Describe = Callable[[], Awaitable[Mapping[str, Any]]]
 
 DOWN_STATES = frozenset({"down", "not_ready", "open"})
 RETRY_AFTER_S = 5
-WHERE_KEYS = frozenset({"path", "location", "host", "port", "url"})
+WHERE_KEYS = frozenset({"path", "location", "host", "port", "url", "nodes"})  # `nodes`: Qdrant host:port → state
 ERROR_KEYS = frozenset({"error", "detail", "last_error", "database"})  # `database`: why the registry fell back
 # A URL, an absolute path that starts a word ("'/data/x'", " /var/lib") or an IPv4 address, in free text.
 _WHERE_IN_TEXT = re.compile(

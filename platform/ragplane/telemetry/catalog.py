@@ -205,17 +205,20 @@ QDRANT_REQUEST_DURATION = Metric(
 QDRANT_NODE_UP = Metric(
     "ragplane_qdrant_node_up",
     Kind.GAUGE,
-    "1 if the node answered the last call, 0 if unreachable.",
+    "1 if the node answered the last call or readiness probe, 0 if not (the pool then sends it no calls).",
+    ("service", "node"),
+)
+QDRANT_FAILOVERS = Metric(
+    "ragplane_qdrant_failovers_total",
+    Kind.COUNTER,
+    "Calls that got no answer from this node and were tried again on another node of the pool.",
     ("service", "node"),
 )
 
 # --- resilience ----------------------------------------------------------------------
 
 CIRCUIT_BREAKER_STATE = Metric(
-    "ragplane_circuit_breaker_state",
-    Kind.GAUGE,
-    "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
-    ("service", "breaker"),
+    "ragplane_circuit_breaker_state", Kind.GAUGE, "Breaker: 0 closed, 1 half-open, 2 open.", ("service", "breaker")
 )
 CIRCUIT_BREAKER_TRANSITIONS = Metric(
     "ragplane_circuit_breaker_transitions_total",

@@ -13,6 +13,7 @@ from ragplane.adapters.errors import CollectionExists, CollectionNotFound, Depen
 from ragplane.adapters.server_store import ServerEngine
 from ragplane.adapters.vectors import Point, VectorStore, VectorStoreLocked
 from ragplane.lexical import document_vector, query_vector
+from ragplane.settings_qdrant import QdrantSettings
 
 # qdrant-client's in-process Qdrant says so when the server engine asks for payload indexes
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
@@ -24,7 +25,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], V
         if request.param == "embedded":
             return VectorStore(path=tmp_path / "q")
         client = QdrantClient(location=":memory:")
-        return VectorStore(engine=ServerEngine("http://qdrant.test:6333", None, client=client))
+        return VectorStore(engines=[ServerEngine("http://qdrant.test:6333", None, client=client)])
 
     return make
 
@@ -97,7 +98,7 @@ def test_a_second_client_on_the_same_directory_is_refused(tmp_path: Path) -> Non
 
 def test_calls_before_open_fail_clearly() -> None:
     async def scenario() -> None:
-        store = VectorStore(urls=["http://127.0.0.1:9"])
+        store = VectorStore(qdrant=QdrantSettings(urls=("http://127.0.0.1:9",)))
         with pytest.raises(DependencyUnavailable, match="not open"):
             await store.count("c")
         await store.close()
@@ -107,7 +108,7 @@ def test_calls_before_open_fail_clearly() -> None:
 
 def test_an_unreachable_server_is_unavailable() -> None:
     async def scenario() -> None:
-        store = VectorStore(urls=["http://127.0.0.1:9"])  # discard port: nothing listens
+        store = VectorStore(qdrant=QdrantSettings(urls=("http://127.0.0.1:9",)))  # discard port: nothing listens
         await store.open()
         assert store.describe() == {"mode": "server", "location": "http://127.0.0.1:9"}
         assert await store.disk_bytes("c") is None
@@ -122,7 +123,7 @@ def test_exactly_one_location_is_required(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         VectorStore()
     with pytest.raises(ValueError):
-        VectorStore(path=tmp_path, urls=["http://x"])
+        VectorStore(path=tmp_path, qdrant=QdrantSettings(urls=("http://x",)))
 
 
 def test_existing_collections_and_wrong_dimensions(make_store: Callable[[], VectorStore]) -> None:
@@ -207,7 +208,7 @@ def test_a_guarded_view_counts_calls_per_node(tmp_path: Path) -> None:
         assert _node_samples(metrics, "local") == {"ok": 2, "error": 0, "calls": 2, "up": 1}
 
         down = ServiceMetrics("query")
-        server = VectorStore(urls=["http://127.0.0.1:9"])
+        server = VectorStore(qdrant=QdrantSettings(urls=("http://127.0.0.1:9",)))
         await server.open()
         with pytest.raises(DependencyUnavailable):
             await server.guarded(_OpenGuard(), down).ping()
@@ -316,3 +317,9 @@ def test_point_pages_read_every_point_whole(make_store: Callable[[], VectorStore
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_server_node_is_named_by_host_and_port_never_its_credentials() -> None:
+    assert ServerEngine("https://key:secret@q1.example:6333", None).node == "q1.example:6333"
+    assert ServerEngine("https://q2.example", None).node == "q2.example:443"
+    assert ServerEngine("http://q3", None).node == "q3:80"
