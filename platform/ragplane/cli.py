@@ -13,7 +13,7 @@
     ragplane migrate [--check]            apply (or check) the database schema migrations
     ragplane migrate-json [--dry-run] [--registry PATH] [--skip-chunks]   move the JSON registry into PostgreSQL
     ragplane redis backup [--to DIR]      Redis's RDB and append-only files, with checksums
-    ragplane backup --collection NAME | --all | list;  ragplane restore NAME [--from A] [--as NEW]
+    ragplane backup --collection NAME | --all | --schedule [CRON] | list;  ragplane restore NAME [--from A] [--as NEW]
 
 Human-facing messages (URLs, progress) go to stderr; stdout carries the JSON logs.
 """
@@ -43,7 +43,7 @@ from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
 from ragplane.services.gateway import auth, kong
 from ragplane.services.gateway.proxy import Origin, origin
-from ragplane.settings import Settings, SettingsError, ensure_env_secret, load_settings
+from ragplane.settings import Settings, SettingsError, ensure_env_secrets, load_settings
 from ragplane.stack import SERVICES
 
 DEMO_COLLECTION = "docs"
@@ -215,8 +215,8 @@ def _origin(url: str) -> tuple[str, Origin | None]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "up" and ensure_env_secret(args.env_file):
-            _say(f"Generated INTER_SERVICE_SECRET into {args.env_file}.")
+        if args.command == "up" and (written := ensure_env_secrets(args.env_file)):
+            _say(f"Generated {' and '.join(written)} into {args.env_file}.")
         settings = load_settings(env_file=args.env_file)
     except SettingsError as exc:
         _say(f"ragplane: configuration error: {exc}")

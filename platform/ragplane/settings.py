@@ -273,25 +273,34 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     return settings
 
 
-def ensure_env_secret(env_file: str | Path = ".env", environ: Mapping[str, str] | None = None) -> bool:
-    """Append a fresh INTER_SERVICE_SECRET to `env_file` unless one is configured already.
+# What `ragplane up` writes into .env when unset, so a first run works: the services' shared
+# secret, and the key `ragplane token` signs with (not when public keys say tokens come from elsewhere).
+GENERATED_SECRETS = ("INTER_SERVICE_SECRET", "JWT_SECRET")
+_KEYS_FROM_ELSEWHERE = ("JWT_PUBLIC_KEYS", "JWT_PUBLIC_KEY")
 
-    Returns True when a secret was written. The secret is never printed.
+
+def ensure_env_secrets(env_file: str | Path = ".env", environ: Mapping[str, str] | None = None) -> list[str]:
+    """Append a fresh value to `env_file` for each of GENERATED_SECRETS configured nowhere yet.
+
+    Returns the names written. A secret is never printed.
     """
     environ = os.environ if environ is None else environ
     path = Path(env_file)
-    if environ.get("INTER_SERVICE_SECRET"):
-        return False
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if any(line.strip().startswith("INTER_SERVICE_SECRET=") for line in existing.splitlines()):
-        return False
+    configured = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
+    configured |= {name for name, value in environ.items() if value}
+    missing = [name for name in GENERATED_SECRETS if name not in configured]
+    if "JWT_SECRET" in missing and configured.intersection(_KEYS_FROM_ELSEWHERE):
+        missing.remove("JWT_SECRET")
+    if not missing:
+        return []
     prefix = "" if not existing or existing.endswith("\n") else "\n"
     # Private before the secret is in it: a new file is created 0600, an existing one tightened first.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
-        fh.write(f"{prefix}INTER_SERVICE_SECRET={secrets.token_urlsafe(48)}\n")
-    return True
+        fh.write(prefix + "".join(f"{name}={secrets.token_urlsafe(48)}\n" for name in missing))
+    return missing
 
 
 def prepare_offline_model_environment() -> None:

@@ -107,6 +107,22 @@ def test_acceptance_checks(demo: Process) -> None:
     assert re.search(r'ragplane_service_auth_total\{result="missing",service="query"\} [1-9]', metrics)
 
 
+def test_the_first_run_can_mint_a_token_the_gateway_takes(demo: Process) -> None:
+    """`ragplane up` wrote a JWT_SECRET beside the service secret, so the README's token example works."""
+    minted = subprocess.run(
+        [str(RAGPLANE), "--env-file", str(demo.env_file), "token", "--sub", "me", "--plan", "pro"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert minted.returncode == 0, minted.stderr
+    assert "Generated INTER_SERVICE_SECRET and JWT_SECRET" in demo.stderr
+    search = f"{demo.urls['gateway']}/api/v1/rag/search?query=breaker&collection=docs"
+    answer = httpx.get(search, headers={"Authorization": f"Bearer {minted.stdout.strip()}"}, timeout=30)
+    assert answer.status_code == 200 and answer.headers["ratelimit-limit"] == "1000"  # the pro plan's
+
+
 def test_documented_curl_commands_run(demo: Process) -> None:
     gateway = demo.urls["gateway"]
     commands = [c for doc in ("README.md", "docs/api.md") for c in curl_commands(ROOT / doc)]

@@ -7,7 +7,7 @@ from ragplane.settings import (
     Settings,
     SettingsError,
     child_environment,
-    ensure_env_secret,
+    ensure_env_secrets,
     load_settings,
     prepare_offline_model_environment,
 )
@@ -123,18 +123,27 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert load_settings(environ={}, env_file=tmp_path / "missing.env").gateway_port == 8000
 
 
-def test_ensure_env_secret_writes_once_and_never_overrides(tmp_path: Path) -> None:
+def test_the_first_run_writes_each_missing_secret_once_and_never_overrides(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("GATEWAY_PORT=9000")  # no trailing newline
-    assert ensure_env_secret(env, environ={}) is True
+    assert ensure_env_secrets(env, environ={}) == ["INTER_SERVICE_SECRET", "JWT_SECRET"]
     content = env.read_text()
     assert content.startswith("GATEWAY_PORT=9000\nINTER_SERVICE_SECRET=")
-    assert len(load_settings(environ={}, env_file=env).inter_service_secret or "") >= 32
+    loaded = load_settings(environ={}, env_file=env)
+    assert len(loaded.inter_service_secret or "") >= 32 and len(loaded.gateway.jwt_secret or "") >= 32
     assert env.stat().st_mode & 0o077 == 0
-    assert ensure_env_secret(env, environ={}) is False
+    assert ensure_env_secrets(env, environ={}) == []
     assert env.read_text() == content
-    assert ensure_env_secret(tmp_path / "other.env", environ={"INTER_SERVICE_SECRET": SECRET}) is False
-    assert not (tmp_path / "other.env").exists()
+    other = tmp_path / "other.env"
+    assert ensure_env_secrets(other, environ={"INTER_SERVICE_SECRET": SECRET, "JWT_SECRET": SECRET}) == []
+    assert not other.exists()
+    assert ensure_env_secrets(other, environ={"INTER_SERVICE_SECRET": SECRET}) == ["JWT_SECRET"]
+
+
+def test_no_jwt_secret_is_made_where_tokens_are_checked_with_public_keys(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("JWT_PUBLIC_KEYS=/etc/ragplane/issuer.pem\n")
+    assert ensure_env_secrets(env, environ={}) == ["INTER_SERVICE_SECRET"]
 
 
 def test_offline_model_environment(monkeypatch: pytest.MonkeyPatch) -> None:
