@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from ragplane.ops import backups
 from ragplane.settings import load_settings
 from tests.qdrant_cluster import QdrantCluster
 
@@ -90,6 +91,7 @@ def ports() -> dict[str, set[int]]:
         "gateway": {defaults.gateway_port},
         "query": {defaults.query_port},
         "collections": {defaults.collections_port},
+        "backup": set(),  # the backup schedule listens on nothing: it calls the collections service
         "kong": {
             int(env("kong")[key].rsplit(":", 1)[1])
             for key in ("KONG_PROXY_LISTEN", "KONG_ADMIN_LISTEN", "KONG_STATUS_LISTEN")
@@ -308,3 +310,10 @@ def test_the_qdrant_healthcheck_asks_readiness_and_fails_on_a_dead_node(tmp_path
         assert subprocess.run(["bash", "-c", check], timeout=10).returncode == 0
         node.kill(0)
         assert subprocess.run(["bash", "-c", check], capture_output=True, timeout=10).returncode != 0
+
+
+def test_the_backup_service_keeps_the_schedule_and_its_health_check_reads_its_heartbeat() -> None:
+    backup = services()["backup"]
+    assert backup["command"] == ["backup", "--schedule"]
+    assert f"/tmp/{backups.HEARTBEAT.name}" in " ".join(backup["healthcheck"]["test"])
+    assert env("collections")["BACKUP_SCHEDULE"] == "off"  # one schedule, whatever the replicas

@@ -4,9 +4,14 @@ changes; a restore under a new name leaves the original alone."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from ragplane import cli
+from ragplane.ops import backups
 from tests.running import RunningStack, ingest
 
 API = "/api/v1/rag"
@@ -96,3 +101,36 @@ def test_names_that_are_not_collection_names_never_reach_the_disk(stack) -> None
             assert refused.headers["content-type"] == "application/problem+json"
         assert client.post("/internal/backups", json={"collection": "A/B"}).status_code == 422
         assert client.post("/internal/backups", json={}).status_code == 422
+
+
+class Stop(Exception):
+    """Ends the scheduler's loop in the test, as a signal ends it in its container."""
+
+
+def test_the_backup_service_backs_every_collection_up_when_its_time_comes(
+    stack, unique, capsys, monkeypatch, tmp_path
+) -> None:
+    """`ragplane backup --schedule`, on a clock that runs as fast as the loop sleeps."""
+    monkeypatch.setattr(backups, "HEARTBEAT", tmp_path / "alive")
+    name = unique("nightly")
+    with stack.client() as client:
+        ingest(client, name, DOCS[:1])
+    now = [datetime(2026, 12, 7, 1, 59, 10, tzinfo=UTC)]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        if list((stack.settings.backups / name).glob("*.tar.gz")):
+            raise Stop  # the 02:00 run happened: the loop is waiting for tomorrow's
+        slept.append(seconds)
+        now[0] += timedelta(seconds=seconds)
+
+    with stack.client("collections", token=True) as client, pytest.raises(Stop):
+        backups.scheduled(client, "0 2 * * *", print, clock=lambda: now[0], sleep=sleep)
+    assert slept == [30.0, 20.0]  # in heartbeat-sized steps until 02:00
+    assert f"{name}: {name}-" in capsys.readouterr().out
+    assert time.time() - backups.HEARTBEAT.stat().st_mtime < 60
+
+
+def test_the_schedule_must_be_a_cron_expression(env_file, capsys) -> None:
+    assert run(env_file, "backup", "--schedule", "every night") == 2
+    assert "needs a cron expression" in capsys.readouterr().err

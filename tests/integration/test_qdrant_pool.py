@@ -13,10 +13,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.adapters.errors import CollectionNotFound, DependencyUnavailable
 from ragplane.adapters.vectors import Point, VectorStore
 from ragplane.settings_qdrant import QdrantSettings
 from ragplane.telemetry.metrics import ServiceMetrics
+from tests.fakes.qdrant_node import PEER_HEADER as PEER
 from tests.qdrant_cluster import QdrantCluster
 from tests.running import RunningStack, ingest, until
 
@@ -88,6 +89,24 @@ def test_a_node_is_marked_down_by_its_probe_and_up_again(cluster: QdrantCluster)
             cluster.resume(2)
         await asyncio.to_thread(until, lambda: samples(metrics, "ragplane_qdrant_node_up").get(hung) == 1, 5)
         assert store.describe()["nodes"] == {cluster.node(i): "up" for i in range(3)}
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_collection_one_node_has_not_applied_yet_is_found_on_the_others(cluster: QdrantCluster) -> None:
+    """Raft applies a new collection node by node: a 404 from one node is checked on another."""
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as client:
+            for url in cluster.urls[:2]:  # nodes 0 and 1 have applied it, node 2 not yet
+                made = await client.put(f"{url}/collections/late", json={"vectors": {"size": 4}}, headers={PEER: "1"})
+                assert made.status_code == 200, made.text
+        store = VectorStore(qdrant=QdrantSettings(urls=tuple(cluster.urls)))
+        await store.open()
+        assert [await store.count("late") for _ in range(6)] == [0] * 6
+        with pytest.raises(CollectionNotFound):
+            await store.count("never-made")
         await store.close()
 
     asyncio.run(scenario())

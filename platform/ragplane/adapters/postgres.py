@@ -13,7 +13,9 @@ what it is.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -82,3 +84,14 @@ def describe_url(url: str) -> dict[str, Any]:
     """Where the pool points, without credentials (for /health and logs)."""
     parts = urlsplit(url)
     return {"host": parts.hostname, "port": parts.port or 5432, "database": parts.path.lstrip("/") or None}
+
+
+@contextlib.asynccontextmanager
+async def advisory_lock(conn: Connection, key: int) -> AsyncIterator[bool]:
+    """Whether `conn`'s session holds advisory lock `key`, tried without waiting; released at the end."""
+    held = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+    try:
+        yield held
+    finally:
+        if held:
+            await conn.execute("SELECT pg_advisory_unlock($1)", key)

@@ -126,11 +126,6 @@ class VectorStore:
     def mode(self) -> Literal["local", "server"]:
         return self._shared.engine.mode
 
-    @property
-    def nodes(self) -> list[str]:
-        """The nodes calls go to, as the metrics name them."""
-        return [node.name for node in self._shared.pool.nodes]
-
     def guarded(self, guard: Guard, metrics: ServiceMetrics | None = None) -> VectorStore:
         """A view whose calls go through `guard` and are counted per node in `metrics`."""
         view = copy.copy(self)
@@ -264,7 +259,10 @@ class VectorStore:
     async def _unguarded(
         self, fn: Callable[[Engine], T], *, collection: str | None = None, inline: bool = False, retry: bool = True
     ) -> T:
-        """On the pool's next node; once more on another when that one gave no answer and `retry`."""
+        """On the pool's next node; once more on another when that one gave no answer and `retry`.
+
+        A pool's "no such collection" is checked on another node too before it is believed: a
+        cluster creates a collection on each node a moment apart (Raft applies it node by node)."""
         pool = self._shared.pool
         node = pool.choose()
         assert node is not None
@@ -274,8 +272,12 @@ class VectorStore:
             other = pool.choose(avoid=node) if retry else None
             if other is None:
                 raise
-        if self._nodes is not None:
-            self._nodes.failed_over(node)
+            if self._nodes is not None:
+                self._nodes.failed_over(node)
+        except CollectionNotFound:
+            other = pool.choose(avoid=node) if retry else None
+            if other is None:
+                raise
         return await self._on(other, fn, collection=collection, inline=inline)
 
     async def _on(self, node: Node, fn: Callable[[Engine], T], *, collection: str | None, inline: bool) -> T:

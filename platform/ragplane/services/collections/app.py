@@ -143,7 +143,12 @@ def create_collections_app(
         sweeper = asyncio.create_task(ingestor.retry_sweeps(), name="stray-sweeper")
         await asyncio.to_thread(backups.publish_existing)
         schedule = settings.backup_schedule
-        scheduled = asyncio.create_task(run_schedule(backups, schedule), name="backups") if schedule else None
+        database = registry.db if isinstance(registry, HybridRegistry) else None
+        scheduled = (
+            asyncio.create_task(run_schedule(backups, schedule, database=database), name="backups")
+            if schedule
+            else None
+        )
         try:
             yield
         finally:

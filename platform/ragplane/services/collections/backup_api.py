@@ -1,8 +1,11 @@
 """The collections service's backup routes, behind the service token like every `/internal` route;
 `ragplane backup` and `ragplane restore` call them.
 
-    GET  /internal/backups                       every archive: collection, name, age, size, status
-    POST /internal/backups  {"collection": NAME} or {"all": true}   back up now; what was written
+    GET  /internal/backups                       every archive (collection, name, age, size, status),
+                                                 and the backups and restores running (points done of total)
+    POST /internal/backups  {"collection": NAME}   back up now; what was written (a failure: its problem)
+    POST /internal/backups  {"all": true}          every collection; one failing does not stop the others:
+                                                   201 with what was written, and what failed and why
     POST /internal/restores {"collection": NAME, "archive"?: FILE, "as"?: NEW_NAME}
 """
 
@@ -42,15 +45,18 @@ def _text(body: dict[str, Any], key: str, *, collection: bool = False) -> str | 
 
 def backup_routes(backups: Backups) -> list[Route]:
     async def listing(request: Request) -> Response:
-        return JSONResponse({"backups": [backups.describe(a) for a in backups.archives()]})
+        archives = [backups.describe(a) for a in backups.archives()]
+        return JSONResponse({"backups": archives, "running": backups.running})
 
     async def create(request: Request) -> Response:
         body = await read_json_object(request, BODY_LIMIT)
         name = _text(body, "collection", collection=True)
         if (name is None) == (body.get("all") is not True):
             raise ValidationFailed([("collection", 'give either "collection": NAME or "all": true')])
-        names = [name] if name else [c.name for c in await backups.registry.list_collections()]
-        return JSONResponse({"backups": [await backups.create(n) for n in names]}, status_code=201)
+        if name:
+            return JSONResponse({"backups": [await backups.create(name)], "failed": []}, status_code=201)
+        written, failed = await backups.create_all()
+        return JSONResponse({"backups": written, "failed": failed}, status_code=201)
 
     async def restore(request: Request) -> Response:
         body = await read_json_object(request, BODY_LIMIT)

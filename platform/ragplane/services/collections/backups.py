@@ -10,14 +10,19 @@ loads it where nobody reads yet: straight into the new name (`as`), whose regist
 written only once the copy checks out; or, replacing a collection, into a staging collection
 first, so the old data stays until a verified copy exists. A copy checks out when the store
 holds the manifest's point count and checksum and each sample query finds its ids again.
+
+While one runs, `running` says how far it is (points written or loaded, of how many), for the
+listing route and the command line's progress bar.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,16 @@ log = logging.getLogger("ragplane.backups")
 
 class RestoreFailed(Exception):
     """The loaded copy does not match its archive; nothing the caller had was changed."""
+
+
+@dataclass
+class Task:
+    """A backup or restore under way: points done of `total`."""
+
+    action: str  # backup | restore
+    collection: str
+    total: int
+    points: int = 0
 
 
 def _chunks(points: list[Point]) -> dict[str, list[ChunkRecord]]:
@@ -87,6 +102,19 @@ class Backups:
         self.journal = BackupJournal(folder, metrics)
         self.clock = clock
         self._published: set[str] = set()
+        self._running: dict[tuple[str, str], Task] = {}
+
+    @property
+    def running(self) -> list[dict[str, Any]]:
+        return [asdict(task) for task in self._running.values()]
+
+    @contextlib.contextmanager
+    def _task(self, action: str, collection: str, total: int) -> Iterator[Task]:
+        task = self._running[action, collection] = Task(action, collection, total)
+        try:
+            yield task
+        finally:
+            del self._running[action, collection]
 
     def publish_existing(self) -> None:
         """The newest good archive of every collection on disk, as the backup gauges (at start)."""
@@ -108,19 +136,30 @@ class Backups:
         await asyncio.to_thread(self.prune, name)
         return self.describe(path)
 
+    async def create_all(self) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """Every collection, one failing not stopping the others: what was written, and what failed and why."""
+        written, failed = [], []
+        for record in await self.registry.list_collections():
+            try:
+                written.append(await self.create(record.name))
+            except Exception as exc:  # journalled by create()
+                failed.append({"collection": record.name, "error": str(exc) or type(exc).__name__})
+        return written, failed
+
     async def _create(self, name: str) -> Path:
         record = await self.registry.get_collection(name)
         if record is None:
             raise CollectionNotFound(name)
         documents = [d.to_json() for d in (await self.registry.documents(name)).values()]
         samples = await self._samples(name)
-        path, _ = await archive.write(
-            self.folder / name,
-            self.store.point_pages(name, page=PAGE),
-            record=record.to_json(),
-            documents=documents,
-            samples=samples,
-        )
+        with self._task("backup", name, await self.store.count(name)) as task:
+            path, _ = await archive.write(
+                self.folder / name,
+                _counted(self.store.point_pages(name, page=PAGE), task),
+                record=record.to_json(),
+                documents=documents,
+                samples=samples,
+            )
         return path
 
     async def _samples(self, name: str) -> list[dict[str, Any]]:
@@ -193,21 +232,23 @@ class Backups:
             replacing = await self.registry.get_collection(target) is not None
             if replacing and new_name:
                 raise CollectionExists(target)
-            if replacing:
-                staging = f"{target[:40]}-restore-{self.clock():%Y%m%d%H%M%S}"
-                await self._load(checked, staging)  # verified before the old copy is touched
-                await self.store.delete_collection(target)
-                await self.registry.remove_collection(target)
-            try:
-                points = await self._load(checked, target)
-            except BaseException:
+            loads = 2 if replacing else 1  # a replaced collection is loaded twice: into staging, then its own
+            with self._task("restore", target, checked.manifest.points * loads) as task:
                 if replacing:
-                    log.error(
-                        "restoring %s failed after its old copy was removed; the verified copy is in %s",
-                        target,
-                        staging,
-                    )
-                raise
+                    staging = f"{target[:40]}-restore-{self.clock():%Y%m%d%H%M%S}"
+                    await self._load(checked, staging, task)  # verified before the old copy is touched
+                    await self.store.delete_collection(target)
+                    await self.registry.remove_collection(target)
+                try:
+                    points = await self._load(checked, target, task)
+                except BaseException:
+                    if replacing:
+                        log.error(
+                            "restoring %s failed after its old copy was removed; the verified copy is in %s",
+                            target,
+                            staging,
+                        )
+                    raise
             record = CollectionRecord.from_json({**checked.manifest.record, "name": target})
             await self.registry.add_collection(record)
             documents = [DocumentRecord.from_json(d) for d in checked.documents]
@@ -219,7 +260,7 @@ class Backups:
         )
         return {"collection": target, "archive": path.name, "points": len(points), "replaced": replacing}
 
-    async def _load(self, checked: archive.Archive, target: str) -> list[Point]:
+    async def _load(self, checked: archive.Archive, target: str, task: Task) -> list[Point]:
         """The archive's points in store collection `target`, checked; dropped again if they do not check out."""
         manifest = checked.manifest
         await self.store.create_collection(target, int(manifest.record["dimension"]))  # ours from here on
@@ -229,6 +270,7 @@ class Backups:
             while page := await asyncio.to_thread(next, pages, list[Point]()):
                 await self.store.upsert(target, page)
                 loaded += page
+                task.points += len(page)
             await self._check(target, manifest, {p.id: p.vector for p in loaded})
         except BaseException:
             await self.store.delete_collection(target)
@@ -246,3 +288,9 @@ class Backups:
             found = await self._top(target, vectors[sample["point"]])
             if not _same_ranking(found, [(i, s) for i, s in sample["top"]]):
                 raise RestoreFailed(f"a sample query found {found}, not the archive's {sample['top']}")
+
+
+async def _counted(pages: AsyncIterator[list[Point]], task: Task) -> AsyncIterator[list[Point]]:
+    async for page in pages:
+        yield page
+        task.points += len(page)

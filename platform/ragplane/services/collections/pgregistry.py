@@ -30,20 +30,8 @@ COLLECTION_COLUMNS = ("name", "embedder", "dimension", "description", "chunk_siz
 DOCUMENT_COLUMNS = ("id", "title", "content_hash", "chunks", "bytes", "source", "metadata", "ingested_at")
 CHUNK_COLUMNS = ("collection", "document_id", "chunk_index", "point_id", "section", "text")
 JOB_COLUMNS = (
-    "id",
-    "collection",
-    "state",
-    "documents_total",
-    "documents_ingested",
-    "documents_skipped",
-    "documents_failed",
-    "chunks",
-    "chunks_total",
-    "error",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "sweep_pending",
+    *("id", "collection", "state", "documents_total", "documents_ingested", "documents_skipped", "documents_failed"),
+    *("chunks", "chunks_total", "error", "created_at", "started_at", "finished_at", "sweep_pending"),
 )
 TIME_COLUMNS = frozenset({"created_at", "ingested_at", "started_at", "finished_at"})
 UNFINISHED = ("queued", "running")
@@ -162,6 +150,12 @@ class PostgresRegistry:
             raise
         finally:
             await pool.release(conn)
+
+    @contextlib.asynccontextmanager
+    async def advisory_lock(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process holds advisory lock `key` (never waits): work one replica does at a time."""
+        async with self._connection() as conn, postgres.advisory_lock(conn, key) as held:
+            yield held
 
     async def open(self) -> None:
         """Bring the schema up to date (or check it is), so every later query can rely on it."""

@@ -1,5 +1,5 @@
 """Scheduled backups and what every backup leaves behind: metrics, backup.log, and one replica
-at a time through the backup directory's lock."""
+at a time through PostgreSQL's advisory lock or the backup directory's lock file."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from prometheus_client import generate_latest
 
 from ragplane.adapters.vectors import VectorStore
-from ragplane.services.collections.backup_schedule import exclusive, run_once, run_schedule
+from ragplane.services.collections.backup_schedule import ADVISORY_LOCK, exclusive, run_once, run_schedule
 from ragplane.services.collections.backups import Backups
+from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry
 from ragplane.telemetry.metrics import ServiceMetrics
 from tests.unit.services.collections.test_backups import backups_of, fill
@@ -64,6 +65,29 @@ async def test_another_replica_holding_the_lock_means_this_one_skips_the_run(bac
         assert held
         assert await run_once(backups) == []
     assert len(await run_once(backups)) == 2
+
+
+async def test_with_postgresql_replicas_take_turns_through_its_advisory_lock(backups: Backups, database_url) -> None:
+    """Replicas on other hosts share no BACKUP_DIR, but they share the database."""
+    holder = PostgresRegistry(database_url, pool_size=1, timeout_s=5)
+    other = PostgresRegistry(database_url, pool_size=2, timeout_s=5)
+    try:
+        async with holder.advisory_lock(ADVISORY_LOCK) as held:
+            assert held
+            assert await run_once(backups, other) == []
+        assert len(await run_once(backups, other)) == 2  # released: the next run is this one's
+    finally:
+        await holder.close()
+        await other.close()
+
+
+async def test_without_postgresql_the_lock_file_decides(backups: Backups) -> None:
+    gone = PostgresRegistry("postgresql://ragplane@127.0.0.1:9/none", pool_size=1, timeout_s=1)
+    with exclusive(backups.folder) as held:
+        assert held
+        assert await run_once(backups, gone) == []
+    assert len(await run_once(backups, gone)) == 2
+    await gone.close()
 
 
 async def test_the_schedule_sleeps_until_each_time_the_expression_names(backups: Backups) -> None:

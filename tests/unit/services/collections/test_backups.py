@@ -145,3 +145,42 @@ async def test_retention_prunes_old_archives_but_keeps_the_newest_good_one(backu
     assert [a.name for a in backups.archives("docs")] == [second["archive"]]
     backups.clock = lambda: datetime.now(UTC) + timedelta(days=60)
     assert backups.prune("docs") == []
+
+
+async def test_a_backup_and_a_restore_say_how_far_they_are_while_they_run(
+    backups: Backups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `running` says at each page: the listing route shows it, the command line draws it."""
+    monkeypatch.setattr("ragplane.services.collections.backups.PAGE", 4)
+    seen: list[list[dict[str, object]]] = []
+    loading: list[list[dict[str, object]]] = []
+    store = backups.store
+
+    class Watched:
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        async def upsert(self, name: str, points: list[Point]) -> None:
+            loading.append(backups.running)
+            await store.upsert(name, points)
+
+        def point_pages(self, name: str, *, page: int = 256):  # type: ignore[no-untyped-def]
+            async def pages():  # type: ignore[no-untyped-def]
+                async for found in store.point_pages(name, page=page):
+                    seen.append(backups.running)
+                    yield found
+
+            return pages()
+
+    backups.store = Watched()  # type: ignore[assignment]
+    total = len(DOCS) * 4
+    await backups.create("docs")
+    during = [s for s in seen if s]
+    assert [s[0]["points"] for s in during] == list(range(0, total, 4))
+    assert {(s[0]["action"], s[0]["collection"], s[0]["total"]) for s in during} == {("backup", "docs", total)}
+    assert backups.running == []
+
+    await backups.restore("docs")  # over the collection: loaded into staging, then into place
+    assert [s[0]["points"] for s in loading] == list(range(0, 2 * total, 4))
+    assert {(s[0]["action"], s[0]["collection"], s[0]["total"]) for s in loading} == {("restore", "docs", 2 * total)}
+    assert backups.running == []
