@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from ragplane.kit.versioning import V1
 
-UPSTREAMS = ("query", "collections")
-
 # Public path prefixes (relative to the API version) and the service that answers them.
 ROUTING_TABLE: tuple[tuple[str, str], ...] = (
     ("/rag/search", "query"),
