@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RAGPLANE = Path(sys.executable).with_name("ragplane")
 LOAD_PLAN = "load"
 LOAD_PLAN_PER_MINUTE = 10_000_000
-UP = re.compile(r"ragplane is up: (.*)")
+UP = re.compile(r"ragplane is ready: (.*)")
 SEEDED = re.compile(r"(\d+) ingested, (\d+) unchanged, (\d+) failed")
 # Settings of the caller's environment that would point the private stack at shared state.
 PRIVATE = (

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from ragplane.kit.health import ReadinessGate
 from ragplane.settings import Settings, SettingsError, child_environment
 from ragplane.stack import BACKENDS, Runner, StartupFailed, bind_service, build_stack, local_url
 
@@ -126,6 +127,11 @@ async def serve(
     except (SettingsError, OSError, RuntimeError) as exc:
         say(f"ragplane: cannot start: {exc}")
         return 2
+    # With work to do once up (the demo corpus), the query service is not ready until it is done,
+    # so the gateway's readiness, which asks its upstreams', says so too.
+    gate = ReadinessGate("loading the demo corpus") if after_up is not None and "query" in stack.apps else None
+    if gate is not None:
+        gate.hold(stack.apps["query"])
     runner = Runner(stack)
     try:
         await runner.start()
@@ -142,9 +148,11 @@ async def serve(
             await runner.stop()
             return 1
         urls = {"gateway": gateway.url, **urls}
-    if socket_fd is None:
+    after: asyncio.Task[None] | None = None
+    if after_up is not None:
+        after = asyncio.create_task(_then_ready(after_up, urls, gate, say))
+    elif socket_fd is None:
         _banner(urls, say)
-    after: asyncio.Task[None] | None = asyncio.create_task(after_up(urls)) if after_up is not None else None
     code = await _until_stopped(stop, gateway, say)
     say("ragplane: stopping")
     if after is not None:
@@ -160,8 +168,19 @@ def _stop_at_end_of_file(fd: int, stop: asyncio.Event) -> None:
         stop.set()
 
 
+async def _then_ready(after_up: AfterUp, urls: Mapping[str, str], gate: ReadinessGate | None, say: Say) -> None:
+    say("ragplane is up; loading the demo corpus before it is ready…")
+    try:
+        await after_up(urls)
+    except Exception as exc:  # ready without it: the stack itself works
+        say(f"ragplane: the demo corpus could not be loaded: {exc}")
+    if gate is not None:
+        gate.open()
+    _banner(urls, say)
+
+
 def _banner(urls: Mapping[str, str], say: Say) -> None:
-    say("ragplane is up: " + "  ".join(f"{name}={url}" for name, url in urls.items()))
+    say("ragplane is ready: " + "  ".join(f"{name}={url}" for name, url in urls.items()))
     if "gateway" in urls:
         say(f"Open {urls['gateway']}/ for search and Q&A, {urls['gateway']}/docs for the API.")
     say("Press Ctrl-C to stop.")

@@ -43,7 +43,7 @@ class Process:
                 stdout=out,
                 stderr=err,
             )
-        line = self.wait_for(r"ragplane is up: (.*)")
+        line = self.wait_for(r"ragplane is ready: (.*)")
         self.urls = dict(part.split("=", 1) for part in line.group(1).split())
 
     @property

@@ -39,7 +39,7 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str
             [str(RAGPLANE), "--env-file", str(tmp_path / ".env"), "up"], env=env, stdout=subprocess.DEVNULL, stderr=err
         )
     try:
-        line = until(lambda: re.search(r"ragplane is up: (.*)", log.read_text()) or process.poll() is not None)
+        line = until(lambda: re.search(r"ragplane is ready: (.*)", log.read_text()) or process.poll() is not None)
         assert not isinstance(line, bool), log.read_text()
         yield process, log, dict(part.split("=", 1) for part in line.group(1).split())
     finally:
@@ -59,7 +59,7 @@ def test_the_gateway_runs_in_a_process_of_its_own_and_stops_with_the_stack(up) -
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 0
     assert not Path(f"/proc/{gateway}").exists() or "zombie" in Path(f"/proc/{gateway}/status").read_text()
-    assert log.read_text().count("ragplane is up:") == 1  # the child does not announce itself
+    assert log.read_text().count("ragplane is ready:") == 1  # the child does not announce itself
 
 
 def test_the_stack_stops_when_its_gateway_dies(up) -> None:

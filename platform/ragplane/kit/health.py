@@ -22,9 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragplane import __version__
 from ragplane.kit.breakers import Breaker, Breakers
@@ -180,3 +182,33 @@ class Health:
             Route("/health", shown(self.live), methods=["GET"]),
             Route("/health/ready", shown(self.ready), methods=["GET"]),
         ]
+
+
+class ReadinessGate:
+    """Keeps an app's `/health/ready` at 503 naming `reason` until `open()`: for a service that is
+    up but not yet what its users expect (the demo corpus still loading), so whoever waits on
+    readiness — the gateway, a load balancer, a test — waits for that too. Other paths go through."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.is_open = False
+
+    def hold(self, app: Starlette) -> None:
+        """Before `app` first serves (Starlette builds its middleware then)."""
+        app.add_middleware(_HeldReadiness, gate=self)
+
+    def open(self) -> None:
+        self.is_open = True
+
+
+class _HeldReadiness:
+    def __init__(self, app: ASGIApp, *, gate: ReadinessGate) -> None:
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.gate.is_open and scope["type"] == "http" and scope["path"] == "/health/ready":
+            detail = f"not ready: {self.gate.reason}"
+            await ProblemResponse(503, detail, headers={"Retry-After": str(RETRY_AFTER_S)})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

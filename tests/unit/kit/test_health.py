@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from ragplane import __version__
-from ragplane.kit.health import Health, public_view
+from ragplane.kit.health import Health, ReadinessGate, public_view
 from tests.unit.kit.conftest import SECRET
 
 
@@ -128,3 +128,16 @@ def test_readiness_names_what_serves_in_a_reduced_way() -> None:
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json()["degraded"] == {"registry": "degraded (json)", "caches.search_results": "down"}
+
+
+def test_a_readiness_gate_holds_readiness_until_it_opens_and_nothing_else() -> None:
+    gate = ReadinessGate("loading the demo corpus")
+    app = Starlette(routes=Health(service="query").routes())
+    gate.hold(app)
+    with TestClient(app) as client:
+        held = client.get("/health/ready")
+        assert held.status_code == 503 and held.headers["content-type"] == "application/problem+json"
+        assert held.json()["detail"] == "not ready: loading the demo corpus" and held.headers["retry-after"] == "5"
+        assert client.get("/health").status_code == 200  # alive all along
+        gate.open()
+        assert client.get("/health/ready").status_code == 200
