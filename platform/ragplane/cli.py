@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         _say(f"ragplane: configuration error: {exc}")
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     if args.command in ("up", "serve"):
         return _run_services(settings, args)
     if args.command == "seed":

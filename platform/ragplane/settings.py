@@ -89,6 +89,7 @@ class Settings:
     otel_traces_sampler: str = "parentbased_always_on"
     otel_traces_sampler_arg: float = 1.0
     log_level: str = "INFO"
+    log_format: str | None = None  # json | console; None: console on a terminal, JSON otherwise
     circuit_breaker_enabled: bool = True
     circuit_breaker_defaults: BreakerSettings = BreakerSettings()
     circuit_breakers: Mapping[str, BreakerSettings] = field(
@@ -233,6 +234,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         otel_traces_sampler=read("OTEL_TRACES_SAMPLER", parsing.choice(*TRACE_SAMPLERS), defaults.otel_traces_sampler),
         otel_traces_sampler_arg=read("OTEL_TRACES_SAMPLER_ARG", parsing.fraction, defaults.otel_traces_sampler_arg),
         log_level=read("LOG_LEVEL", parsing.log_level, defaults.log_level),
+        log_format=read("LOG_FORMAT", parsing.choice("json", "console"), None),
         embedder=read("EMBEDDER", parsing.choice("local", "ollama"), "ollama" if ollama_url else "local"),
         answerer=read("ANSWERER", parsing.choice("extractive", "ollama"), "ollama" if ollama_url else "extractive"),
         circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", parsing.boolean, True),

@@ -1,6 +1,7 @@
 import io
 import json
 import logging
+import re
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -60,3 +61,47 @@ def test_the_default_handler_follows_stdout_when_it_is_swapped(monkeypatch) -> N
         root.handlers[:], level = saved
         root.setLevel(level)
     assert '"message": "two"' in second.getvalue()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_lines_are_short_and_successful_requests_stay_out(monkeypatch) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    configure_logging()  # no LOG_FORMAT: a terminal gets console lines
+    try:
+        access = logging.getLogger("ragplane.access")
+        for status in (200, 503):
+            fields = {"event": "request", "status": status, "duration_ms": 12.3}
+            access.info("GET /api/v1/rag/search %s", status, extra={"fields": fields, "service": "query"})
+        logging.getLogger("ragplane.ingest").info("job done", extra={"fields": {"job": "j1"}})
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    lines = terminal.getvalue().splitlines()
+    assert len(lines) == 2 and not any(line.startswith("{") for line in lines)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d info    query       GET /api/v1/rag/search 503 \(12\.3 ms\)", lines[0])
+    assert lines[1].endswith("job done")
+
+
+def test_log_format_json_wins_on_a_terminal_and_console_off_one(monkeypatch) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    terminal, pipe = Terminal(), io.StringIO()
+    try:
+        monkeypatch.setattr("sys.stdout", terminal)
+        configure_logging(log_format="json")
+        logging.getLogger("ragplane.test").warning("as json")
+        monkeypatch.setattr("sys.stdout", pipe)
+        configure_logging(log_format="console")
+        logging.getLogger("ragplane.test").warning("as a line")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert json.loads(terminal.getvalue())["message"] == "as json"
+    assert pipe.getvalue().rstrip().endswith("warning             as a line")
