@@ -15,10 +15,10 @@ import json
 import logging
 import time
 from array import array
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from cachetools import TTLCache
 from redis.asyncio import Redis
 
 from ragplane.adapters.errors import CircuitOpen
@@ -28,43 +28,10 @@ from ragplane.settings import Settings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
-K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
 
 log = logging.getLogger("ragplane.cache")
-
-
-class LruCache(Generic[K, V]):
-    """Keeps the `capacity` most recently used entries. Not thread-safe: use it from the event loop."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.capacity = capacity
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        try:
-            value = self._data[key]
-        except KeyError:
-            return None
-        self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.capacity:
-            self._data.popitem(last=False)
-
-    def clear(self) -> int:
-        count = len(self._data)
-        self._data.clear()
-        return count
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class Backend(Protocol[V]):
@@ -79,26 +46,27 @@ class Backend(Protocol[V]):
 
 
 class MemoryBackend(Generic[V]):
-    """The in-process LRU; entries also expire after `ttl_s`, as they do in Redis."""
+    """In process: the `capacity` most recently used entries (cachetools' TTLCache, an LRU whose
+    entries also expire after `ttl_s`, as they do in Redis). Use it from the event loop only."""
 
     kind = "memory"
 
     def __init__(self, capacity: int, ttl_s: float = float("inf")) -> None:
-        self.lru: LruCache[str, tuple[float, V]] = LruCache(capacity)
-        self.ttl_s = ttl_s
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.entries: TTLCache[str, V] = TTLCache(maxsize=capacity, ttl=ttl_s, timer=time.monotonic)
 
     async def get(self, key: str) -> V | None:
-        entry = self.lru.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
+        return self.entries.get(key)
 
     async def put(self, key: str, value: V) -> int:
-        self.lru.put(key, (time.monotonic() + self.ttl_s, value))
-        return len(self.lru)
+        self.entries[key] = value
+        return len(self.entries)
 
     async def clear(self) -> int:
-        return self.lru.clear()
+        count = len(self.entries)
+        self.entries.clear()
+        return count
 
 
 class Cache(Generic[V]):

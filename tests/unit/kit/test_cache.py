@@ -5,7 +5,6 @@ import pytest
 from ragplane.adapters.errors import DependencyUnavailable
 from ragplane.kit.cache import (
     Cache,
-    LruCache,
     MemoryBackend,
     decode_json,
     decode_vector,
@@ -16,18 +15,21 @@ from ragplane.telemetry.metrics import ServiceMetrics
 
 
 def test_least_recently_used_entries_go_first() -> None:
-    cache: LruCache[str, int] = LruCache(2)
-    cache.put("a", 1)
-    cache.put("b", 2)
-    assert cache.get("a") == 1
-    cache.put("c", 3)
-    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
-    assert cache.clear() == 2 and len(cache) == 0
+    async def scenario() -> None:
+        backend: MemoryBackend[int] = MemoryBackend(2)
+        await backend.put("a", 1)
+        await backend.put("b", 2)
+        assert await backend.get("a") == 1
+        assert await backend.put("c", 3) == 2
+        assert await backend.get("b") is None and await backend.get("a") == 1 and await backend.get("c") == 3
+        assert await backend.clear() == 2 and len(backend.entries) == 0
+
+    asyncio.run(scenario())
 
 
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
-        LruCache(0)
+        MemoryBackend(0)
 
 
 def sample(metrics: ServiceMetrics, name: str, **labels: str) -> float | None:
