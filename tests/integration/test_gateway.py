@@ -16,7 +16,7 @@ import redis
 from ragplane import cli
 from ragplane.services.gateway.auth import issue_token
 from tests.integration.conftest import edge_for, stack_settings
-from tests.running import RunningStack, ingest
+from tests.running import RunningStack, ingest, until
 
 API = "/api/v1/rag"
 JWT_SECRET = "j" * 40
@@ -123,9 +123,10 @@ def test_a_query_replica_dying_under_traffic_costs_no_get(tmp_path: Path, embedd
 
             worker = threading.Thread(target=traffic)
             worker.start()
-            time.sleep(1.0)
+            until(lambda: statuses.total() >= 30, timeout=60)  # both replicas serving
             replicas[1].stop()
-            time.sleep(2.0)
+            stopped_at = statuses.total()
+            until(lambda: statuses.total() >= stopped_at + 60, timeout=60)  # and on, with one gone
             stop.set()
             worker.join(30)
         finally:
