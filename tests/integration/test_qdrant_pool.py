@@ -72,7 +72,7 @@ def test_a_failed_read_moves_to_another_node_and_the_node_is_skipped(cluster: Qd
     asyncio.run(scenario())
 
 
-def test_a_node_is_marked_down_by_its_probe_and_up_again(cluster: QdrantCluster) -> None:
+def test_a_node_is_marked_down_by_its_probe_and_up_again(cluster: QdrantCluster, measured) -> None:
     async def scenario() -> None:
         store = VectorStore(qdrant=QdrantSettings(urls=tuple(cluster.urls), probe_interval_s=0.5, timeout_s=2))
         metrics = ServiceMetrics("query")
@@ -82,12 +82,19 @@ def test_a_node_is_marked_down_by_its_probe_and_up_again(cluster: QdrantCluster)
         await view.upsert("c", points(4))
         hung = cluster.node(2)
         cluster.pause(2)  # accepts connections, answers nothing
+        paused = time.monotonic()
         try:
             await asyncio.to_thread(until, lambda: samples(metrics, "ragplane_qdrant_node_up").get(hung) == 0, 5)
+            down_s = time.monotonic() - paused
             assert [await view.count("c") for _ in range(4)] == [4] * 4  # none waits on the hung node
         finally:
             cluster.resume(2)
+        resumed = time.monotonic()
         await asyncio.to_thread(until, lambda: samples(metrics, "ragplane_qdrant_node_up").get(hung) == 1, 5)
+        measured(
+            f"qdrant node hung (SIGSTOP), probes every 0.5 s: down in {down_s:.2f} s, "
+            f"back up {time.monotonic() - resumed:.2f} s after SIGCONT"
+        )
         assert store.describe()["nodes"] == {cluster.node(i): "up" for i in range(3)}
         await store.close()
 
