@@ -33,7 +33,7 @@ import uvloop
 
 from ragplane import __version__, serving
 from ragplane.kit.logs import configure_logging
-from ragplane.ops import backups, kong, maintenance, redis_backup
+from ragplane.ops import backups, kong, maintenance, redis_backup, token
 from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
@@ -41,7 +41,6 @@ from ragplane.ops.ingest import run as run_ingest
 from ragplane.redaction import redacted_url
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
-from ragplane.services.gateway import auth
 from ragplane.services.gateway.proxy import Origin, origin
 from ragplane.settings import Settings, SettingsError, ensure_env_secrets, load_settings
 from ragplane.stack import SERVICES
@@ -236,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return kong.export(settings, args.output or kong.DEFAULT_OUTPUT, check=args.check, say=_say)
     if args.command == "token":
         plan = args.plan or settings.gateway.default_plan
-        return auth.token_command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
+        return token.command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
     if args.command == "migrate-json":
         return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
     if args.command in ("backup", "restore"):

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 from cachetools import TTLCache
@@ -41,9 +41,6 @@ from ragplane.kit import errors
 from ragplane.settings_gateway import GatewaySettings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
-
-if TYPE_CHECKING:
-    from ragplane.settings import Settings
 
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 MIN_RSA_BITS = 2048  # NIST SP 800-131A; pyjwt warns below this on every verification
@@ -267,14 +264,3 @@ def parse_ttl(text: str) -> float:
     if match is None or float(match[1]) <= 0:
         raise ValueError(f"{text!r} is not a TTL such as 90s, 15m, 1h or 7d")
     return float(match[1]) * _UNITS[match[2]]
-
-
-def token_command(settings: Settings, *, sub: str, plan: str, ttl: str, say: Callable[[str], None]) -> int:
-    """`ragplane token`: the token alone on stdout (so `$(ragplane token ...)` works), errors via `say`."""
-    try:
-        token = issue_token(settings.gateway, sub=sub, plan=plan, ttl_s=parse_ttl(ttl))
-    except ValueError as exc:
-        say(f"ragplane: {exc}")
-        return 2
-    print(token)
-    return 0

@@ -23,9 +23,7 @@ from ragplane.services.gateway.auth import (
     Unauthorized,
     issue_token,
     parse_ttl,
-    token_command,
 )
-from ragplane.settings import Settings
 from ragplane.settings_gateway import GatewaySettings
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -287,19 +285,6 @@ def test_parse_ttl(text: str, seconds: float) -> None:
 def test_parse_ttl_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="not a TTL"):
         parse_ttl(text)
-
-
-def test_token_command(capsys: pytest.CaptureFixture[str]) -> None:
-    said: list[str] = []
-    settings = Settings(gateway=GatewaySettings(jwt_secret=SECRET))
-    assert token_command(settings, sub="alice", plan="pro", ttl="1h", say=said.append) == 0
-    token = capsys.readouterr().out.strip()
-    assert jwt.decode(token, SECRET, algorithms=["HS256"])["plan"] == "pro" and not said
-    assert token_command(settings, sub="alice", plan="pro", ttl="soon", say=said.append) == 2
-    assert token_command(Settings(), sub="alice", plan="pro", ttl="1h", say=said.append) == 2
-    assert capsys.readouterr().out == ""
-    assert said == ["ragplane: 'soon' is not a TTL such as 90s, 15m, 1h or 7d", said[1]]
-    assert said[1].startswith("ragplane: JWT_SECRET is not set")
 
 
 @pytest.mark.parametrize(
