@@ -27,19 +27,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import uvloop
 
 from ragplane import __version__, serving
 from ragplane.kit.logs import configure_logging
-from ragplane.ops import backups, kong, maintenance, redis_backup, token
+from ragplane.ops import backups, kong, maintenance, migrate, redis_backup, token
 from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
 from ragplane.ops.ingest import run as run_ingest
-from ragplane.redaction import redacted_url
-from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections import transfer
 from ragplane.services.gateway.proxy import Origin, origin
 from ragplane.settings import Settings, SettingsError, ensure_env_secrets, load_settings
@@ -145,8 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     maintenance.add_argument("--retry-after", type=int, default=300, help="Retry-After seconds (default 300)")
     maintenance.add_argument("--url", help="gateway URL (default: http://RAGPLANE_HOST:GATEWAY_PORT)")
 
-    migrate = commands.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
-    migrate.add_argument(
+    schema = commands.add_parser("migrate", help="apply pending database migrations (DATABASE_URL)")
+    schema.add_argument(
         "--check", action="store_true", help="apply nothing; exit 1 when migrations are pending, 0 when current"
     )
     move = commands.add_parser(
@@ -228,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "drill":
         return _drill(settings, args)
     if args.command == "migrate":
-        return _migrate(settings, check=args.check)
+        return migrate.command(settings, check=args.check, say=_say)
     if args.command == "maintenance":
         return _maintenance(settings, args)
     if args.command == "gateway":
@@ -324,20 +321,6 @@ def _maintenance(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     _say(maintenance.describe(state))
     return 0
-
-
-def _migrate(settings: Settings, *, check: bool) -> int:
-    if not settings.database_url:
-        _say("ragplane: DATABASE_URL is not set: there is no database to migrate")
-        return 2
-    try:
-        return asyncio.run(migrations.run(settings.database_url, check=check, say=_say))
-    except migrations.MigrationError as exc:
-        _say(f"ragplane: {exc}")
-        return 1
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        _say(f"ragplane: cannot migrate {redacted_url(settings.database_url)}: {exc}")
-        return 1
 
 
 def _run_services(settings: Settings, args: argparse.Namespace) -> int:

@@ -14,13 +14,9 @@ re-apply: the database no longer matches the code, and an operator must look.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from urllib.parse import unquote, urlsplit, urlunsplit
-
-import asyncpg
 
 from ragplane.adapters.postgres import Connection
 
@@ -119,47 +115,3 @@ async def migrate(conn: Connection, migrations: list[Migration] | None = None) -
         return pending
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-
-
-async def create_database(url: str) -> str:
-    """Create the database `url` names, from the server's `postgres` database; returns its name."""
-    parts = urlsplit(url)
-    name = unquote(parts.path.lstrip("/"))
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"')
-    finally:
-        await admin.close()
-    return name
-
-
-async def run(url: str, *, check: bool, say: Callable[[str], None]) -> int:
-    """`ragplane migrate [--check]`: 0 when the schema is (now) current, 1 when --check finds it behind.
-
-    Without --check a missing database is created first, as `createdb` would.
-    """
-    try:
-        conn = await asyncpg.connect(url, timeout=10)
-    except asyncpg.InvalidCatalogNameError:
-        if check:
-            raise
-        say(f"  created  database {await create_database(url)}")
-        conn = await asyncpg.connect(url, timeout=10)
-    try:
-        if check:
-            shipped = load_migrations()
-            names = {m.version: m.name for m in shipped}
-            current = await status(conn, shipped)
-            for version, applied_at in current.applied.items():
-                say(f"  applied  {version:04d}_{names[version]}  at {applied_at:%Y-%m-%d %H:%M:%S %Z}")
-            for migration in current.pending:
-                say(f"  pending  {migration.version:04d}_{migration.name}")
-            say("schema is current" if current.current else f"schema is behind: {len(current.pending)} pending")
-            return 0 if current.current else 1
-        applied = await migrate(conn)
-        for migration in applied:
-            say(f"  applied  {migration.version:04d}_{migration.name}")
-        say(f"schema is current ({len(applied)} applied now)")
-        return 0
-    finally:
-        await conn.close()

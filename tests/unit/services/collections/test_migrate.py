@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from ragplane.ops import migrate as migrate_command
 from ragplane.services.collections import migrate as migrations
 from ragplane.services.collections.migrate import MigrationError, load_migrations, migrate, status
 from tests.pg import temporary_database
@@ -123,8 +124,8 @@ async def test_run_prints_status_and_exits_one_when_behind(empty_db: asyncpg.Con
     said: list[str] = []
     url = _dsn(empty_db)
 
-    assert await migrations.run(url, check=True, say=said.append) == 1
+    assert await migrate_command.run(url, check=True, say=said.append) == 1
     assert said[-1] == f"schema is behind: {SHIPPED} pending"
-    assert await migrations.run(url, check=False, say=said.append) == 0
-    assert await migrations.run(url, check=True, say=said.append) == 0
+    assert await migrate_command.run(url, check=False, say=said.append) == 0
+    assert await migrate_command.run(url, check=True, say=said.append) == 0
     assert said[-1] == "schema is current"
