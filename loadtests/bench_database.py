@@ -28,11 +28,11 @@ import asyncpg
 
 from ragplane.adapters.postgres import create_pool
 from ragplane.adapters.querylog import QueryLog, QueryLogEntry
+from ragplane.ops.transfer import migrate_json
 from ragplane.services.collections.migrate import migrate
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, Registry
-from ragplane.services.collections.transfer import migrate_json
 from ragplane.telemetry.metrics import ServiceMetrics
 
 CHUNKS_PER_DOCUMENT = 8

@@ -32,12 +32,11 @@ import uvloop
 
 from ragplane import __version__, serving
 from ragplane.kit.logs import configure_logging
-from ragplane.ops import backups, kong, maintenance, migrate, redis_backup, token
+from ragplane.ops import backups, kong, maintenance, migrate, redis_backup, token, transfer
 from ragplane.ops.alert_drill import AlertDrill
 from ragplane.ops.drill import Drill, DrillError
 from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
 from ragplane.ops.ingest import run as run_ingest
-from ragplane.services.collections import transfer
 from ragplane.services.gateway.proxy import Origin, origin
 from ragplane.settings import Settings, SettingsError, ensure_env_secrets, load_settings
 from ragplane.stack import SERVICES

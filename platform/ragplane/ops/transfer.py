@@ -37,9 +37,9 @@ from tqdm import tqdm
 
 from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
 from ragplane.adapters.vectors import VectorStore
+from ragplane.ops import chunk_rows
+from ragplane.ops.chunk_rows import ChunkStepError
 from ragplane.redaction import redacted_url
-from ragplane.services.collections import chunk_rows
-from ragplane.services.collections.chunk_rows import ChunkStepError
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
 from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import JsonRegistry, RegistryError, Snapshot
