@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragplane.adapters.errors import CollectionNotFound, DependencyUnavailable
@@ -37,16 +38,19 @@ def points(n: int) -> list[Point]:
     ]
 
 
-def samples(metrics: ServiceMetrics, name: str) -> dict[str, float]:
-    """`name`'s samples by node, from the service's registry as Prometheus would read it."""
-    from prometheus_client import generate_latest
+def by_node(exposition: str, name: str) -> dict[str, float]:
+    """`name`'s samples by node, from metrics as Prometheus reads them."""
+    return {
+        sample.labels["node"]: sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name
+    }
 
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
-        for sample in family.samples:
-            if sample.name == name:
-                found[sample.labels["node"]] = sample.value
-    return found
+
+def samples(metrics: ServiceMetrics, name: str) -> dict[str, float]:
+    """`name`'s samples by node, from the service's registry."""
+    return by_node(generate_latest(metrics.registry).decode(), name)
 
 
 def test_a_failed_read_moves_to_another_node_and_the_node_is_skipped(cluster: QdrantCluster) -> None:
@@ -189,12 +193,7 @@ def test_a_node_killed_under_steady_load_loses_no_request(cluster: QdrantCluster
 
 def node_up(stack: RunningStack, node: str) -> float | None:
     with stack.client("query") as client:
-        text = client.get("/metrics").text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "ragplane_qdrant_node_up" and sample.labels["node"] == node:
-                return sample.value
-    return None
+        return by_node(client.get("/metrics").text, "ragplane_qdrant_node_up").get(node)
 
 
 class _Open:

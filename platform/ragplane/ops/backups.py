@@ -24,6 +24,7 @@ import httpx
 from croniter import croniter
 from tqdm import tqdm
 
+from ragplane import parsing
 from ragplane.kit.service_auth import HEADER
 from ragplane.ops.ingest_client import problem_text
 from ragplane.settings import Settings
@@ -86,8 +87,8 @@ def run(settings: Settings, args: argparse.Namespace, say: Say) -> int:
             if args.action == "list":
                 return _list(client, say)
             if args.schedule is not None:
-                cron = args.schedule or settings.backup_schedule
-                if not cron or not croniter.is_valid(cron):
+                cron = _schedule(args.schedule) if args.schedule else settings.backup_schedule
+                if cron is None:
                     say(f"ragplane: --schedule needs a cron expression such as '0 2 * * *' (got {cron!r})")
                     return 2
                 return scheduled(client, cron, say)
@@ -113,11 +114,20 @@ def _backup(client: httpx.Client, args: argparse.Namespace, say: Say) -> int:
     response = _with_progress(client, "backup", lambda: client.post("/internal/backups", json=body))
     if _failed(response, say):
         return 1
-    for made in response.json()["backups"]:
+    outcome = response.json()
+    for made in outcome["backups"]:
         say(f"  {made['collection']}: {made['archive']} ({_size(made['size_bytes'])})")
-    for failed in response.json()["failed"]:
+    for failed in outcome["failed"]:
         say(f"  {failed['collection']}: FAILED ({failed['error']})")
-    return 1 if response.json()["failed"] else 0
+    return 1 if outcome["failed"] else 0
+
+
+def _schedule(raw: str) -> str | None:
+    """`--schedule CRON` as BACKUP_SCHEDULE is read (`parsing.cron`); None when it names no times."""
+    try:
+        return parsing.cron(raw)
+    except ValueError:
+        return None
 
 
 def scheduled(
@@ -147,7 +157,8 @@ def _list(client: httpx.Client, say: Say) -> int:
     response = client.get("/internal/backups")
     if _failed(response, say):
         return 1
-    archives, running = response.json()["backups"], response.json()["running"]
+    listing = response.json()
+    archives, running = listing["backups"], listing["running"]
     if not archives:
         say("no backups yet: `ragplane backup --all` makes them")
     for a in archives:
