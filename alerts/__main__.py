@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alerts.render import OUTPUT, ROOT, render
 from alerts.slos import SloError
-from ragplane.kit.generated import sync
+from ragplane.ops.generated import sync
 
 
 def _shown(path: Path) -> Path:

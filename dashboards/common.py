@@ -6,6 +6,11 @@ adds a link to that alert's runbook (`runbook_url`, the same URL the alert carri
 datasource is the provisioned one with the fixed uid `prometheus`
 (deploy/grafana/provisioning/datasources/prometheus.yml), so the JSON imports unchanged.
 
+Time series and heatmaps that read every bucket of a latency histogram (a quantile, a
+heatmap by `le`) show its exemplars: each bucket's trace id, which Grafana links to the trace
+(deploy/grafana/provisioning/datasources/prometheus.yml). A query that cuts at one bucket
+(`le="1.0"`) does not: that bucket's exemplars are the requests *under* the bound.
+
 Panels are built without position; `dashboard()` lays sections out (a row header, then
 panels left to right, wrapping at 24 columns) and numbers every panel in order, so ids and
 `gridPos` are stable across runs and only move when the code does.
@@ -13,6 +18,7 @@ panels left to right, wrapping at 24 columns) and numbers every panel in order, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +45,7 @@ from grafanalib.core import (
 )
 
 from ragplane.telemetry import catalog
+from ragplane.telemetry.exemplars import traced
 from ragplane.telemetry.promql import series
 from ragplane.telemetry.runbooks import BASE_URL, runbook_url
 
@@ -130,18 +137,56 @@ def runbook(alert: str) -> DataLink:
     return DataLink(title=f"Runbook: {alert}", linkUrl=runbook_url(alert), isNewTab=True)
 
 
-def _targets(queries: Sequence[Query], **options: Any) -> list[Target]:
-    return [
-        Target(
-            expr=q.expr,
-            legendFormat=q.legend,
-            refId=chr(ord("A") + i),
-            datasource=DATASOURCE,
-            intervalFactor=1,
-            **options,
+class PrometheusTarget(Target):  # type: ignore[misc]
+    """A Prometheus query; `exemplar` asks Grafana to show the exemplars of the series it reads
+    (grafanalib's `Target` has no such field). Written only when set, as Grafana does."""
+
+    def __init__(self, *, exemplar: bool = False, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.exemplar = exemplar
+
+    def to_json_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_json_data()
+        if self.exemplar:
+            data["exemplar"] = True
+        return data
+
+
+TRACED_BUCKETS = frozenset(f"{m.name}_bucket" for m in catalog.CATALOG if traced(m))
+_SELECTOR = re.compile(r'(\w+)\{((?:[^}"]|"(?:[^"\\]|\\.)*")*)\}')
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_LE = re.compile(r"\ble\s*[=!]")
+
+
+def traced_buckets(expr: str) -> set[str]:
+    """The latency histograms' `_bucket` series `expr` reads whole: without an `le` matcher."""
+    return {
+        name
+        for name, matchers in _SELECTOR.findall(expr)
+        if name in TRACED_BUCKETS and not _LE.search(_QUOTED.sub('""', matchers))
+    }
+
+
+def _targets(queries: Sequence[Query], *, exemplars: bool = False, **options: Any) -> list[Target]:
+    """The panel's queries; with `exemplars`, the first query over each latency histogram's
+    buckets shows their exemplars (a second one, p50 beside p95, would show the same points twice)."""
+    shown: set[str] = set()
+    targets = []
+    for i, q in enumerate(queries):
+        new = traced_buckets(q.expr) - shown if exemplars else set()
+        shown |= new
+        targets.append(
+            PrometheusTarget(
+                expr=q.expr,
+                legendFormat=q.legend,
+                refId=chr(ord("A") + i),
+                datasource=DATASOURCE,
+                intervalFactor=1,
+                exemplar=bool(new),
+                **options,
+            )
         )
-        for i, q in enumerate(queries)
-    ]
+    return targets
 
 
 def _common(
@@ -176,7 +221,7 @@ def timeseries(
         legendDisplayMode="table",
         legendCalcs=["lastNotNull", "max"],
         tooltipMode="multi",
-        **_common(title, description, _targets(queries), alert, width, height),
+        **_common(title, description, _targets(queries, exemplars=True), alert, width, height),
         **options,
     )
 
@@ -212,7 +257,7 @@ def heatmap(title: str, description: str, unit: str, query: Query, *, width: int
         yAxis=YAxis(format=unit),
         yBucketBound="upper",
         hideZeroBuckets=True,
-        **_common(title, description, _targets([query], format="heatmap"), None, width, height),
+        **_common(title, description, _targets([query], exemplars=True, format="heatmap"), None, width, height),
     )
 
 

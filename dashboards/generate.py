@@ -14,7 +14,7 @@ from typing import Any
 
 from grafanalib._gen import write_dashboard
 
-from ragplane.kit.generated import sync
+from ragplane.ops.generated import sync
 
 from . import dashboards
 

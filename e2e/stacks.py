@@ -14,7 +14,8 @@ import httpx
 
 from loadtests.stack import LOAD_PLAN, Stack
 from ragplane.services.gateway.auth import issue_token
-from ragplane.settings_gateway import GatewaySettings, parse_plans
+from ragplane.settings import GatewaySettings
+from ragplane.settings.gateway import parse_plans
 from tests.promstack import free_port
 from tests.running import until, wait_for_job
 

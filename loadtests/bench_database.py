@@ -26,13 +26,16 @@ from pathlib import Path
 
 import asyncpg
 
+from ragplane.adapters.migrations import migrate
 from ragplane.adapters.postgres import create_pool
 from ragplane.adapters.querylog import QueryLog, QueryLogEntry
 from ragplane.ops.transfer import migrate_json
-from ragplane.services.collections.migrate import migrate
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry, Registry
+from ragplane.services.collections.registry import Registry
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.migrations import SCHEMA as REGISTRY
+from ragplane.services.collections.registry.postgres import PostgresRegistry
+from ragplane.services.query.migrations import SCHEMA as QUERY_LOG
 from ragplane.telemetry.metrics import ServiceMetrics
 
 CHUNKS_PER_DOCUMENT = 8
@@ -133,7 +136,8 @@ async def main(server: str, documents_n: int, entries: int) -> None:
     try:
         conn = await asyncpg.connect(url)
         started = time.perf_counter()
-        await migrate(conn)
+        for schema in (REGISTRY, QUERY_LOG):
+            await migrate(conn, schema)
         print(f"migrate    empty database to current schema: {time.perf_counter() - started:5.2f} s")
         await conn.close()
         with tempfile.TemporaryDirectory() as tmp:

@@ -40,6 +40,7 @@ from loadtests import tables
 from ragplane.adapters.embedders import LocalEmbedder
 from ragplane.adapters.vectors import Point, VectorStore
 from ragplane.lexical import document_vector, query_vector
+from ragplane.settings import prepare_offline_model_environment
 from ragplane.text import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +82,7 @@ async def embedded(texts: list[str], questions: list[str], cache_dir: Path) -> t
     kept = _read(cache)
     if kept is not None:
         return kept
+    prepare_offline_model_environment()
     embedder = LocalEmbedder(threads=2, batch_size=64)
     await embedder.start()
     await embedder.dimension()  # the model is loaded: its loading is not embedding time

@@ -1,8 +1,8 @@
 """The load harness's settings, read from the environment here and nowhere else.
 
 The harness is a client of ragplane, not part of it, so it does not use `ragplane.settings`;
-like that module, it reads every variable once, with the same parsers (`ragplane.parsing`),
-and names the variable in any complaint.
+like that module, it reads every variable once, with the same parsers (`ragplane.parsing`,
+and pydantic's reading of numbers and booleans), and names the variable in any complaint.
 
     HOST                   the gateway to load (default: start a private embedded stack)
     PROFILE                the profile in profiles.yaml (default: the locustfile's own, or smoke)
@@ -28,7 +28,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from pydantic import PositiveFloat, TypeAdapter, ValidationError
 
 from ragplane import parsing
 
@@ -66,6 +68,22 @@ class Config:
     query_url: str | None = None
     service_token: str | None = None
     profiles: Path = PROFILES
+
+
+def _read_as(adapter: TypeAdapter[T]) -> Callable[[str], T]:
+    """pydantic's reading of a value (as ragplane's settings read theirs); its complaint as a ValueError."""
+
+    def cast(raw: str) -> T:
+        try:
+            return adapter.validate_python(raw.strip())
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"]) from None
+
+    return cast
+
+
+positive_float = _read_as(TypeAdapter[Any](PositiveFloat))
+boolean = _read_as(TypeAdapter(bool))
 
 
 def ratio(raw: str) -> float:
@@ -106,12 +124,12 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     return Config(
         host=read("HOST", parsing.http_url),
         profile=read("PROFILE", str.strip),
-        p95_ms=read("LOAD_P95_MS", parsing.positive_float),
+        p95_ms=read("LOAD_P95_MS", positive_float),
         max_error_ratio=read("LOAD_MAX_ERROR_RATIO", ratio),
         min_rps_ratio=read("LOAD_MIN_RPS_RATIO", ratio),
         collection=read("LOAD_COLLECTION", str.strip) or "docs",
-        unique=read("LOAD_UNIQUE", parsing.boolean) or False,
-        normalise=read("LOAD_NORMALISE", parsing.boolean) is not False,
+        unique=read("LOAD_UNIQUE", boolean) or False,
+        normalise=read("LOAD_NORMALISE", boolean) is not False,
         fault=read("LOAD_FAULT", fault),
         token=read("LOAD_TOKEN", str.strip),
         query_url=read("LOAD_QUERY_URL", parsing.http_url),

@@ -31,7 +31,9 @@ BATCH = 64
 
 def model() -> Any:
     from ragplane.adapters.embedders import load_local_model
+    from ragplane.settings import prepare_offline_model_environment
 
+    prepare_offline_model_environment()
     loaded = load_local_model(threads=os.cpu_count() or 1)
     loaded.encode(TEXTS[:8])  # warm up
     return loaded

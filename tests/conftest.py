@@ -14,10 +14,14 @@ import pytest
 
 from ragplane.adapters.embedders import load_local_model
 from ragplane.kit.logs import configure_logging
-from ragplane.settings import Settings, load_settings
+from ragplane.settings import Settings, load_settings, prepare_offline_model_environment
 from tests.pg import temporary_database
 
 SettingsFactory = Callable[..., Settings]
+
+# The suite loads the embedding model in its own process (and in model processes, which inherit
+# this): model hubs are forbidden first, as the composition root does for the services.
+prepare_offline_model_environment()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL databases for tests, on the real server at 127.0.0.1:5432.
 
-Each gets a unique name, the shipped migrations applied (unless asked not to), and is
+Each gets a unique name, both services' shipped migrations applied (unless asked not to), and is
 dropped (sessions forcibly closed) afterwards, so tests never see each other's rows.
 """
 
@@ -16,7 +16,9 @@ from typing import Any
 
 import asyncpg
 
-from ragplane.services.collections.migrate import migrate
+from ragplane.adapters.migrations import migrate
+from ragplane.services.collections.registry.migrations import SCHEMA as REGISTRY
+from ragplane.services.query.migrations import SCHEMA as QUERY_LOG
 
 SERVER = os.environ.get("RAGPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
@@ -36,7 +38,8 @@ async def _admin(sql: str) -> None:
 async def _migrate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn)
+        for schema in (REGISTRY, QUERY_LOG):
+            await migrate(conn, schema)
     finally:
         await conn.close()
 

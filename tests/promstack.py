@@ -3,7 +3,8 @@
 Each runs from the Debian binaries on a free port with a temporary data directory, short
 intervals and the production scrape job (`deploy/prometheus/prometheus.yml`'s `ragplane`
 job, its targets swapped for the stack under test), so the tests exercise the labels and
-rules production uses. A port taken between choosing and binding is retried.
+rules production uses; Prometheus stores exemplars, as in production. A port taken between
+choosing and binding is retried.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ class Prometheus(_Process):
             f"--config.file={self.config}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            "--enable-feature=exemplar-storage",  # as in production (docker-compose.yml)
             "--log.level=warn",
         ]
 
@@ -182,6 +184,12 @@ class Prometheus(_Process):
     def query(self, expr: str) -> list[dict[str, Any]]:
         data = self.api("query", query=expr)
         return list(data["result"]) if data["resultType"] == "vector" else [data["result"]]
+
+    def exemplars(self, expr: str, start: float, end: float) -> list[dict[str, Any]]:
+        """The exemplars of the series `expr` selects, timestamped between `start` and `end` (Unix
+        seconds): each `{"series": labels, "labels": {"trace_id": ...}, "value": ..., "timestamp": ...}`."""
+        data = self.api("query_exemplars", query=expr, start=f"{start:.3f}", end=f"{end:.3f}")
+        return [{"series": s["seriesLabels"], **e} for s in data or [] for e in s["exemplars"]]
 
     def wait_for(self, expr: str, timeout: float = 30) -> list[dict[str, Any]]:
         """The first non-empty answer to `expr` within `timeout` seconds; fails the test otherwise."""

@@ -81,7 +81,7 @@ class RunningStack:
     def client(self, service: str = "gateway", *, token: bool | str = False, **kwargs: Any) -> httpx.Client:
         headers = dict(kwargs.pop("headers", {}))
         if token:
-            headers[HEADER] = token if isinstance(token, str) else (self.settings.inter_service_secret or "")
+            headers[HEADER] = token if isinstance(token, str) else (self.settings.service_token or "")
         return httpx.Client(base_url=self.urls[service], headers=headers, timeout=60, **kwargs)
 
 

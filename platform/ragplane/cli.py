@@ -9,6 +9,7 @@
     ragplane drill alert [--prometheus URL] [--alertmanager URL]   time fault → page → resolved
     ragplane gateway export-kong [--check]   generate deploy/kong/kong.yml (Kong DB-less, full stack)
     ragplane token --sub alice --plan pro --ttl 1h    a bearer token signed with JWT_SECRET
+    ragplane trace TRACE_ID               one trace's recent spans from every service, as a tree
     ragplane maintenance on|off|status [--message TEXT] [--retry-after S]   the gateway's maintenance switch
     ragplane migrate [--check]            apply (or check) the database schema migrations
     ragplane migrate-json [--dry-run] [--registry PATH] [--skip-chunks]   move the JSON registry into PostgreSQL
@@ -31,14 +32,15 @@ import httpx
 import uvloop
 
 from ragplane import __version__, serving
+from ragplane.errors import DrillError, IngestError, MaintenanceError, SettingsError
 from ragplane.kit.logs import configure_logging
-from ragplane.ops import backups, kong, maintenance, migrate, redis_backup, token, transfer
+from ragplane.ops import backups, kong, maintenance, migrate, redis_backup, token, trace, transfer
 from ragplane.ops.alert_drill import AlertDrill
-from ragplane.ops.drill import Drill, DrillError
-from ragplane.ops.ingest import IngestClient, IngestError, Source, Summary
+from ragplane.ops.drill import Drill
+from ragplane.ops.ingest import IngestClient, Source, Summary
 from ragplane.ops.ingest import run as run_ingest
 from ragplane.services.gateway.proxy import Origin, origin
-from ragplane.settings import Settings, SettingsError, ensure_env_secrets, load_settings
+from ragplane.settings import Settings, ensure_env_secrets, load_settings
 from ragplane.stack import SERVICES
 
 DEMO_COLLECTION = "docs"
@@ -134,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", required=True, help="the consumer (the rate-limit key)")
     token.add_argument("--plan", default=None, help="its plan (default: RATE_LIMIT_DEFAULT_PLAN)")
     token.add_argument("--ttl", default="1h", help="lifetime: 90, 90s, 15m, 1h, 7d (default 1h)")
+    traced = commands.add_parser("trace", help="print one trace's recent spans from every service as a tree")
+    traced.add_argument("trace_id", metavar="TRACE_ID", help="32 hex digits: a log line's or problem's trace_id")
 
     maintenance = commands.add_parser("maintenance", help="switch the gateway's maintenance mode (API answers 503)")
     maintenance.add_argument("action", choices=("on", "off", "status"))
@@ -196,10 +200,11 @@ def _client(settings: Settings, args: argparse.Namespace) -> IngestClient:
     """The gateway unless --url says otherwise. The service secret goes only to the collections
     service these settings name (COLLECTIONS_URL, or RAGPLANE_HOST:COLLECTIONS_PORT): a --url
     elsewhere, mistyped or hostile, never receives it."""
-    url = args.url or f"http://{settings.host}:{settings.gateway_port}"
+    url = args.url or f"http://{settings.server.host}:{settings.server.gateway_port}"
     trusted = _origin(url) == _origin(settings.upstream_url("collections"))
-    secret = settings.inter_service_secret if trusted else None
-    return IngestClient(url, token=args.token or settings.token, service_token=secret, say=_say)
+    secret = settings.service_token if trusted else None
+    saved = settings.server.token.get_secret_value() if settings.server.token else None
+    return IngestClient(url, token=args.token or saved, service_token=secret, say=_say)
 
 
 def _origin(url: str) -> tuple[str, Origin | None]:
@@ -216,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         _say(f"ragplane: configuration error: {exc}")
         return 2
-    configure_logging(settings.log_level, log_format=settings.log_format)
+    configure_logging(settings.telemetry.log_level, log_format=settings.telemetry.log_format)
     if args.command in ("up", "serve"):
         return _run_services(settings, args)
     if args.command == "seed":
@@ -232,12 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         plan = args.plan or settings.gateway.default_plan
         return token.command(settings, sub=args.sub, plan=plan, ttl=args.ttl, say=_say)
+    if args.command == "trace":
+        return trace.command(settings, args.trace_id, say=_say)
     if args.command == "migrate-json":
         return transfer.run(settings, args.registry, dry_run=args.dry_run, say=_say, skip_chunks=args.skip_chunks)
     if args.command in ("backup", "restore"):
         return backups.run(settings, args, _say)
     if args.command == "redis":
-        return redis_backup.command(settings.redis_url, args.to or settings.backups, _say)
+        return redis_backup.command(settings.cache.redis_url, args.to or settings.backups, _say)
     if args.command == "delete":
         return asyncio.run(_delete(_client(settings, args), args.collection, args.ids))
     sources = [Source(path, args.prefix) for path in args.paths]
@@ -276,15 +283,15 @@ async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
     if not sources:
         return "no ./docs or ./runbooks here: run from the ragplane checkout"
     url = url or settings.upstream_url("collections")
-    client = IngestClient(url, service_token=settings.inter_service_secret, say=_say)
+    client = IngestClient(url, service_token=settings.service_token, say=_say)
     return await _ingest(client, sources, DEMO_COLLECTION, DEMO_DESCRIPTION)
 
 
 def _drill(settings: Settings, args: argparse.Namespace) -> int:
     drill = Drill(
         service_url=settings.upstream_url("query"),
-        gateway_url=f"http://{settings.host}:{settings.gateway_port}",
-        token=settings.inter_service_secret or "",
+        gateway_url=f"http://{settings.server.host}:{settings.server.gateway_port}",
+        token=settings.service_token or "",
         dependency=args.dependency,
         say=_say,
         collection=getattr(args, "collection", DEMO_COLLECTION),
@@ -310,12 +317,12 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _maintenance(settings: Settings, args: argparse.Namespace) -> int:
-    url = args.url or f"http://{settings.host}:{settings.gateway_port}"
+    url = args.url or f"http://{settings.server.host}:{settings.server.gateway_port}"
     try:
         state = maintenance.switch(
-            url, settings.inter_service_secret or "", args.action, message=args.message, retry_after=args.retry_after
+            url, settings.service_token or "", args.action, message=args.message, retry_after=args.retry_after
         )
-    except (maintenance.MaintenanceError, httpx.HTTPError) as exc:
+    except (MaintenanceError, httpx.HTTPError) as exc:
         _say(f"ragplane: {exc}")
         return 1
     _say(maintenance.describe(state))

@@ -25,19 +25,16 @@ from typing import Any
 
 import httpx
 
+from ragplane.errors import GatewayFailed, RagplaneError, StartupFailed
 from ragplane.kit.health import ReadinessGate
-from ragplane.settings import Settings, SettingsError, child_environment
-from ragplane.stack import BACKENDS, Runner, StartupFailed, bind_service, build_stack, local_url
+from ragplane.settings import Settings, child_environment
+from ragplane.stack import BACKENDS, Runner, bind_service, build_stack, local_url
 
 GATEWAY_READY_S = 60.0
 GATEWAY_STOP_S = 15.0
 
 Say = Callable[[str], object]
 AfterUp = Callable[[Mapping[str, str]], Coroutine[Any, Any, None]]
-
-
-class GatewayFailed(RuntimeError):
-    pass
 
 
 class GatewayProcess:
@@ -122,9 +119,9 @@ async def serve(
     in_process = [name for name in services if not (split and name == "gateway")]
     sockets = {in_process[0]: socket.socket(fileno=socket_fd)} if socket_fd is not None else {}
     try:
-        edge = bind_service(settings, "gateway") if split else None
+        edge = bind_service(settings.server, "gateway") if split else None
         stack = await build_stack(settings, in_process, sockets=sockets)
-    except (SettingsError, OSError, RuntimeError) as exc:
+    except (RagplaneError, OSError, RuntimeError) as exc:  # settings, a locked or unconvertible store
         say(f"ragplane: cannot start: {exc}")
         return 2
     # With work to do once up (the demo corpus), the query service is not ready until it is done,

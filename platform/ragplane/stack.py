@@ -27,12 +27,13 @@ from ragplane.adapters.gpu import GpuSlots
 from ragplane.adapters.ollama import OllamaAnswerer, OllamaClient, OllamaEmbedder
 from ragplane.adapters.rediscache import connect as connect_redis
 from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import SettingsError, StartupFailed
 from ragplane.kit.logs import current_service
 from ragplane.kit.tracing import create_tracer_provider, sampler
 from ragplane.services.collections.app import create_collections_app
 from ragplane.services.gateway.app import create_gateway_app
 from ragplane.services.query.app import create_query_app
-from ragplane.settings import Settings, SettingsError
+from ragplane.settings import ModelSettings, ServerSettings, Settings, prepare_offline_model_environment
 
 SERVICES = ("gateway", "query", "collections")
 BACKENDS = ("query", "collections")
@@ -40,21 +41,22 @@ BACKENDS = ("query", "collections")
 log = logging.getLogger("ragplane.stack")
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    if settings.embedder == "ollama":
-        assert settings.ollama_url
-        client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="embedder")
-        return OllamaEmbedder(client, settings.ollama_embed_model)
-    return LocalEmbedder(threads=settings.embedder_threads, process=settings.embedder_process)
+def build_embedder(models: ModelSettings) -> Embedder:
+    if models.embedder == "ollama":
+        assert models.ollama_url
+        client = OllamaClient(models.ollama_url, timeout_s=models.ollama_timeout_s, dependency="embedder")
+        return OllamaEmbedder(client, models.ollama_embed_model)
+    prepare_offline_model_environment()  # before the model loads, here or in its child process
+    return LocalEmbedder(threads=models.embedder_threads, process=models.embedder_process)
 
 
-def build_llm(settings: Settings) -> OllamaAnswerer | None:
+def build_llm(models: ModelSettings) -> OllamaAnswerer | None:
     """The generating answerer, if one is configured (the extractive one is built per service)."""
-    if settings.answerer != "ollama":
+    if models.answerer != "ollama":
         return None
-    assert settings.ollama_url
-    client = OllamaClient(settings.ollama_url, timeout_s=settings.ollama_timeout_s, dependency="llm")
-    return OllamaAnswerer(client, settings.ollama_llm_model)
+    assert models.ollama_url
+    client = OllamaClient(models.ollama_url, timeout_s=models.ollama_timeout_s, dependency="llm")
+    return OllamaAnswerer(client, models.ollama_llm_model)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -73,15 +75,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def bind_service(settings: Settings, name: str) -> socket.socket:
+def bind_service(server: ServerSettings, name: str) -> socket.socket:
     """The listening socket of service `name` at its configured port; a SettingsError naming the
     port's variable when it cannot be had."""
-    ports = {"gateway": settings.gateway_port, "query": settings.query_port, "collections": settings.collections_port}
+    ports = {"gateway": server.gateway_port, "query": server.query_port, "collections": server.collections_port}
     port = ports[name]
     try:
-        return bind(settings.host, port)
+        return bind(server.host, port)
     except OSError as exc:
-        raise SettingsError(f"{name.upper()}_PORT={port} on RAGPLANE_HOST={settings.host}: {exc}") from exc
+        raise SettingsError(f"{name.upper()}_PORT={port} on RAGPLANE_HOST={server.host}: {exc}") from exc
 
 
 def local_url(sock: socket.socket) -> str:
@@ -130,36 +132,38 @@ async def build_stack(
     unknown = set(services) - set(SERVICES)
     if unknown:
         raise ValueError(f"unknown services: {', '.join(sorted(unknown))}")
-    if not settings.inter_service_secret:
+    if not settings.service_token:
         raise SettingsError("INTER_SERVICE_SECRET is not set: the services cannot authenticate each other")
     bound = dict(sockets or {})
     stack = Stack(apps={}, sockets={})
     try:
         for name in services:
-            stack.sockets[name] = bound.pop(name) if name in bound else bind_service(settings, name)
+            stack.sockets[name] = bound.pop(name) if name in bound else bind_service(settings.server, name)
+
+        telemetry = settings.telemetry
 
         def provider(name: str) -> TracerProvider:
             p = create_tracer_provider(
                 name,
-                otlp_endpoint=settings.otel_exporter_otlp_endpoint,
-                sampled_by=sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
-                disabled=settings.otel_sdk_disabled,
+                otlp_endpoint=telemetry.otel_exporter_otlp_endpoint,
+                sampled_by=sampler(telemetry.otel_traces_sampler, telemetry.otel_traces_sampler_arg),
+                disabled=telemetry.otel_sdk_disabled,
                 processors=tuple(span_processors),
             )
             stack.providers.append(p)
             return p
 
         # One embedder, Qdrant client and GPU slot pool per process, shared by its services.
-        slots = GpuSlots(settings.effective_gpu_slots, settings.gpu_queue_timeout_s)
+        slots = GpuSlots(settings.effective_gpu_slots, settings.models.gpu_queue_timeout_s)
         # One Redis client per process: the query caches, the gateway's rate limits and maintenance switch.
-        stack.redis = connect_redis(settings.redis_url) if settings.redis_url else None
+        stack.redis = connect_redis(settings.cache.redis_url) if settings.cache.redis_url else None
         if set(services) & set(BACKENDS):
-            stack.store = VectorStore.configured(settings)
+            stack.store = VectorStore.configured(settings.qdrant, settings.qdrant_path)
             await stack.store.open()
-            stack.embedder = build_embedder(settings)
+            stack.embedder = build_embedder(settings.models)
         if "query" in services:
             assert stack.embedder is not None and stack.store is not None
-            stack.llm = build_llm(settings)
+            stack.llm = build_llm(settings.models)
             stack.apps["query"] = create_query_app(
                 settings,
                 embedder=stack.embedder,
@@ -198,10 +202,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-class StartupFailed(RuntimeError):
-    pass
 
 
 class Runner:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dashboards as package
-from dashboards.common import DATASOURCE_UID
+from dashboards.common import DATASOURCE_UID, traced_buckets
 from dashboards.generate import OUTPUT
 from ragplane.telemetry.runbooks import runbook_path, runbook_url
 from tests.dashboards.rendered import ROOT, all_panels, boards, data_panels
@@ -16,7 +16,7 @@ from tests.promstack import alert_names
 
 BOARDS = boards()
 IDS = [b["uid"] for b in BOARDS]
-# Alerts whose conditions the dashboards must chart (issue 7), each on a panel linking its runbook.
+# Alerts whose conditions the dashboards must chart, each on a panel linking its runbook.
 CHARTED_ALERTS = {
     "RagplaneCircuitBreakerOpen",
     "RagplaneHighErrorRate",
@@ -89,6 +89,38 @@ def test_every_panel_and_query_uses_the_provisioned_datasource(board: dict[str, 
             assert target["datasource"]["uid"] == DATASOURCE_UID, panel["title"]
     for variable in board["templating"]["list"]:
         assert variable["datasource"]["uid"] == DATASOURCE_UID
+
+
+def test_latency_panels_show_the_exemplars_of_their_buckets_once() -> None:
+    """A time series or heatmap reading every bucket of a latency histogram shows its exemplars
+    (trace ids) on its first query over it; nothing else asks for exemplars."""
+    shown: dict[str, set[str]] = {}
+    for board in BOARDS:
+        for panel in data_panels(board):
+            seen: set[str] = set()
+            for target in panel["targets"]:
+                read = traced_buckets(target["expr"])
+                expected = panel["type"] in ("timeseries", "heatmap") and bool(read - seen)
+                assert target.get("exemplar", False) is expected, (panel["title"], target["expr"])
+                seen |= read
+                if expected:
+                    shown.setdefault(board["uid"], set()).add(panel["title"])
+    assert {"p95 latency per route", "Stage latency (p95)", "GPU wait-time distribution"} <= shown[
+        "ragplane-query-performance"
+    ]
+    assert "Upstream latency" in shown["ragplane-gateway"]
+    assert "Slow queries (> 1 s) per route" not in shown["ragplane-query-performance"]
+
+
+def test_only_a_whole_latency_histogram_counts_as_traced_buckets() -> None:
+    route = 'route=~"/api/v1/rag/collections/{name}"'  # a brace inside a label value
+    latency = f'ragplane_http_request_duration_seconds_bucket{{{route},service="query"}}'
+    assert traced_buckets(f"histogram_quantile(0.95, sum by (le) (rate({latency}[5m])))") == {
+        "ragplane_http_request_duration_seconds_bucket"
+    }
+    cut = f'ragplane_http_request_duration_seconds_bucket{{{route},le="1.0"}}'
+    assert traced_buckets(f"sum(rate({cut}[5m]))") == set()
+    assert traced_buckets('sum(rate(ragplane_search_results_bucket{service="query"}[5m]))') == set()
 
 
 @pytest.mark.parametrize("board", BOARDS, ids=IDS)

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from dashboards.common import DATASOURCE_UID
+from ragplane.telemetry.exemplars import EXEMPLAR_LABEL
 from tests.dashboards.rendered import ROOT, boards, data_panels
 
 PROVISIONING = ROOT / "deploy/grafana/provisioning"
@@ -29,6 +30,12 @@ def test_the_datasource_time_interval_is_prometheus_scrape_interval() -> None:
     (source,) = load("datasources/prometheus.yml")["datasources"]
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     assert source["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"] == "10s"
+
+
+def test_exemplars_link_to_their_trace_by_the_label_the_services_set() -> None:
+    (source,) = load("datasources/prometheus.yml")["datasources"]
+    (destination,) = source["jsonData"]["exemplarTraceIdDestinations"]
+    assert destination == {"name": EXEMPLAR_LABEL, "datasourceUid": "traces"}
 
 
 def test_every_dashboard_names_only_the_provisioned_datasource() -> None:

@@ -40,7 +40,11 @@ IMAGE_PORTS = {
     "prom/prometheus": {9090},
     "prom/alertmanager": {9093},
     "grafana/grafana-oss": {3000},
+    "otel/opentelemetry-collector-contrib": {4317, 4318},  # OTLP gRPC and HTTP (deploy/otel-collector)
+    "jaegertracing/jaeger": {4317, 4318, 13133, 16686},  # OTLP, health, UI
 }
+# Images built `FROM scratch`: no shell or HTTP client to run a healthcheck with. Nothing may wait for them.
+NO_HEALTHCHECK = {"otel-collector"}
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -88,9 +92,9 @@ def ports() -> dict[str, set[int]]:
     """The container ports each compose service listens on."""
     defaults = load_settings(environ={"INTER_SERVICE_SECRET": secrets.token_urlsafe(40)}, env_file=None)
     out = {
-        "gateway": {defaults.gateway_port},
-        "query": {defaults.query_port},
-        "collections": {defaults.collections_port},
+        "gateway": {defaults.server.gateway_port},
+        "query": {defaults.server.query_port},
+        "collections": {defaults.server.collections_port},
         "backup": set(),  # the backup schedule listens on nothing: it calls the collections service
         "kong": {
             int(env("kong")[key].rsplit(":", 1)[1])
@@ -172,7 +176,7 @@ def test_ragplane_services_set_only_settings_that_load(name: str) -> None:
     settings = load_settings(environ=environ, env_file=None)
     unknown = set(env(name)) - environ.asked - NOT_SETTINGS
     assert not unknown, f"{name} sets variables ragplane does not read: {sorted(unknown)}"
-    assert settings.host == "0.0.0.0"  # listening for the other containers
+    assert settings.server.host == "0.0.0.0"  # listening for the other containers
     assert services()[name]["command"] == ["serve", name]
 
 
@@ -199,6 +203,10 @@ def test_kong_forwards_to_the_services_ports() -> None:
 
 @pytest.mark.parametrize("name", sorted(compose()["services"]))
 def test_every_service_has_a_healthcheck_on_its_own_port(name: str) -> None:
+    if name in NO_HEALTHCHECK:
+        assert not services()[name].get("healthcheck")
+        assert not [other for other, s in services().items() if name in s.get("depends_on", {})]
+        return
     check = services()[name].get("healthcheck")
     assert check and check.get("test"), f"{name} has no healthcheck"
     for url in re.findall(r"https?://[^\s'\"]+", " ".join(map(str, check["test"]))):
@@ -245,6 +253,15 @@ def test_prometheus_sees_its_config_and_the_generated_rules() -> None:
     assert services()["prometheus"]["depends_on"] == {"alertmanager": {"condition": "service_healthy"}}
 
 
+def test_prometheus_reads_that_config_into_its_data_volume_and_stores_exemplars() -> None:
+    flags = [flag.removeprefix("--").partition("=")[::2] for flag in services()["prometheus"]["command"]]
+    values = dict(flags)
+    assert PurePosixPath(values["config.file"]) == mounted_at("prometheus", "./deploy/prometheus/prometheus.yml")
+    assert values["storage.tsdb.path"] == "/prometheus"
+    features = {f for name, value in flags if name == "enable-feature" for f in value.split(",")}
+    assert "exemplar-storage" in features  # trace ids on the latency buckets
+
+
 def test_alertmanager_sees_its_config_and_every_secret_file() -> None:
     assert mounted_at("alertmanager", "./deploy/alertmanager/alertmanager.yml") == PurePosixPath(
         "/etc/alertmanager/alertmanager.yml"
@@ -285,6 +302,7 @@ def test_every_part_of_the_stack_is_in_compose() -> None:
     assert stack["kong"]["ports"] == ["8000:8000"]  # Kong is the public door of the full stack
     assert stack["gateway"]["ports"] == ["127.0.0.1:8080:8000"]
     parts = {"qdrant-1", "qdrant-2", "qdrant-3", "ollama", "prometheus", "alertmanager", "grafana", "redis", "postgres"}
+    parts |= {"otel-collector", "jaeger"}
     assert parts <= set(stack)
 
 

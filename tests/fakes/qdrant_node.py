@@ -32,8 +32,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ragplane.adapters.embedded_store import EmbeddedEngine
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound
 from ragplane.adapters.store_engine import DENSE, SPARSE, Point
+from ragplane.errors import CollectionExists, CollectionNotFound
 from ragplane.lexical import SparseVector
 
 PEER_HEADER = "x-standin-peer"  # a write passed on by a peer: apply it, pass it on no further

@@ -13,6 +13,7 @@ import pytest
 
 from ragplane.ops.ingest import IngestClient, Source, run
 from ragplane.settings import Settings, load_settings
+from tests.declared import check_responses
 from tests.pg import temporary_database
 from tests.running import RunningStack
 
@@ -46,7 +47,7 @@ def edge_for(backends: RunningStack, data: Path, **env: str) -> RunningStack:
     """A gateway alone, in front of `backends`' services."""
     settings = stack_settings(
         data,
-        INTER_SERVICE_SECRET=backends.settings.inter_service_secret or "",
+        INTER_SERVICE_SECRET=backends.settings.service_token or "",
         QUERY_URL=backends.urls["query"],
         COLLECTIONS_URL=backends.urls["collections"],
         **env,
@@ -85,7 +86,7 @@ def demo_corpus(stack: RunningStack) -> str:
     """The project's own docs/ and runbooks/ ingested into `docs`, as `make run` does."""
 
     async def seed() -> None:
-        async with IngestClient(stack.urls["collections"], service_token=stack.settings.inter_service_secret) as client:
+        async with IngestClient(stack.urls["collections"], service_token=stack.settings.service_token) as client:
             sources = [Source(ROOT / "docs", "docs"), Source(ROOT / "runbooks", "runbooks")]
             summary = await run(client, sources, DEMO, progress=False)
             assert summary.failed == 0 and not summary.errors and not summary.refused, summary
@@ -96,22 +97,23 @@ def demo_corpus(stack: RunningStack) -> str:
 
 @pytest.fixture
 def gateway(stack: RunningStack) -> Iterator[httpx.Client]:
+    """The gateway; each answer from an API route must be what the merged OpenAPI document declares."""
     with stack.client("gateway") as client:
-        yield client
+        yield check_responses(client)
 
 
 @pytest.fixture
 def collections(stack: RunningStack) -> Iterator[httpx.Client]:
-    """The collections service directly, with the service token."""
+    """The collections service directly, with the service token; answers checked against its OpenAPI document."""
     with stack.client("collections", token=True) as client:
-        yield client
+        yield check_responses(client)
 
 
 @pytest.fixture
 def query(stack: RunningStack) -> Iterator[httpx.Client]:
-    """The query service directly, with the service token."""
+    """The query service directly, with the service token; answers checked against its OpenAPI document."""
     with stack.client("query", token=True) as client:
-        yield client
+        yield check_responses(client)
 
 
 @pytest.fixture
@@ -120,7 +122,7 @@ def env_file(tmp_path: Path, stack: RunningStack) -> Path:
     service (with the service token) for what goes there."""
     path = tmp_path / ".env"
     path.write_text(
-        f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\n"
+        f"INTER_SERVICE_SECRET={stack.settings.service_token}\n"
         f"COLLECTIONS_URL={stack.urls['collections']}\nGATEWAY_PORT={urlsplit(stack.urls['gateway']).port}\n"
     )
     return path

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from ragplane.cli import main
+from ragplane.errors import DrillError
 from ragplane.ops.alert_drill import ALERT, AlertDrill
-from ragplane.ops.drill import Drill, DrillError
+from ragplane.ops.drill import Drill
 from ragplane.ops.ingest import IngestClient, Source, run
 from ragplane.telemetry.runbooks import runbook_url
 from tests.integration.conftest import stack_settings
@@ -39,7 +40,7 @@ class Pipeline:
         breaker = Drill(
             service_url=self.stack.urls["query"],
             gateway_url=self.stack.urls["gateway"],
-            token=self.stack.settings.inter_service_secret or "",
+            token=self.stack.settings.service_token or "",
             dependency="embedder",
             say=say,
             collection=COLLECTION,
@@ -63,9 +64,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, embedding_model: object) 
         prometheus.start()
 
         async def seed() -> None:
-            async with IngestClient(
-                stack.urls["collections"], service_token=stack.settings.inter_service_secret
-            ) as client:
+            async with IngestClient(stack.urls["collections"], service_token=stack.settings.service_token) as client:
                 summary = await run(client, [Source(ROOT / "docs/resilience.md", "docs")], COLLECTION, progress=False)
                 assert summary.failed == 0, summary
 
@@ -107,7 +106,7 @@ def test_the_drill_refuses_unreachable_monitoring(pipeline: Pipeline) -> None:
 
 def test_the_cli_reports_a_drill_that_cannot_start(pipeline: Pipeline, capsys, tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text(f"INTER_SERVICE_SECRET={pipeline.stack.settings.inter_service_secret}\n")
+    env.write_text(f"INTER_SERVICE_SECRET={pipeline.stack.settings.service_token}\n")
     code = main(["--env-file", str(env), "drill", "alert", "--prometheus", "http://127.0.0.1:9", "--timeout", "1"])
     assert code == 1
     assert "Prometheus is not ready at http://127.0.0.1:9/-/ready" in capsys.readouterr().err

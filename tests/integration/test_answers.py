@@ -1,5 +1,5 @@
 """Answers that answer: the right passage, sentences kept with their context, and no answer
-when the collection has none (issue 18, item 11). Real stack, real model, real Qdrant local mode."""
+when the collection has none. Real stack, real model, real Qdrant local mode."""
 
 import re
 import uuid

@@ -279,7 +279,7 @@ def test_a_file_over_the_upload_limit_is_refused_and_the_others_ingested(
     try:
         env = tmp_path / "backend.env"
         url = backend.urls["collections"]
-        env.write_text(f"INTER_SERVICE_SECRET={settings.inter_service_secret}\nCOLLECTIONS_URL={url}\n")
+        env.write_text(f"INTER_SERVICE_SECRET={settings.service_token}\nCOLLECTIONS_URL={url}\n")
         (tmp_path / "docs").mkdir()
         (tmp_path / "docs" / "big.md").write_text("# Big\n\n" + "word " * 1000)
         (tmp_path / "docs" / "small.md").write_text("# Small\n\nFits.")
@@ -341,5 +341,5 @@ def test_the_service_secret_goes_only_to_the_configured_collections_service(
         server.shutdown()
         server.server_close()
     assert heard and all(k.lower() != "x-service-token" for h in heard for k in h)
-    assert stack.settings.inter_service_secret not in repr(heard)
+    assert stack.settings.service_token not in repr(heard)
     assert "HTTP 403" in capsys.readouterr().err

@@ -13,7 +13,7 @@ def test_the_evaluation_meets_its_targets(stack: RunningStack, demo_corpus: str)
     questions = load()
 
     async def run():
-        async with client(stack.urls["query"], stack.settings.inter_service_secret) as http:
+        async with client(stack.urls["query"], stack.settings.service_token) as http:
             return await ask_all(http, questions, demo_corpus)
 
     report = asyncio.run(run())

@@ -39,7 +39,7 @@ def test_maintenance_through_the_cli_answers_503_and_keeps_health(
     edge: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text(f"INTER_SERVICE_SECRET={edge.settings.inter_service_secret}\n")
+    env_file.write_text(f"INTER_SERVICE_SECRET={edge.settings.service_token}\n")
     url = edge.urls["gateway"]
     with edge.client() as client:
         assert (

@@ -1,6 +1,6 @@
 """Hostile inputs, through the gateway and straight at the services: a 4xx problem each, nothing internal shown.
 
-Each case is what an attacker sent in issue 18's probe. Every answer must be a 4xx
+Each case is what an attacker sent in a probe of the product. Every answer must be a 4xx
 `application/problem+json` with a human `detail`, show no internal address, file path or
 stack trace, and leave the stack healthy and serving.
 """
@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from ragplane.kit.errors import PROBLEM_JSON
+from ragplane.kit.problems import PROBLEM_JSON
 from ragplane.services.gateway.auth import issue_token
 from tests.integration.conftest import edge_for
 from tests.running import RunningStack, ingest
@@ -107,7 +107,7 @@ def target(stack: RunningStack) -> Iterator[str]:
 
 def internals(stack: RunningStack) -> list[str]:
     """What no client of the public door may see: service addresses, the data directory."""
-    return [stack.urls["query"], stack.urls["collections"], str(stack.settings.data_dir.resolve())]
+    return [stack.urls["query"], stack.urls["collections"], str(stack.settings.server.data_dir.resolve())]
 
 
 def assert_problem(response: httpx.Response, status: int, hidden: list[str]) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def test_other_origins_get_no_cors_headers_with_credentials_on(hostile_edge: Run
 
 @pytest.mark.parametrize("service", ["query", "collections"])
 def test_health_shows_paths_only_to_token_holders(service: str, stack: RunningStack) -> None:
-    data = str(stack.settings.data_dir.resolve())
+    data = str(stack.settings.server.data_dir.resolve())
     with stack.client(service) as anonymous, stack.client(service, token=True) as trusted:
         for route in ("/health", "/health/ready"):
             assert data not in anonymous.get(route).text

@@ -14,9 +14,9 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyUnavailable
 from ragplane.adapters.vectors import Point, VectorStore
-from ragplane.settings_qdrant import QdrantSettings
+from ragplane.errors import CollectionNotFound, DependencyUnavailable
+from ragplane.settings import QdrantSettings
 from ragplane.telemetry.metrics import ServiceMetrics
 from tests.fakes.qdrant_node import PEER_HEADER as PEER
 from tests.qdrant_cluster import QdrantCluster

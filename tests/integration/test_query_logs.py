@@ -57,6 +57,24 @@ def log_health(query: httpx.Client, status: str) -> dict[str, Any] | None:
     return health if health["dependencies"]["query_log"]["status"] == status else None
 
 
+def test_on_a_new_database_the_query_service_makes_its_own_table(make_settings, unique) -> None:
+    """No `ragplane migrate` first: each service migrates the tables it owns as it starts."""
+    with temporary_database(migrated=False) as url, proxy_to() as proxy:
+        stack = start_stack(make_settings, url, proxy)
+        try:
+            name = unique("qlog")
+            with stack.client() as client:
+                ingest(client, name, DOCS)
+                search = {"query": "How do glaciers move?", "collection": name}
+                assert client.get("/api/v1/rag/search", params=search).status_code == 200
+            until(lambda: query_metric(stack, "ragplane_query_log_written_total") == 1, timeout=30)
+        finally:
+            stack.stop()
+        history = asyncio.run(fetch(url, "SELECT version FROM query_schema_migrations"))
+        assert [r["version"] for r in history] == [1]
+        assert [r["collection"] for r in rows(url)] == [name]
+
+
 def test_searches_and_answers_are_logged(make_settings, unique, database) -> None:
     url, proxy = database
     stack = start_stack(make_settings, url, proxy)

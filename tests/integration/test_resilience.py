@@ -273,7 +273,7 @@ def test_the_drill_command_trips_and_resets_a_breaker(make_settings, tmp_path, c
             ingest(client, "docs", [{"id": "a", "text": "Drills trip breakers on purpose."}])
         env = tmp_path / ".env"
         env.write_text(
-            f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\n"
+            f"INTER_SERVICE_SECRET={stack.settings.service_token}\n"
             f"GATEWAY_PORT={urlsplit(stack.urls['gateway']).port}\n"
             f"QUERY_URL={stack.urls['query']}\n"
         )
@@ -293,7 +293,7 @@ def test_the_drill_command_trips_and_resets_a_breaker(make_settings, tmp_path, c
         assert "no LLM is in use (OLLAMA_URL is not set)" in out and "request 1" not in out
         assert breaker_state(stack, "llm") == ("closed", 0.0)
         wrong = tmp_path / "wrong.env"
-        wrong.write_text(f"INTER_SERVICE_SECRET={stack.settings.inter_service_secret}\nQUERY_URL=http://127.0.0.1:9\n")
+        wrong.write_text(f"INTER_SERVICE_SECRET={stack.settings.service_token}\nQUERY_URL=http://127.0.0.1:9\n")
         assert cli.main(["--env-file", str(wrong), "drill", "breaker", "--dependency", "embedder"]) == 1
         assert "drill failed" in capsys.readouterr().err
     finally:

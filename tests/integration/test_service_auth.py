@@ -34,7 +34,7 @@ def test_invalid_token_is_forbidden(stack: RunningStack, service, method, path) 
 
 
 def test_current_and_previous_secrets_are_accepted(stack: RunningStack) -> None:
-    for token in (stack.settings.inter_service_secret, stack.settings.inter_service_secret_previous):
+    for token in stack.settings.service_secrets:  # the current secret and the previous one
         with stack.client("collections", token=token) as client:
             assert client.get("/api/v1/rag/collections").status_code == 200
 
@@ -61,10 +61,10 @@ def test_gateway_has_no_internal_routes(gateway) -> None:
 
 def test_internal_config_redacts_secrets(stack: RunningStack, collections) -> None:
     settings = collections.get("/internal/config").json()["settings"]
-    assert settings["inter_service_secret"] == "***"
-    assert settings["inter_service_secret_previous"] == "***"
-    assert stack.settings.inter_service_secret not in collections.get("/internal/config").text
-    assert settings["default_collection"] == "docs"
+    assert settings["server"]["inter_service_secret"] == "***"
+    assert settings["server"]["inter_service_secret_previous"] == "***"
+    assert stack.settings.service_token not in collections.get("/internal/config").text
+    assert settings["collections"]["default_collection"] == "docs"
 
 
 def test_internal_cache_clear(query, demo_corpus) -> None:

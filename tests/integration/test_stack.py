@@ -4,8 +4,7 @@ import asyncio
 
 import pytest
 
-from ragplane.adapters.vectors import VectorStoreLocked
-from ragplane.settings import SettingsError
+from ragplane.errors import SettingsError, VectorStoreLocked
 from ragplane.stack import bind, build_stack, local_url
 from tests.running import RunningStack
 

@@ -1,16 +1,22 @@
+import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from ragplane.errors import SettingsError
 from ragplane.redaction import REDACTED
 from ragplane.settings import (
+    BreakerSettings,
+    ServerSettings,
     Settings,
-    SettingsError,
     child_environment,
     ensure_env_secrets,
     load_settings,
     prepare_offline_model_environment,
+    variables,
 )
+from ragplane.settings.resilience import BREAKER_NAMES
 
 SECRET = "s" * 40
 
@@ -21,12 +27,13 @@ def load(**env: str) -> Settings:
 
 def test_defaults_match_the_documented_ports() -> None:
     s = load()
-    assert (s.gateway_port, s.query_port, s.collections_port) == (8000, 8001, 8002)
-    assert s.host == "127.0.0.1"
-    assert s.data_dir == Path("data")
+    assert (s.server.gateway_port, s.server.query_port, s.server.collections_port) == (8000, 8001, 8002)
+    assert s.server.host == "127.0.0.1"
+    assert s.server.data_dir == Path("data")
     assert s.qdrant_path == Path("data/qdrant")
     assert s.registry_path == Path("data/collections.json")
-    assert (s.embedder, s.answerer) == ("local", "extractive")
+    assert (s.models.embedder, s.models.answerer) == ("local", "extractive")
+    assert s == Settings()  # what the sections declare, and what code and tests get without reading
 
 
 def test_values_are_read_and_typed() -> None:
@@ -37,11 +44,11 @@ def test_values_are_read_and_typed() -> None:
         LOG_LEVEL="debug",
         EMBEDDER_PROCESS="no",
     )
-    assert load().embedder_process is True and s.embedder_process is False
-    assert s.gateway_port == 9000
-    assert s.data_dir == Path("/tmp/x")
-    assert s.ingest_concurrency == 4
-    assert s.log_level == "DEBUG"
+    assert load().models.embedder_process is True and s.models.embedder_process is False
+    assert s.server.gateway_port == 9000
+    assert s.server.data_dir == Path("/tmp/x")
+    assert s.collections.ingest_concurrency == 4
+    assert s.telemetry.log_level == "DEBUG"
 
 
 @pytest.mark.parametrize(
@@ -75,17 +82,21 @@ def test_a_bad_value_fails_naming_the_variable(env: dict[str, str], name: str) -
 
 def test_backups_go_under_the_data_directory_daily_at_two_unless_told() -> None:
     s = load(RAGPLANE_DATA_DIR="/srv/rag")
-    assert (s.backups, s.backup_schedule, s.backup_retention_days) == (Path("/srv/rag/backups"), "0 2 * * *", 7)
+    assert (s.backups, s.backup.backup_schedule, s.backup.backup_retention_days) == (
+        Path("/srv/rag/backups"),
+        "0 2 * * *",
+        7,
+    )
     s = load(BACKUP_DIR="/backups", BACKUP_SCHEDULE="off", BACKUP_RETENTION_DAYS="30")
-    assert (s.backups, s.backup_schedule, s.backup_retention_days) == (Path("/backups"), None, 30)
-    assert load(BACKUP_SCHEDULE="30 3 * * 1").backup_schedule == "30 3 * * 1"
+    assert (s.backups, s.backup.backup_schedule, s.backup.backup_retention_days) == (Path("/backups"), None, 30)
+    assert load(BACKUP_SCHEDULE="30 3 * * 1").backup.backup_schedule == "30 3 * * 1"
 
 
 def test_ollama_url_switches_the_defaults_to_ollama() -> None:
-    s = load(OLLAMA_URL="http://127.0.0.1:11434/")
+    s = load(OLLAMA_URL="http://127.0.0.1:11434/").models
     assert s.ollama_url == "http://127.0.0.1:11434"
     assert (s.embedder, s.answerer) == ("ollama", "ollama")
-    assert load(OLLAMA_URL="http://o:1", EMBEDDER="local").embedder == "local"
+    assert load(OLLAMA_URL="http://o:1", EMBEDDER="local").models.embedder == "local"
 
 
 def test_qdrant_urls_accepts_a_list_or_the_singular_name() -> None:
@@ -106,21 +117,24 @@ def test_upstream_url_prefers_an_explicit_url() -> None:
 
 
 def test_redacted_hides_secrets_only() -> None:
-    shown = load(INTER_SERVICE_SECRET=SECRET, QDRANT_API_KEY="k").redacted()
-    assert shown["inter_service_secret"] == REDACTED
+    shown = load(INTER_SERVICE_SECRET=SECRET, QDRANT_API_KEY="k", RAGPLANE_TOKEN="t").redacted()
+    assert shown["server"]["inter_service_secret"] == REDACTED
+    assert shown["server"]["token"] == REDACTED
     assert shown["qdrant"]["api_key"] == REDACTED
-    assert shown["inter_service_secret_previous"] is None
-    assert shown["gateway_port"] == 8000
-    assert shown["data_dir"] == "data"
+    assert shown["server"]["inter_service_secret_previous"] is None
+    assert shown["server"]["gateway_port"] == 8000
+    assert shown["server"]["data_dir"] == "data"
+    assert shown["resilience"]["circuit_breakers"]["llm"]["recovery_s"] == 10.0
     assert SECRET not in str(shown)
+    json.dumps(shown)  # served as is by /internal/config
 
 
 def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("GATEWAY_PORT=9100\nQUERY_PORT=9101\n")
-    s = load_settings(environ={"QUERY_PORT": "9201"}, env_file=env)
+    s = load_settings(environ={"QUERY_PORT": "9201"}, env_file=env).server
     assert (s.gateway_port, s.query_port) == (9100, 9201)
-    assert load_settings(environ={}, env_file=tmp_path / "missing.env").gateway_port == 8000
+    assert load_settings(environ={}, env_file=tmp_path / "missing.env").server.gateway_port == 8000
 
 
 def test_the_first_run_writes_each_missing_secret_once_and_never_overrides(tmp_path: Path) -> None:
@@ -130,7 +144,7 @@ def test_the_first_run_writes_each_missing_secret_once_and_never_overrides(tmp_p
     content = env.read_text()
     assert content.startswith("GATEWAY_PORT=9000\nINTER_SERVICE_SECRET=")
     loaded = load_settings(environ={}, env_file=env)
-    assert len(loaded.inter_service_secret or "") >= 32 and len(loaded.gateway.jwt_secret or "") >= 32
+    assert len(loaded.service_token or "") >= 32 and len(loaded.gateway.jwt_secret or "") >= 32
     assert env.stat().st_mode & 0o077 == 0
     assert ensure_env_secrets(env, environ={}) == []
     assert env.read_text() == content
@@ -156,22 +170,22 @@ def test_offline_model_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_credentials_in_urls_are_redacted() -> None:
     shown = load(OLLAMA_URL="http://user:pw@ollama:11434", QDRANT_URLS="https://k@q1:6333,http://q2:6333").redacted()
-    assert shown["ollama_url"] == "http://***@ollama:11434"
+    assert shown["models"]["ollama_url"] == "http://***@ollama:11434"
     assert shown["qdrant"]["urls"] == ["https://***@q1:6333", "http://q2:6333"]
 
 
 def test_database_url_selects_postgres_and_its_password_is_never_shown() -> None:
     s = load(DATABASE_URL="postgresql://ragplane:s3cret@db:5432/ragplane")
-    assert s.database_url == "postgresql://ragplane:s3cret@db:5432/ragplane"
-    assert s.redacted()["database_url"] == "postgresql://***@db:5432/ragplane"
-    assert load().database_url is None
+    assert s.database.database_url == "postgresql://ragplane:s3cret@db:5432/ragplane"
+    assert s.redacted()["database"]["database_url"] == "postgresql://***@db:5432/ragplane"
+    assert load().database.database_url is None
     assert s.registry_snapshot_path != s.registry_path  # migrate-json's source is never overwritten
 
 
 def test_two_services_cannot_share_a_port() -> None:
     with pytest.raises(SettingsError, match="QUERY_PORT=8000 is also GATEWAY_PORT"):
         load(QUERY_PORT="8000")
-    assert load(GATEWAY_PORT="0", QUERY_PORT="0", COLLECTIONS_PORT="0").query_port == 0
+    assert load(GATEWAY_PORT="0", QUERY_PORT="0", COLLECTIONS_PORT="0").server.query_port == 0
 
 
 def test_gateway_settings_are_read_and_checked(tmp_path: Path) -> None:
@@ -244,13 +258,18 @@ def test_a_child_process_gets_this_environment_with_the_overrides_on_top(monkeyp
 
 
 def test_the_standard_opentelemetry_variables_are_read_and_checked() -> None:
-    s = load(OTEL_SDK_DISABLED="true", OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1")
+    s = load(
+        OTEL_SDK_DISABLED="true", OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1"
+    ).telemetry
     assert (s.otel_sdk_disabled, s.otel_traces_sampler, s.otel_traces_sampler_arg) == (
         True,
         "parentbased_traceidratio",
         0.1,
     )
-    assert (load().otel_sdk_disabled, load().otel_traces_sampler) == (False, "parentbased_always_on")
+    assert (load().telemetry.otel_sdk_disabled, load().telemetry.otel_traces_sampler) == (
+        False,
+        "parentbased_always_on",
+    )
     with pytest.raises(SettingsError, match="OTEL_TRACES_SAMPLER="):
         load(OTEL_TRACES_SAMPLER="sometimes")
     with pytest.raises(SettingsError, match="OTEL_TRACES_SAMPLER_ARG="):
@@ -268,3 +287,90 @@ def test_the_qdrant_pool_settings_and_the_copies_a_new_collection_asks_for() -> 
         load(QDRANT_WRITE_CONSISTENCY_FACTOR="4")
     with pytest.raises(SettingsError, match="QDRANT_TIMEOUT_S"):
         load(QDRANT_TIMEOUT_S="0")
+
+
+def test_sections_built_in_code_never_read_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GATEWAY_PORT", "9999")
+    monkeypatch.setenv("CIRCUIT_BREAKER_RECOVERY_S", "99")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("QUERY_PORT=9998\n")
+    assert ServerSettings().gateway_port == 8000 and Settings().server.query_port == 8001
+    assert BreakerSettings().recovery_s == 10.0
+    assert ServerSettings(gateway_port=9000).gateway_port == 9000  # by field name
+    assert load_settings().server.gateway_port == 9999  # read: the environment, then ./.env
+    assert load_settings().server.query_port == 9998
+
+
+def test_every_bad_variable_is_reported_at_once_one_line_each() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(GATEWAY_PORT="abc", CACHE_TTL_S="0", JWT_SECRET="short", CIRCUIT_BREAKER_LLM_RECOVERY_S="-1")
+    lines = str(caught.value).splitlines()
+    assert [line.split(" ", 1)[0].split("=", 1)[0] for line in lines] == [
+        "GATEWAY_PORT",
+        "CIRCUIT_BREAKER_LLM_RECOVERY_S",
+        "CACHE_TTL_S",
+        "JWT_SECRET",
+    ]
+    assert lines[-1] == "JWT_SECRET is not valid: must be at least 32 characters (got 5)"
+
+
+def test_one_breaker_changes_what_it_names_of_the_shared_settings() -> None:
+    r = load(
+        CIRCUIT_BREAKER_CALL_TIMEOUT_S="5",
+        CIRCUIT_BREAKER_FAILURE_THRESHOLD="3",
+        CIRCUIT_BREAKER_LLM_CALL_TIMEOUT_S="120",
+        CIRCUIT_BREAKER_ENABLED="off",
+    ).resilience
+    assert r.circuit_breaker_defaults == BreakerSettings(failure_threshold=3, call_timeout_s=5, recovery_s=10)
+    assert r.circuit_breakers["llm"] == BreakerSettings(failure_threshold=3, call_timeout_s=120, recovery_s=10)
+    assert r.circuit_breakers["qdrant"] == r.circuit_breaker_defaults and not r.circuit_breaker_enabled
+    assert set(r.circuit_breakers) == set(BREAKER_NAMES)
+
+
+def test_a_blank_variable_is_unset_and_still_wins_over_the_file(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text('GATEWAY_PORT=9100\nRAGPLANE_HOST="0.0.0.0"\nLOG_LEVEL=\n')
+    s = load_settings(environ={"GATEWAY_PORT": ""}, env_file=env)
+    assert (s.server.gateway_port, s.server.host, s.telemetry.log_level) == (8000, "0.0.0.0", "INFO")
+
+
+class Recording(Mapping[str, str]):
+    """An environment that remembers what was asked of it, and refuses to be listed."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values, self.asked = values, set[str]()
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return self.values[key]
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return key in self.values
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("the whole environment was read")
+
+    def __len__(self) -> int:
+        raise AssertionError("the whole environment was read")
+
+
+def test_exactly_the_declared_variables_are_asked_for_by_name() -> None:
+    environ = Recording({"host": "0.0.0.0", "GATEWAY_PORT": "9000"})
+    s = load_settings(environ=environ, env_file=None)
+    assert s.server.gateway_port == 9000 and s.server.host == "127.0.0.1"  # `host` is no variable of ours
+    assert environ.asked == set(variables())
+    assert len(variables()) == len(set(variables()))
+
+
+def test_the_documented_names_are_the_variables() -> None:
+    every = variables()
+    for name in (
+        "QDRANT_URLS",
+        "QDRANT_URL",
+        "JWT_PUBLIC_KEY",
+        "OTEL_SDK_DISABLED",
+        "CIRCUIT_BREAKER_CACHE_RECOVERY_S",
+    ):
+        assert name in every
+    assert not [name for name in every if name != name.upper()]

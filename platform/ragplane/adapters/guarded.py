@@ -19,8 +19,8 @@ from typing import Any, Protocol, TypeVar
 from ragplane.adapters.answerers import Answer, Answerer, Passage
 from ragplane.adapters.batching import MicroBatcher
 from ragplane.adapters.embedders import Embedder, EmbedderView
-from ragplane.adapters.errors import SlotTimeout
 from ragplane.adapters.gpu import GpuSlots, Priority
+from ragplane.errors import SlotTimeout
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 

@@ -26,12 +26,10 @@ import sys
 import threading
 from typing import IO, Any
 
+from ragplane.errors import ModelProcessExited
+
 STOP_S = 5.0
 EXIT_STATUS_S = 1.0
-
-
-class ModelProcessExited(Exception):
-    """The child is gone (killed, out of memory, failed to start): start a new one."""
 
 
 class ModelProcess:

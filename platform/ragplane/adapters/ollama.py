@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from ragplane.adapters.answerers import Answer, Citation, Passage, not_found
-from ragplane.adapters.errors import DependencyRejected, DependencyUnavailable
+from ragplane.errors import DependencyRejected, DependencyUnavailable
 
 log = logging.getLogger("ragplane.ollama")
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.errors import DependencyUnavailable
 
 DEPENDENCY = "postgres"
 

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.errors import DependencyUnavailable
 
 V = TypeVar("V")
 REDIS_TIMEOUT_S = 0.25

@@ -19,7 +19,6 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.store_engine import (
     DENSE,
     DEPENDENCY,
@@ -31,6 +30,7 @@ from ragplane.adapters.store_engine import (
     Records,
     stored_point,
 )
+from ragplane.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.lexical import SparseVector
 
 VERSION_KEY = "ragplane_version"

@@ -1,7 +1,7 @@
 """What the vector store asks of an engine, and the values that cross that line.
 
 An engine is synchronous: `VectorStore` runs its calls on worker threads (`workers` of them)
-and expects `ragplane.adapters.errors` from it, turning anything else into one through the
+and expects `ragplane.errors` from it, turning anything else into one through the
 engine's own `translate`.
 """
 
@@ -52,10 +52,6 @@ class Hit:
     payload: dict[str, Any]
 
 
-class VectorStoreLocked(RuntimeError):
-    """Another process already uses this local vector store directory."""
-
-
 class Engine(Protocol):
     mode: Literal["local", "server"]
     node: str  # as the per-node metrics name it
@@ -68,7 +64,7 @@ class Engine(Protocol):
     def open(self) -> None: ...
     def close(self) -> None: ...
     def translate(self, exc: Exception, collection: str | None) -> Exception:
-        """The `ragplane.adapters.errors` exception that stands for the library's `exc`."""
+        """The `ragplane.errors` exception that stands for the library's `exc`."""
         ...
 
     def collections(self) -> list[str]: ...

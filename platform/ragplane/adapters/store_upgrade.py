@@ -27,15 +27,12 @@ from tqdm import tqdm
 
 from ragplane.adapters.embedded_store import Layout, build, edge_point
 from ragplane.adapters.server_store import VERSION_KEY
-from ragplane.adapters.store_engine import DENSE, SPARSE, VectorStoreLocked
+from ragplane.adapters.store_engine import DENSE, SPARSE
+from ragplane.errors import UpgradeFailed, VectorStoreLocked
 
 log = logging.getLogger("ragplane.qdrant")
 LEGACY = "collection"  # local mode's folder of collections
 PAGE = 512
-
-
-class UpgradeFailed(RuntimeError):
-    """A copied collection does not hold what the original holds."""
 
 
 def legacy_collections(path: Path) -> list[str]:

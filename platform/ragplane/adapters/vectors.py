@@ -4,7 +4,7 @@ One `VectorStore` fronts two engines with the same calls: `EmbeddedEngine` (Qdra
 engine of a Qdrant server as a library: segments, WAL, payload indexes, on disk) and
 `ServerEngine` (`qdrant-client` over HTTP, `QDRANT_URLS`). Engines are synchronous and run on
 this store's worker threads, so the event loop never waits on Qdrant; each one turns its own
-library's exceptions into `ragplane.adapters.errors`.
+library's exceptions into `ragplane.errors`.
 
 Collections are hybrid: the dense (unnamed) vector of the embedding model and a sparse
 vector `bm25` of BM25 term weights (`ragplane.lexical`) whose IDF Qdrant applies
@@ -36,14 +36,19 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ragplane.adapters.embedded_store import EmbeddedEngine
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.guarded import Guard
 from ragplane.adapters.node_pool import Node, NodePool
 from ragplane.adapters.server_store import ServerEngine
-from ragplane.adapters.store_engine import DEPENDENCY, JOB_FIELD, SPARSE, Engine, Hit, Point, VectorStoreLocked
+from ragplane.adapters.store_engine import DEPENDENCY, JOB_FIELD, SPARSE, Engine, Hit, Point
+from ragplane.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    DependencyRejected,
+    DependencyUnavailable,
+    VectorStoreLocked,
+)
 from ragplane.lexical import SparseVector
-from ragplane.settings import Settings
-from ragplane.settings_qdrant import QdrantSettings
+from ragplane.settings import QdrantSettings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -102,25 +107,23 @@ class VectorStore:
         options = qdrant or QdrantSettings()
         if [path is not None, bool(options.urls), bool(engines)].count(True) != 1:
             raise ValueError("give one of a local path, server URLs or engines")
+        api_key = options.api_key.get_secret_value() if options.api_key else None
         if path is not None:
             engines = [EmbeddedEngine(path)]
         elif options.urls:
             copies = options.copies()
-            engines = [
-                ServerEngine(url, options.api_key, timeout_s=options.timeout_s, copies=copies) for url in options.urls
-            ]
+            engines = [ServerEngine(url, api_key, timeout_s=options.timeout_s, copies=copies) for url in options.urls]
         self.path = path
-        pool = NodePool(engines, probe_interval_s=options.probe_interval_s, api_key=options.api_key)
+        pool = NodePool(engines, probe_interval_s=options.probe_interval_s, api_key=api_key)
         self._shared = _Shared(pool)
         self._guard: Guard | None = None
         self._nodes: _NodeMetrics | None = None
 
     @classmethod
-    def configured(cls, settings: Settings) -> VectorStore:
-        """The store the services use: Qdrant servers when QDRANT_URLS is set, else the embedded engine."""
-        if settings.qdrant.urls:
-            return cls(qdrant=settings.qdrant)
-        return cls(path=settings.qdrant_path)
+    def configured(cls, qdrant: QdrantSettings, local_path: Path) -> VectorStore:
+        """The store the services use: the Qdrant servers when QDRANT_URLS is set, else the
+        embedded engine at `local_path`."""
+        return cls(qdrant=qdrant) if qdrant.urls else cls(path=local_path)
 
     @property
     def mode(self) -> Literal["local", "server"]:

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from ragplane.kit.access import AccessMiddleware
 from ragplane.kit.breakers import Breakers
 from ragplane.kit.health import Health
-from ragplane.kit.internal import Clearable, internal_routes
+from ragplane.kit.internal import Clearable, internal_routes, trace_routes
 from ragplane.kit.logs import ServiceLogContext
 from ragplane.kit.openapi import docs_routes, openapi_document
 from ragplane.kit.problems import EXCEPTION_HANDLERS, UnhandledErrorMiddleware
@@ -65,11 +65,13 @@ class ServiceSpec:
 
 
 def metrics_route(metrics: ServiceMetrics) -> Route:
-    """`/metrics` in Prometheus text format, or OpenMetrics when the scraper asks for it."""
+    """`/metrics` in Prometheus text format, or OpenMetrics when the scraper asks for it
+    (`Accept: application/openmetrics-text`, as Prometheus does): only OpenMetrics shows the
+    latency buckets' trace-id exemplars."""
 
     async def endpoint(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(metrics.registry), headers={"Content-Type": content_type})
+        return Response(encoder(metrics.registry), headers={"Content-Type": content_type, "Vary": "Accept"})
 
     return Route("/metrics", endpoint, methods=["GET"])
 
@@ -84,8 +86,10 @@ def create_app(spec: ServiceSpec) -> Starlette:
         *spec.health.routes(spec.service_secrets),
         metrics_route(spec.metrics),
         *docs_routes(document, title=spec.title),
-        # /internal/* only exists where the service token guards it (never on the public gateway).
+        # /internal/* only exists where the service token guards it (the public gateway adds its own
+        # few, maintenance and traces, each checking the token itself).
         *(internal_routes(spec.config, spec.caches, spec.breakers) if spec.service_secrets else []),
+        *(trace_routes(spec.tracer_provider, spec.service_secrets) if spec.service_secrets else []),
         *api_routes(spec.api),
         *spec.routes,
     ]

@@ -1,7 +1,7 @@
 """Circuit breakers around dependencies, one per name (embedder, qdrant, llm, ...).
 
 The state machine is purgatory's (asyncio-native, per-breaker thresholds, state-change
-hooks); `circuitbreaker`, which the seed named, reports transitions through no hook, so
+hooks); `circuitbreaker`, the other common choice, reports transitions through no hook, so
 transition metrics and logs could not be emitted without reaching into private methods.
 This module adds what neither library has: a call timeout, exactly one probe in
 half-open (other calls are refused while it runs), the 503-with-Retry-After contract,
@@ -27,7 +27,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.messages.events import ContextChanged
 from purgatory.domain.model import ClosedState, Context, OpenedState
 
-from ragplane.adapters.errors import (
+from ragplane.errors import (
     CircuitOpen,
     CollectionExists,
     CollectionNotFound,
@@ -36,7 +36,7 @@ from ragplane.adapters.errors import (
     DependencyUnavailable,
 )
 from ragplane.kit.faults import Faults
-from ragplane.settings import BreakerSettings, Settings
+from ragplane.settings import BreakerSettings, ResilienceSettings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -268,8 +268,8 @@ class Breakers:
         )
 
 
-def service_breakers(names: Iterable[str], settings: Settings, metrics: ServiceMetrics) -> Breakers:
-    """A service's breakers configured from settings, with fault injection for drills."""
+def service_breakers(names: Iterable[str], settings: ResilienceSettings, metrics: ServiceMetrics) -> Breakers:
+    """A service's breakers configured from its resilience settings, with fault injection for drills."""
     return Breakers(
         names,
         settings=settings.circuit_breakers,

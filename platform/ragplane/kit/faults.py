@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.errors import DependencyUnavailable
 
 T = TypeVar("T")
 Mode = Literal["error", "hang", "delay"]

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragplane import __version__
 from ragplane.kit.breakers import Breaker, Breakers
-from ragplane.kit.errors import ProblemResponse
+from ragplane.kit.problems import ProblemResponse
 from ragplane.kit.service_auth import HEADER, check_token
 
 Check = Callable[[], Awaitable[Mapping[str, Any] | None]]

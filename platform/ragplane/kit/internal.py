@@ -11,22 +11,26 @@ logged, so an operator intervention is always traceable.
     POST   /internal/faults/{dependency}       {"seconds": 60, "mode": "error" | "hang" | "delay",
                                                "latency_ms": 300 (delay only)}
     DELETE /internal/faults/{dependency}       end a drill early
+    GET    /internal/traces/{trace_id}         the service's recent spans of one trace (`ragplane trace`)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ragplane.errors import Forbidden, NotFound, ValidationFailed
 from ragplane.kit.breakers import Breaker, Breakers
-from ragplane.kit.errors import Forbidden, NotFound, ValidationFailed
 from ragplane.kit.faults import MODES, Faults
 from ragplane.kit.requests import read_json_object
+from ragplane.kit.service_auth import HEADER, check_token
+from ragplane.kit.spans import parse_trace_id, ring_of
 
 MAX_FAULT_SECONDS = 3600
 MAX_FAULT_LATENCY_MS = 60_000
@@ -125,3 +129,20 @@ def internal_routes(
         Route("/internal/faults/{dependency}", inject_fault, methods=["POST"]),
         Route("/internal/faults/{dependency}", clear_fault, methods=["DELETE"]),
     ]
+
+
+def trace_routes(provider: TracerProvider, secrets: Sequence[str]) -> list[Route]:
+    """`GET /internal/traces/{trace_id}`: the spans of one trace that `provider`'s ring still holds
+    (`{"service", "trace_id", "spans": [...]}`; none held is an empty list, not a 404). It checks the
+    service token itself, since the gateway, which is public, serves it too."""
+    ring = ring_of(provider)
+
+    async def show(request: Request) -> Response:
+        if not secrets or check_token(request.headers.get(HEADER), secrets) != "ok":
+            raise Forbidden(f"/internal/traces needs a valid {HEADER} header.")
+        trace_id = parse_trace_id(request.path_params["trace_id"])
+        service = ring.service if ring is not None else str(provider.resource.attributes.get("service.name", ""))
+        spans = [span.as_json(service) for span in ring.trace(trace_id)] if ring is not None else []
+        return JSONResponse({"service": service, "trace_id": format(trace_id, "032x"), "spans": spans})
+
+    return [Route("/internal/traces/{trace_id}", show, methods=["GET"])]

@@ -1,51 +1,111 @@
 """OpenAPI 3.1 documents built from the same `ApiRoute`s that route requests, and an offline docs page.
 
 Because the document is generated from the routing table, a route cannot exist without
-being documented (a test checks both directions). `/docs` renders it with Swagger UI
-served from the `swagger-ui-py` package's files, so it works with no network.
+being documented (a test checks both directions). Its `components/schemas` are generated
+from the pydantic models that validate requests and serialise responses
+(`ragplane.kit.schemas`), so what is documented is what is enforced. `/docs` renders it with
+Swagger UI served from the `swagger-ui-py` package's files, so it works with no network.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema, models_json_schema
+from pydantic_core import CoreSchema
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ragplane import __version__
-from ragplane.kit.errors import PROBLEM_JSON
+from ragplane.kit.problems import PROBLEM_JSON
+from ragplane.kit.schemas import optional
 from ragplane.kit.versioning import ApiRoute
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "An RFC 9457 problem document.",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string", "format": "uri-reference", "examples": ["urn:ragplane:problem:not-found"]},
-        "title": {"type": "string"},
-        "status": {"type": "integer", "minimum": 400, "maximum": 599},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "trace_id": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
+REF = "#/components/schemas/{model}"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")  # extension members: dependency, breaker, ...
+
+    type: str = Field(json_schema_extra={"format": "uri-reference"}, examples=["urn:ragplane:problem:not-found"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    instance: str | SkipJsonSchema[None] = optional()
+    trace_id: str | SkipJsonSchema[None] = optional()
+    errors: list[FieldError] | SkipJsonSchema[None] = optional("Each refused field and why (422 only).")
+
+
+class _Generator(GenerateJsonSchema):
+    """pydantic's JSON Schema without a `title` on every property (the name says it)."""
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False
+
+
+def components(
+    *, requests: Sequence[type[BaseModel]] = (), responses: Sequence[type[BaseModel]] = ()
+) -> dict[str, Any]:
+    """`components/schemas` for these models and every model they use, each under its class name."""
+    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in requests]
+    modes += [(m, "serialization") for m in responses]
+    _, definitions = models_json_schema(modes, ref_template=REF, schema_generator=_Generator)
+    return dict(definitions.get("$defs", {}))
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """An operation's required JSON request body."""
+    return {"required": True, "content": {"application/json": {"schema": ref(model)}}}
+
+
+def json_response(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(model)}}}
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The model's fields as query parameters; an optional one's `null` is dropped (a query cannot send it).
+    Models they refer to (an enum) must be among the `components`."""
+    schema = model.model_json_schema(ref_template=REF, schema_generator=_Generator)
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = dict(field)
+        description = field.pop("description", None)
+        options = [o for o in field.pop("anyOf", ()) if o != {"type": "null"}]
+        if len(options) == 1:
+            field = {**options[0], **field}
+        elif options:
+            field["anyOf"] = options
+        if field.get("default", 0) is None:
+            del field["default"]
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": field}
+        parameters.append(parameter | ({"description": description} if description else {}))
+    return parameters
+
+
+PROBLEM_SCHEMAS = components(responses=[Problem])
 
 PROBLEM_RESPONSE = {
     "description": "An error, as application/problem+json.",
-    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "content": {PROBLEM_JSON: {"schema": ref(Problem)}},
 }
 
 
@@ -85,7 +145,7 @@ def openapi_document(
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__, "description": description},
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": {"Problem": PROBLEM_SCHEMA, **(schemas or {})}},
+        "components": {"schemas": {**PROBLEM_SCHEMAS, **(schemas or {})}},
     }
 
 

@@ -1,8 +1,8 @@
-"""Turning exceptions into problem+json responses.
+"""Turning exceptions into problem+json responses (RFC 9457).
 
-Handlers for Starlette's exception middleware map `ProblemError`, routing's
-`HTTPException` (404, 405) and adapter failures (a dependency down: 503 with
-Retry-After; a missing collection: 404) to RFC 9457 documents. A path that misses only by
+Starlette's exception middleware hands every `ragplane.errors.RagplaneError` to one handler,
+which renders what `ragplane.errors.problem_for` (the one table) says the client gets, and
+routing's `HTTPException` (404, 405) to another. A path that misses only by
 a trailing slash gets a 404 that names the right one, never a redirect: a service knows only
 its own address, and a `Location` built from it would leak past Kong or the gateway.
 `UnhandledErrorMiddleware` catches
@@ -12,7 +12,11 @@ id but never the stack trace.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -21,33 +25,57 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.adapters.errors import (
-    CircuitOpen,
-    CollectionExists,
-    CollectionNotFound,
-    DependencyError,
-    DependencyUnavailable,
-    SlotTimeout,
-)
-from ragplane.kit.errors import (
-    BadGateway,
-    Conflict,
-    MethodNotAllowed,
-    NotFound,
-    ProblemError,
-    ProblemResponse,
-    ServiceUnavailable,
-    problem_from_error,
-)
+from ragplane.errors import PROBLEMS, MethodNotAllowed, NotFound, ProblemError, RagplaneError, problem_for
 from ragplane.kit.tracing import current_trace_id
 from ragplane.kit.versioning import CURRENT_VERSION
 
 log = logging.getLogger("ragplane.errors")
 
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:ragplane:problem:"
+_BY_STATUS: dict[int, type[ProblemError]] = {cls.status: cls for cls in PROBLEMS}
 
-async def handle_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
-    return problem_from_error(exc, instance=request.url.path, trace_id=current_trace_id())
+
+def problem_type(status: int) -> str:
+    cls = _BY_STATUS.get(status)
+    return TYPE_PREFIX + (cls.slug if cls else "internal-error" if status >= 500 else "http-error")
+
+
+def problem_document(
+    status: int, detail: str, *, instance: str | None = None, type_: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The RFC 9457 body: type, title, status, detail, instance and extension members."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    doc: dict[str, Any] = {"type": type_ or problem_type(status), "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        doc["instance"] = instance
+    doc.update({k: v for k, v in extra.items() if v is not None})
+    return doc
+
+
+class ProblemResponse(Response):
+    media_type = PROBLEM_JSON
+
+    def __init__(self, status: int, detail: str, *, headers: Mapping[str, str] | None = None, **fields: Any) -> None:
+        body = problem_document(status, detail, **fields)
+        super().__init__(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), status_code=status, headers=headers
+        )
+
+
+def problem_from_error(error: ProblemError, *, instance: str | None, trace_id: str | None) -> ProblemResponse:
+    return ProblemResponse(
+        error.status,
+        error.detail,
+        headers=error.headers,
+        instance=instance,
+        type_=TYPE_PREFIX + error.slug,
+        trace_id=trace_id,
+        **error.extra,
+    )
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
@@ -84,46 +112,17 @@ def _slash_twin(request: Request) -> str | None:
     return twin if any(route.matches(scope)[0] is not Match.NONE for route in router.routes) else None
 
 
-DEPENDENCY_RETRY_AFTER_S = 10
-
-
-def dependency_problem(exc: Exception) -> ProblemError:
-    """The client-facing problem for an adapter failure."""
-    if isinstance(exc, CollectionNotFound):
-        return NotFound(f"Collection {exc.name!r} does not exist.")
-    if isinstance(exc, CollectionExists):
-        return Conflict(f"Collection {exc.name!r} already exists.")
-    if isinstance(exc, CircuitOpen):
-        return ServiceUnavailable(
-            f"{exc.dependency} is unavailable: {exc.message}",
-            retry_after=exc.retry_after,
-            dependency=exc.dependency,
-            breaker=exc.dependency,
-        )
-    if isinstance(exc, SlotTimeout):
-        return ServiceUnavailable(
-            f"{exc.dependency}: {exc.message}", retry_after=exc.retry_after, dependency=exc.dependency
-        )
-    if isinstance(exc, DependencyUnavailable):
-        return ServiceUnavailable(
-            f"{exc.dependency} is unavailable: {exc.message}",
-            retry_after=DEPENDENCY_RETRY_AFTER_S,
-            dependency=exc.dependency,
-        )
-    assert isinstance(exc, DependencyError)
-    return BadGateway(f"{exc.dependency} refused the request: {exc.message}", dependency=exc.dependency)
-
-
-async def handle_dependency_error(request: Request, exc: Exception) -> Response:
-    return await handle_problem(request, dependency_problem(exc))
+async def handle_ragplane_error(request: Request, exc: Exception) -> Response:
+    """Any exception of the tree, as `ragplane.errors.problem_for` maps it; a bug stays a bug (500)."""
+    problem = problem_for(exc)
+    if problem is None:
+        raise exc
+    return problem_from_error(problem, instance=request.url.path, trace_id=current_trace_id())
 
 
 EXCEPTION_HANDLERS = {
-    ProblemError: handle_problem,
+    RagplaneError: handle_ragplane_error,
     HTTPException: handle_http_exception,
-    DependencyError: handle_dependency_error,
-    CollectionNotFound: handle_dependency_error,
-    CollectionExists: handle_dependency_error,
 }
 
 

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from starlette.requests import Request
 
-from ragplane.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ragplane.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ragplane.kit.errors import Forbidden, problem_from_error
+from ragplane.errors import Forbidden
+from ragplane.kit.problems import problem_from_error
 from ragplane.kit.tracing import current_trace_id
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragplane import __version__
 from ragplane.kit.access import route_template
+from ragplane.kit.spans import keep_recent_spans
 
 
 def sampler(name: str, arg: float = 1.0) -> sampling.Sampler:
@@ -52,7 +53,7 @@ def create_tracer_provider(
     `sampled_by` decides which traces are recorded (default: the parent's choice, else all);
     `disabled` (OTEL_SDK_DISABLED) makes every span a no-op: no trace ids in logs, no
     `traceparent` of our own, the cheapest setting; `processors` lets tests attach an
-    in-memory exporter.
+    in-memory exporter. Every provider keeps its recent spans for `ragplane trace` (`kit.spans`).
     """
     provider = TracerProvider(
         sampler=sampled_by or sampling.ParentBased(sampling.ALWAYS_ON),
@@ -62,6 +63,7 @@ def create_tracer_provider(
     )
     # The SDK reads OTEL_SDK_DISABLED from the process environment only; settings also read .env.
     provider._disabled = disabled
+    keep_recent_spans(provider, service)
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

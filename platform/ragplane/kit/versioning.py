@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.kit.errors import NotFound
+from ragplane.errors import NotFound
 from ragplane.kit.naming import register_convertors
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics

@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragplane.ops.drill import Drill, DrillError
+from ragplane.errors import DrillError
+from ragplane.ops.drill import Drill
 
 ALERT = "RagplaneCircuitBreakerOpen"
 T = TypeVar("T")

@@ -79,7 +79,7 @@ def _age(seconds: int) -> str:
 
 def run(settings: Settings, args: argparse.Namespace, say: Say) -> int:
     url = settings.upstream_url("collections")
-    headers = {HEADER: settings.inter_service_secret or ""}
+    headers = {HEADER: settings.service_token or ""}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT_S) as client:
             if args.command == "restore":
@@ -87,7 +87,7 @@ def run(settings: Settings, args: argparse.Namespace, say: Say) -> int:
             if args.action == "list":
                 return _list(client, say)
             if args.schedule is not None:
-                cron = _schedule(args.schedule) if args.schedule else settings.backup_schedule
+                cron = _schedule(args.schedule) if args.schedule else settings.backup.backup_schedule
                 if cron is None:
                     say(f"ragplane: --schedule needs a cron expression such as '0 2 * * *' (got {cron!r})")
                     return 2

@@ -20,21 +20,17 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyError
-from ragplane.adapters.vectors import VectorStore, VectorStoreLocked
+from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import ChunkStepError, CollectionNotFound, DependencyError, VectorStoreLocked
 from ragplane.services.collections.models import ChunkRecord, DocumentRecord
-from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.registry import Snapshot
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.settings import Settings
 
 PAGE = 256
 # Wanted chunk rows: {collection: {document id: its content hash in the database}}.
 Wanted = Mapping[str, Mapping[str, str]]
 Counts = Mapping[str, Mapping[str, int]]
-
-
-class ChunkStepError(Exception):
-    """Qdrant cannot be read, so no (further) chunk rows can be filled."""
 
 
 def _where(store: VectorStore) -> str:
@@ -47,17 +43,17 @@ async def qdrant(settings: Settings) -> AsyncIterator[VectorStore]:
 
     A local directory that does not exist is not created: there is nothing in it to read.
     """
-    store = VectorStore.configured(settings)
+    store = VectorStore.configured(settings.qdrant, settings.qdrant_path)
     try:
         if store.path is not None and not await asyncio.to_thread(store.path.is_dir):
             raise ChunkStepError(f"no Qdrant data at {store.path} (set RAGPLANE_DATA_DIR, or QDRANT_URLS)")
         try:
             await store.open()
+        except VectorStoreLocked as exc:
+            raise ChunkStepError(
+                f"cannot open Qdrant at {_where(store)} (a running ragplane uses it: stop it, or use QDRANT_URLS)"
+            ) from exc
         except (RuntimeError, OSError, ValueError) as exc:
-            if isinstance(exc, VectorStoreLocked):
-                raise ChunkStepError(
-                    f"cannot open Qdrant at {_where(store)} (a running ragplane uses it: stop it, or use QDRANT_URLS)"
-                ) from exc
             raise ChunkStepError(f"cannot open Qdrant at {_where(store)}: {exc}") from exc
         yield store
     finally:

@@ -18,11 +18,8 @@ from typing import Any
 
 import httpx
 
+from ragplane.errors import DrillError
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
-
-
-class DrillError(RuntimeError):
-    pass
 
 
 @dataclass

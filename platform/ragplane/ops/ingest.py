@@ -22,7 +22,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ragplane.ops.ingest_client import IngestClient, IngestError, TooLarge
+from ragplane.errors import IngestError, NotText, TooLarge
+from ragplane.ops.ingest_client import IngestClient
 from ragplane.services.collections import documents as rules
 
 SUFFIXES = rules.TEXT_SUFFIXES
@@ -103,7 +104,7 @@ def read_documents(planned: Iterable[tuple[str, Path]]) -> tuple[list[dict[str, 
     for doc_id, path in planned:
         try:
             text = rules.file_text(path.read_bytes())
-        except rules.NotText as exc:
+        except NotText as exc:
             refused.append((str(path), str(exc)))
             continue
         except OSError as exc:

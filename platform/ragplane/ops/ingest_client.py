@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ragplane.errors import IngestError, TooLarge
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
 from ragplane.kit.versioning import V1
 
@@ -28,14 +29,6 @@ MAX_WAITS = 10  # Retry-After answers waited out for one request before giving u
 MAX_WAIT_S = 60.0
 
 Progress = Callable[[dict[str, Any]], object]
-
-
-class IngestError(RuntimeError):
-    """The stack refused or failed the request; the message says why and what to do."""
-
-
-class TooLarge(IngestError):
-    """The request body was over the service's or the gateway's limit (413)."""
 
 
 def _problem(response: httpx.Response) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ragplane.kit.generated import sync
+from ragplane.ops.generated import sync
 from ragplane.services.gateway.kong import COMMAND, compose_text
 from ragplane.settings import Settings
 

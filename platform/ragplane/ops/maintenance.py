@@ -6,14 +6,11 @@ from typing import Any
 
 import httpx
 
+from ragplane.errors import MaintenanceError
 from ragplane.kit.service_auth import HEADER
 from ragplane.ops.ingest_client import problem_text
 
 PATH = "/internal/maintenance"
-
-
-class MaintenanceError(Exception):
-    pass
 
 
 def switch(

@@ -21,16 +21,13 @@ from pathlib import Path
 
 import redis
 
+from ragplane.errors import RedisBackupError
 from ragplane.redaction import redacted_url
 from ragplane.services.collections.archive import sha256_of
 
 SNAPSHOT_TIMEOUT_S = 600.0
 POLL_S = 0.1
 SUMS = "SHA256SUMS"
-
-
-class RedisBackupError(Exception):
-    pass
 
 
 def snapshot(client: redis.Redis, *, timeout_s: float = SNAPSHOT_TIMEOUT_S) -> None:

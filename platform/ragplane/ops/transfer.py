@@ -35,14 +35,21 @@ from typing import Any, Literal
 import asyncpg
 from tqdm import tqdm
 
-from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
 from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import (
+    ChunkStepError,
+    CollectionExists,
+    DependencyUnavailable,
+    MigrationError,
+    RegistryError,
+    TransferError,
+)
 from ragplane.ops import chunk_rows
-from ragplane.ops.chunk_rows import ChunkStepError
 from ragplane.redaction import redacted_url
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry, RegistryError, Snapshot
+from ragplane.services.collections.registry import Snapshot
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.settings import Settings
 
 COLLECTION_FIELDS = ("embedder", "dimension", "description", "chunk_size", "chunk_overlap")
@@ -53,10 +60,6 @@ BATCH = 200
 SHOWN_DB_ONLY = 20
 # Opens the vector store the chunk rows are read from (and closes it on exit).
 StoreOpener = Callable[[], AbstractAsyncContextManager[VectorStore]]
-
-
-class TransferError(Exception):
-    """There is nothing to migrate from: the JSON registry is missing or unreadable."""
 
 
 @dataclass
@@ -293,7 +296,7 @@ def _shortened(title: str, items: list[str]) -> list[str]:
 async def _migrate(
     settings: Settings, url: str, path: Path, *, dry_run: bool, progress: bool, skip_chunks: bool
 ) -> Report:
-    db = PostgresRegistry(url, pool_size=2, timeout_s=settings.database_timeout_s, migrate_on_start=False)
+    db = PostgresRegistry(url, pool_size=2, timeout_s=settings.database.database_timeout_s, migrate_on_start=False)
     chunks_from = None if skip_chunks else partial(chunk_rows.qdrant, settings)
     try:
         await db.open()
@@ -315,14 +318,14 @@ def run(
     failure (unreadable registry, database unreachable, schema behind, chunk rows that cannot
     be read from Qdrant), 2 without DATABASE_URL. `skip_chunks` (`--skip-chunks`) leaves
     Qdrant alone: chunk rows are not filled and their differences are for information."""
-    url = settings.database_url
+    url = settings.database.database_url
     if not url:
         say("ragplane: DATABASE_URL is not set: there is no database to migrate the JSON registry into")
         return 2
     path = registry or settings.registry_path
     try:
         report = asyncio.run(_migrate(settings, url, path, dry_run=dry_run, progress=progress, skip_chunks=skip_chunks))
-    except (TransferError, RegistryError) as exc:  # RegistryError includes SchemaBehind
+    except (TransferError, RegistryError, MigrationError) as exc:  # MigrationError includes SchemaBehind
         say(f"ragplane: {exc}")
         return 1
     except DependencyUnavailable as exc:

@@ -4,7 +4,8 @@ Each service owns one `CollectorRegistry`, so its `/metrics` shows only its own 
 even when the three services share a process (Prometheus would otherwise count the same
 sample once per scraped port). Families are created from `catalog` specs on first use and
 cached; the `service` label is bound here so call sites cannot get it wrong, and label
-values the catalogue knows up front are created at 0 at the same moment.
+values the catalogue knows up front are created at 0 at the same moment. Latency
+histograms (`*_seconds`) are `TracedHistogram`s: their buckets keep trace-id exemplars.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from ragplane import __version__
 from ragplane.telemetry.catalog import BUILD_INFO, Kind, Metric
+from ragplane.telemetry.exemplars import TracedHistogram, traced
 
 # `_created` samples add one series per child that Prometheus ignores in the text format.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -121,7 +123,8 @@ class ServiceMetrics:
             labels = list(spec.labels)
             parent: MetricWrapperBase
             if kind is Kind.HISTOGRAM and spec.buckets is not None:
-                parent = Histogram(spec.name, spec.help, labels, registry=self.registry, buckets=spec.buckets)
+                cls = TracedHistogram if traced(spec) else Histogram
+                parent = cls(spec.name, spec.help, labels, registry=self.registry, buckets=spec.buckets)
             else:
                 parent = _TYPES[kind](spec.name, spec.help, labels, registry=self.registry)
             bound = {"service": self.service} if "service" in spec.labels else {}

@@ -5,8 +5,12 @@ spec the catalogue lacks or a suffix its kind does not have) and the few shapes 
 (`rate`, `aggregate`, `ratio`, bucket bounds), and their tests run `unknown_metrics()` over
 every finished expression, so a hand-typed name slips through neither. Both use the same
 route sets, so a dashboard panel and the alert it links to measure the same traffic.
-Prometheus itself parses the expressions in the tests (promtool and the truth check); this
-module only needs to find the metric names in them, which a tokenizer does.
+`metric_names()` parses an expression with `promql-parser` (a Rust parser of Prometheus'
+grammar) and reads the names off its selectors, so a label value, a function's string
+argument or a keyword is never taken for a metric, and an expression that does not parse is
+refused, named in the error, rather than half-read. The parser is a development dependency
+(only the tests of the rules, dashboards and docs call these two functions), imported on
+first use so that the services never load it.
 
 Metrics other programs export (Prometheus' `up`, Qdrant's own `/metrics`) are listed in
 `EXTERNAL`, with where they come from.
@@ -14,11 +18,15 @@ Metrics other programs export (Prometheus' `up`, Qdrant's own `/metrics`) are li
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
+from ragplane.errors import PromQLSyntaxError
 from ragplane.telemetry.catalog import BY_NAME, Kind, Metric
+
+if TYPE_CHECKING:
+    import promql_parser
 
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
@@ -119,31 +127,37 @@ def ratio(part: str, whole: str) -> str:
     return f"({part} or 0 * {whole}) / {whole}"
 
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_VARIABLES = re.compile(r"\$\{[^}]*\}|\$\w+|\[\[\w+\]\]")  # Grafana's $var, ${var}, [[var]]
-_LABEL_SETS = re.compile(r"\{[^{}]*\}")
-_RANGES = re.compile(r"\[[^\]]*\]")
-_GROUPINGS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.I)
-_COMMENTS = re.compile(r"#[^\n]*")
-_NAME_MATCHERS = re.compile(r"__name__\s*=\s*\"([^\"]*)\"")
-_IDENTIFIER = re.compile(r"(?<![\w:.])([A-Za-z_:][\w:]*)(\s*\()?")
-_WORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"})
-_WORDS |= {"group_left", "group_right", "atan2", "start", "end"}
+def _selected(selector: promql_parser.VectorSelector) -> set[str]:
+    """The name a selector gives (`x{...}`, `{__name__="x"}` or `{"x"}`), in each `or` group too.
+
+    A regex name matcher (`{__name__=~"a|b"}`) names no one metric, so nothing is checked there."""
+    import promql_parser
+
+    names = {selector.name} if selector.name else set()
+    for group in [selector.matchers.matchers, *selector.matchers.or_matchers]:
+        names |= {m.value for m in group if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal}
+    return names
 
 
 def metric_names(expr: str) -> set[str]:
-    """The metric names an expression selects (function and label names excluded)."""
-    names = set(_NAME_MATCHERS.findall(expr))  # {__name__="x"} selects x too
-    text = _COMMENTS.sub("", _STRINGS.sub('""', expr))
-    text = _VARIABLES.sub("1", text)
-    text = _LABEL_SETS.sub("", text)
-    text = _RANGES.sub("", text)
-    text = _GROUPINGS.sub("", text)
-    for match in _IDENTIFIER.finditer(text):
-        name, call = match.groups()
-        if call or name.lower() in _WORDS:
-            continue
-        names.add(name)
+    """The metric names one PromQL expression selects, plain or in a range, subquery or function.
+
+    Grafana's `$variables` must be replaced first (`dashboards.expr.substitute`): in a range
+    they are not PromQL. Raises `PromQLSyntaxError` for anything the parser refuses."""
+    import promql_parser  # a development dependency: the services never call this
+
+    try:
+        tree = promql_parser.parse(expr)
+    except ValueError as error:
+        raise PromQLSyntaxError(expr, str(error)) from None
+    names: set[str] = set()
+
+    def visit(node: promql_parser.Expr) -> None:
+        # A range `x[5m]` is a MatrixSelector around a VectorSelector, which the walk visits too.
+        if isinstance(node, promql_parser.VectorSelector):
+            names.update(_selected(node))
+
+    promql_parser.walk(tree, pre_visit=visit)
     return names
 
 
@@ -159,6 +173,6 @@ def is_catalogued(name: str) -> bool:
 
 def unknown_metrics(expr: str, recorded: Iterable[str] = ()) -> set[str]:
     """Names in `expr` that are neither catalogue metrics, `EXTERNAL` ones, nor in `recorded`
-    (the recording rules the generator defines)."""
+    (the recording rules the generator defines); `PromQLSyntaxError` if `expr` does not parse."""
     known = set(recorded)
     return {n for n in metric_names(expr) if n not in known and n not in EXTERNAL and not is_catalogued(n)}

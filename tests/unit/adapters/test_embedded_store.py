@@ -5,8 +5,8 @@ import asyncio
 from pathlib import Path
 
 from ragplane.adapters.embedded_store import SHARDS, EmbeddedEngine
-from ragplane.adapters.errors import DependencyRejected, DependencyUnavailable
 from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.errors import DependencyRejected, DependencyUnavailable
 
 
 def test_versions_and_collections_survive_a_restart_and_interrupted_builds_do_not(tmp_path: Path) -> None:

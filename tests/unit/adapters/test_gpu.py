@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from ragplane.adapters.errors import SlotTimeout
 from ragplane.adapters.gpu import GpuSlots, Priority
 from ragplane.adapters.guarded import SlotUser, watch_slots
+from ragplane.errors import SlotTimeout
 from ragplane.telemetry.metrics import ServiceMetrics
 
 

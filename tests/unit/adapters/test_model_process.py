@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ragplane.adapters.embedders import LocalEmbedder
-from ragplane.adapters.errors import DependencyUnavailable
-from ragplane.adapters.model_process import ModelProcess, ModelProcessExited, serve
+from ragplane.adapters.model_process import ModelProcess, serve
+from ragplane.errors import DependencyUnavailable, ModelProcessExited
 
 TEXTS = ["when does the circuit breaker open", "how are backups restored"]
 

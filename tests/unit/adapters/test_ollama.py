@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from ragplane.adapters.answerers import Passage
-from ragplane.adapters.errors import DependencyRejected, DependencyUnavailable
 from ragplane.adapters.ollama import OllamaAnswerer, OllamaClient, OllamaEmbedder, parse_citations
+from ragplane.errors import DependencyRejected, DependencyUnavailable
 from tests.fakes.ollama import DIMENSION, FakeOllama
 
 

@@ -6,9 +6,9 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.adapters.cache import decode_json, encode_json
 from ragplane.adapters.rediscache import RedisBackend, connect
-from ragplane.kit.cache import decode_json, encode_json
+from ragplane.errors import DependencyUnavailable
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -9,7 +9,8 @@ from qdrant_client import QdrantClient, models
 from ragplane.adapters import store_upgrade
 from ragplane.adapters.server_store import VERSION_KEY
 from ragplane.adapters.store_engine import SPARSE
-from ragplane.adapters.vectors import VectorStore, VectorStoreLocked
+from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import VectorStoreLocked
 from ragplane.lexical import document_vector, query_vector
 
 TEXTS = ["the breaker opens after failures", "stir in butter: the mantecatura", "backups are kept a week"]

@@ -9,11 +9,17 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.adapters.server_store import ServerEngine
-from ragplane.adapters.vectors import Point, VectorStore, VectorStoreLocked
+from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    DependencyRejected,
+    DependencyUnavailable,
+    VectorStoreLocked,
+)
 from ragplane.lexical import document_vector, query_vector
-from ragplane.settings_qdrant import QdrantSettings
+from ragplane.settings import QdrantSettings
 
 # qdrant-client's in-process Qdrant says so when the server engine asks for payload indexes
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.testclient import TestClient
 
+from ragplane.adapters.cache import Cache, MemoryBackend
+from ragplane.errors import Conflict
 from ragplane.kit.app import ServiceSpec, create_app
-from ragplane.kit.cache import Cache, MemoryBackend
-from ragplane.kit.errors import Conflict
 from ragplane.kit.health import Check, Health
 from ragplane.kit.tracing import create_tracer_provider
 from ragplane.kit.versioning import ApiRoute

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from ragplane.kit.errors import PROBLEM_JSON
+from ragplane.kit.problems import PROBLEM_JSON
 from tests.unit.kit.conftest import SECRET
 
 
@@ -64,15 +64,51 @@ def test_unhandled_error_is_a_500_without_internals(make_kit, caplog) -> None:
     assert kit.sample("ragplane_http_requests_total", route="/api/v1/rag/boom", method="GET", status="500") == 1
 
 
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+PROMETHEUS_ACCEPT = (  # what Prometheus 2.x sends when it scrapes
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
 def test_metrics_endpoint_serves_text_and_openmetrics(make_kit) -> None:
     kit = make_kit()
     kit.client.get("/api/v1/rag/things/x")
     text = kit.client.get("/metrics")
-    assert text.headers["content-type"].startswith("text/plain")
+    assert text.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert text.headers["vary"] == "Accept"
     assert 'route="/api/v1/rag/things/{name}"' in text.text
-    om = kit.client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
-    assert om.headers["content-type"].startswith("application/openmetrics-text")
-    assert om.text.rstrip().endswith("# EOF")
+    assert "# {" not in text.text  # the classic format has no exemplars
+    om = kit.client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert om.headers["content-type"] == OPENMETRICS
+    assert om.text.endswith("# EOF\n")
+    for accept in (PROMETHEUS_ACCEPT, "application/openmetrics-text; version=1.0.0"):
+        answer = kit.client.get("/metrics", headers={"Accept": accept})
+        assert answer.headers["content-type"].startswith(OPENMETRICS)
+    for accept in (
+        "text/plain;version=0.0.4",
+        "*/*",
+        "text/html,application/json",
+        "application/openmetrics-text;version=0.0.1",
+    ):
+        assert kit.client.get("/metrics", headers={"Accept": accept}).headers["content-type"].startswith("text/plain")
+
+
+def test_openmetrics_shows_the_request_trace_as_the_latency_exemplar(make_kit) -> None:
+    kit = make_kit()
+    kit.client.get("/api/v1/rag/things/x")
+    (span,) = [s for s in kit.spans.get_finished_spans() if s.name == "GET /api/v1/rag/things/{name}"]
+    trace_id = format(span.context.trace_id, "032x")
+    page = kit.client.get("/metrics", headers={"Accept": "application/openmetrics-text"}).text
+    buckets = [
+        line
+        for line in page.splitlines()
+        if line.startswith("ragplane_http_request_duration_seconds_bucket")
+        and 'route="/api/v1/rag/things/{name}"' in line
+    ]
+    traced = [line for line in buckets if "# {" in line]
+    assert len(traced) == 1, "the one bucket the request's latency fell in"
+    assert f'# {{trace_id="{trace_id}"}} ' in traced[0]
 
 
 def test_openapi_document_lists_every_route(make_kit) -> None:

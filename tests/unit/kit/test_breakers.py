@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ragplane.adapters.errors import CircuitOpen, CollectionNotFound, DependencyRejected, DependencyUnavailable
+from ragplane.errors import CircuitOpen, CollectionNotFound, DependencyRejected, DependencyUnavailable
 from ragplane.kit.breakers import Breakers
 from ragplane.kit.faults import Faults
 from ragplane.settings import BreakerSettings

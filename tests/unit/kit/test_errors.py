@@ -1,15 +1,7 @@
 import json
 
-from ragplane.kit.errors import (
-    PROBLEM_JSON,
-    NotFound,
-    ProblemResponse,
-    ServiceUnavailable,
-    ValidationFailed,
-    problem_document,
-    problem_from_error,
-    problem_type,
-)
+from ragplane.errors import NotFound, ServiceUnavailable, ValidationFailed
+from ragplane.kit.problems import PROBLEM_JSON, ProblemResponse, problem_document, problem_from_error, problem_type
 
 
 def test_problem_document_has_the_rfc_9457_members() -> None:

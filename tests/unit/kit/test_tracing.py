@@ -25,7 +25,7 @@ def test_no_trace_outside_a_span() -> None:
 
 
 def test_every_standard_sampler_is_built_and_honoured() -> None:
-    from ragplane.settings import TRACE_SAMPLERS
+    from ragplane.settings.telemetry import TRACE_SAMPLERS
 
     for name in TRACE_SAMPLERS:
         assert sampler(name, 0.5).get_description()

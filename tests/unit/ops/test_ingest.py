@@ -4,9 +4,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragplane.ops.ingest import BATCH_DOCUMENTS, IngestError, Source, batches, find_files, plan, read_documents
+from ragplane.errors import IngestError, NotText
+from ragplane.ops.ingest import BATCH_DOCUMENTS, Source, batches, find_files, plan, read_documents
 from ragplane.ops.ingest_client import MAX_WAIT_S, problem_text, retry_after_s
-from ragplane.services.collections.documents import NotText, file_text
+from ragplane.services.collections.documents import file_text
 
 
 def tree(root: Path) -> None:

@@ -4,8 +4,7 @@ import jwt
 import pytest
 
 from ragplane.ops.token import command
-from ragplane.settings import Settings
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.settings import GatewaySettings, Settings
 
 SECRET = "s" * 40
 

@@ -11,9 +11,10 @@ from ragplane.adapters.vectors import Point, VectorStore
 from ragplane.ops import chunk_rows
 from ragplane.ops.transfer import Report, checksum, compare, migrate_json, run, summary
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
-from ragplane.services.collections.pgregistry import PostgresRegistry
 from ragplane.services.collections.points import point_id
-from ragplane.services.collections.registry import JsonRegistry, Snapshot
+from ragplane.services.collections.registry import Snapshot
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.pg import fetch, temporary_database

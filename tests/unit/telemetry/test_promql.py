@@ -1,7 +1,8 @@
-"""PromQL from catalogue specs, and finding the metric names an expression selects."""
+"""PromQL from catalogue specs, and finding the metric names an expression selects (parsed, not scanned)."""
 
 import pytest
 
+from ragplane.errors import PromQLSyntaxError
 from ragplane.telemetry import catalog
 from ragplane.telemetry.catalog import Kind, Metric
 from ragplane.telemetry.promql import (
@@ -43,13 +44,13 @@ def test_series_refuses_what_prometheus_would_not_have(spec, suffix, matchers, m
         series(spec, suffix, **matchers)
 
 
-def test_metric_names_skips_functions_labels_groupings_strings_and_variables() -> None:
+def test_metric_names_skips_functions_labels_groupings_strings_and_keywords() -> None:
     expr = (
         "histogram_quantile(0.95, sum by (le, route) (rate("
-        'ragplane_http_request_duration_seconds_bucket{service=~"$service", route!="a b"}[$__rate_interval])))'
+        'ragplane_http_request_duration_seconds_bucket{service=~"$service", route!="a b"}[1m])))'
         " > 1 and on (service) ragplane_slo:sli_error:ratio_rate5m offset 5m"
-        ' or up{job="ragplane"} == bool 0 unless ignoring(x) group_left(y) vector(1e3) * -Inf'
-        ' or label_replace(ALERTS, "a", "$1", "b", "(.*)") @ start()'
+        ' or up{job="ragplane"} == bool 0 unless ignoring(x) vector(1e3) * -Inf'
+        ' or label_replace(ALERTS @ start(), "ragplane_not_a_metric", "$1", "alertname", "(.*)")'
     )
     assert metric_names(expr) == {
         "ragplane_http_request_duration_seconds_bucket",
@@ -57,6 +58,62 @@ def test_metric_names_skips_functions_labels_groupings_strings_and_variables() -
         "up",
         "ALERTS",
     }
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        ("up", {"up"}),
+        ('ALERTS{alertstate="firing"}', {"ALERTS"}),
+        ("abs(a) + clamp_min(b, 0)", {"a", "b"}),
+        ("rate(a[5m])", {"a"}),
+        ("max_over_time(rate(a[5m])[1h:1m])", {"a"}),
+        ("min_over_time((a - b)[30m:] offset 1h)", {"a", "b"}),
+        ("a offset 5m @ 1700000000 / b @ end() offset -1m", {"a", "b"}),
+        ("rate(a[5m] @ start())", {"a"}),
+        ('topk(3, a) or quantile(0.9, b) or count_values("c", d)', {"a", "b", "d"}),
+        ("sum without (c) (a) / on (e) group_left (f) max by (e, f) (b)", {"a", "b"}),
+        ("-(a) ^ 2 % b", {"a", "b"}),
+        ("a > bool 0 unless b", {"a", "b"}),
+        ('label_replace(a, "b", "$1", "c", "(d.*)")', {"a"}),
+        ('label_join(a, "b", ",", "c", "d")', {"a"}),
+        ("vector(1) + scalar(a) * time()", {"a"}),
+        ("absent(a) or absent_over_time(b[5m])", {"a", "b"}),
+        ("1 + 2", set()),
+        ('{__name__="a", job="x"}', {"a"}),
+        ('{"a.b", job="x"}', {"a.b"}),
+        ('{__name__=~"a|b"}', set()),  # a regex names no one metric
+        ("sum(\n  rate(a[5m])\n)\n/\nsum(b)", {"a", "b"}),
+    ],
+)
+def test_metric_names_finds_every_selector_wherever_it_sits(expr: str, names: set[str]) -> None:
+    assert metric_names(expr) == names
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "",
+        "sum(rate(a[5m])",
+        "a b",
+        "a\nb",  # two expressions are not one
+        "rate(a[$__rate_interval])",  # a Grafana variable left in
+        "a unless ignoring (c) group_left (d) b",  # no grouping for set operators
+        'label_replace(a, "b", "", "c", "") @ start()',  # @ follows a selector or subquery only
+        'a{__name__="b"}',  # a name given twice
+        "rate(a)",  # rate needs a range
+        "no_such_function(a)",
+        "# only a comment",
+    ],
+)
+def test_an_expression_that_does_not_parse_is_refused_by_name(expr: str) -> None:
+    with pytest.raises(PromQLSyntaxError) as refused:
+        metric_names(expr)
+    assert refused.value.expr == expr
+    assert repr(expr) in str(refused.value) and refused.value.reason in str(refused.value)
+    assert isinstance(refused.value, ValueError)
+    with pytest.raises(PromQLSyntaxError):
+        unknown_metrics(expr)
 
 
 def test_unknown_metrics_accepts_the_catalogue_histogram_series_external_and_recorded_names() -> None:

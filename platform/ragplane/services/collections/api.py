@@ -1,80 +1,53 @@
-"""Collections, documents and ingestion-job handlers."""
+"""Collections, documents and ingestion-job handlers.
+
+Requests are parsed and answers serialised by the models in `schemas`, which also document them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionExists, DependencyUnavailable
 from ragplane.adapters.vectors import VectorStore
-from ragplane.kit.errors import Conflict, DocumentNotFound, NotFound, UnsupportedMediaType, ValidationFailed
-from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
+from ragplane.errors import (
+    CollectionExists,
+    Conflict,
+    DependencyUnavailable,
+    DocumentNotFound,
+    NotFound,
+    UnsupportedMediaType,
+)
+from ragplane.kit.naming import COLLECTION_NAME
 from ragplane.kit.requests import media_type, read_body, read_json_object
+from ragplane.kit.schemas import ModelResponse
 from ragplane.kit.versioning import V1, ApiRoute
 from ragplane.services.collections import documents, schemas
 from ragplane.services.collections.ingest import Ingestor
-from ragplane.services.collections.models import CollectionRecord, JobRecord, JobState
+from ragplane.services.collections.models import CollectionRecord
 from ragplane.services.collections.registry import Registry
-from ragplane.services.collections.stats import CollectionStats, iso
+from ragplane.services.collections.schemas import (
+    ChunkDefaults,
+    Collection,
+    CollectionCreate,
+    CollectionList,
+    DocumentList,
+    DocumentQuery,
+    DocumentsBody,
+    DocumentSummary,
+    Job,
+    JobList,
+    JobsQuery,
+)
+from ragplane.services.collections.stats import CollectionStats
 
 COLLECTION_BODY_LIMIT = 64 * 1024
-JOB_FILTERS = frozenset({"state", "collection", "limit"})
-MAX_JOBS_LISTED = 1000
-CREATE_FIELDS = frozenset({"name", "description", "chunk_size", "chunk_overlap"})
-MIN_CHUNK, MAX_CHUNK = 200, 4000
 
 log = logging.getLogger("ragplane.collections")
-
-
-def collection_json(record: CollectionRecord, documents: int, chunks: int) -> dict[str, Any]:
-    return {
-        "name": record.name,
-        "description": record.description,
-        "embedder": record.embedder,
-        "dimension": record.dimension,
-        "chunk_size": record.chunk_size,
-        "chunk_overlap": record.chunk_overlap,
-        "created_at": iso(record.created_at),
-        "documents": documents,
-        "chunks": chunks,
-    }
-
-
-def job_json(job: JobRecord) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "collection": job.collection,
-        "state": job.state,
-        "documents": {
-            "total": job.documents_total,
-            "ingested": job.documents_ingested,
-            "skipped": job.documents_skipped,
-            "failed": job.documents_failed,
-        },
-        "chunks": job.chunks,
-        "chunks_total": job.chunks_total,
-        "error": job.error,
-        "created_at": iso(job.created_at),
-        "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at),
-        "links": {"self": f"{V1}/rag/jobs/{job.id}"},
-    }
-
-
-def _int_field(
-    body: dict[str, Any], name: str, default: int, low: int, high: int, errors: list[tuple[str, str]]
-) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        errors.append((name, f"must be an integer in {low}..{high}"))
-        return default
-    return value
 
 
 class CollectionsApi:
@@ -95,8 +68,7 @@ class CollectionsApi:
         self.embedder = embedder
         self.ingestor = ingestor
         self.stats = stats
-        self.chunk_size = chunk_size
-        self.chunk_overlap = chunk_overlap
+        self.chunk_defaults = ChunkDefaults(chunk_size, chunk_overlap)  # what a new collection gets unless it says
         self.upload_limit = upload_limit
         self.changes = asyncio.Lock()  # creates, deletes and restores of collections, one at a time
 
@@ -157,36 +129,26 @@ class CollectionsApi:
             raise NotFound(f"Collection {name!r} does not exist." + (hint if how_to_create and valid else ""))
         return record
 
-    async def _json(self, record: CollectionRecord) -> dict[str, Any]:
+    async def _described(self, record: CollectionRecord) -> Collection:
         docs = await self.registry.documents(record.name)
-        return collection_json(record, len(docs), sum(d.chunks for d in docs.values()))
+        return Collection.of(record, len(docs), sum(d.chunks for d in docs.values()))
 
     async def list_collections(self, request: Request) -> Response:
         records = await self.registry.list_collections()
-        return JSONResponse({"collections": [await self._json(r) for r in records]})
+        return ModelResponse(CollectionList(collections=[await self._described(r) for r in records]))
 
     async def get_collection(self, request: Request) -> Response:
-        return JSONResponse(await self._json(await self._record(request.path_params["name"])))
+        return ModelResponse(await self._described(await self._record(request.path_params["name"])))
 
     async def create(self, request: Request) -> Response:
         body = await read_json_object(request, COLLECTION_BODY_LIMIT)
-        errors: list[tuple[str, str]] = [(k, "is not a known field") for k in sorted(set(body) - CREATE_FIELDS)]
-        name = body.get("name")
-        if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
-            errors.append(("name", COLLECTION_NAME_RULE))
-        description = body.get("description", "")
-        if not isinstance(description, str) or len(description) > 1000:
-            errors.append(("description", "must be a string of at most 1000 characters"))
-        size = _int_field(body, "chunk_size", self.chunk_size, MIN_CHUNK, MAX_CHUNK, errors)
-        overlap = _int_field(body, "chunk_overlap", min(self.chunk_overlap, size // 2), 0, size // 2, errors)
-        if errors:
-            raise ValidationFailed(errors)
-        assert isinstance(name, str) and isinstance(description, str)
+        new = CollectionCreate.parse(body, context=self.chunk_defaults)
+        name = new.name
         async with self.changes:  # one create or delete at a time: two racing creates get one 201, one 409
-            record = await self._create(name, description, size, overlap)
+            record = await self._create(name, new.description, new.chunk_size, new.chunk_overlap)
         log.info("collection %s created", name, extra={"fields": {"event": "collection_created", "collection": name}})
-        return JSONResponse(
-            collection_json(record, 0, 0), status_code=201, headers={"Location": f"{V1}/rag/collections/{name}"}
+        return ModelResponse(
+            Collection.of(record, 0, 0), status_code=201, headers={"Location": f"{V1}/rag/collections/{name}"}
         )
 
     async def _create(self, name: str, description: str, size: int, overlap: int) -> CollectionRecord:
@@ -237,28 +199,13 @@ class CollectionsApi:
     async def collection_stats(self, request: Request) -> Response:
         record = await self._record(request.path_params["name"])
         stats = await self.stats.compute(record.name)
-        return JSONResponse({**stats, "embedder": record.embedder, "dimension": record.dimension})
+        return ModelResponse(schemas.CollectionStats(**stats, embedder=record.embedder, dimension=record.dimension))
 
     async def list_documents(self, request: Request) -> Response:
         record = await self._record(request.path_params["name"])
         docs = await self.registry.documents(record.name)
-        return JSONResponse(
-            {
-                "collection": record.name,
-                "documents": [
-                    {
-                        "id": d.id,
-                        "title": d.title,
-                        "source": d.source,
-                        "chunks": d.chunks,
-                        "bytes": d.bytes,
-                        "content_hash": d.content_hash,
-                        "ingested_at": iso(d.ingested_at),
-                    }
-                    for d in sorted(docs.values(), key=lambda d: d.id)
-                ],
-            }
-        )
+        summaries = [DocumentSummary.of(d) for d in sorted(docs.values(), key=lambda d: d.id)]
+        return ModelResponse(DocumentList(collection=record.name, documents=summaries))
 
     async def add_documents(self, request: Request) -> Response:
         record = await self._record(request.path_params["name"], how_to_create=True)
@@ -269,12 +216,12 @@ class CollectionsApi:
             async with request.form(max_files=documents.MAX_DOCUMENTS, max_part_size=self.upload_limit) as form:
                 docs = await documents.parse_files(form)
         elif kind in ("application/json", ""):
-            docs = documents.parse_json(await read_json_object(request, self.upload_limit))
+            docs = DocumentsBody.parse(await read_json_object(request, self.upload_limit)).documents_in()
         else:
             raise UnsupportedMediaType(f"Send application/json or multipart/form-data, not {kind}.")
         async with self.changes:  # never while a document of this collection is being deleted
             job = await self.ingestor.submit(record, docs)
-        return JSONResponse(job_json(job), status_code=202, headers={"Location": f"{V1}/rag/jobs/{job.id}"})
+        return ModelResponse(Job.of(job), status_code=202, headers={"Location": f"{V1}/rag/jobs/{job.id}"})
 
     async def delete_document(self, request: Request) -> Response:
         """Its vectors first, then its registry record: a retry after a failure in between finishes the job.
@@ -283,9 +230,7 @@ class CollectionsApi:
         document again after its points were removed, leaving a record with no vectors.
         """
         record = await self._record(request.path_params["name"])
-        doc_id = request.path_params.get("document_id") or request.query_params.get("id")
-        if not doc_id:
-            raise ValidationFailed([("id", "name the document: .../documents/{id} or .../documents?id={id}")])
+        doc_id = request.path_params.get("document_id") or DocumentQuery.parse(request.query_params).id
         async with self.changes:  # no job is submitted in between
             if self.ingestor.busy(record.name):
                 raise Conflict(
@@ -312,21 +257,9 @@ class CollectionsApi:
         job = await self.registry.get_job(job_id) if job_id.isprintable() else None
         if job is None:
             raise NotFound(f"Job {request.path_params['job_id']!r} does not exist.")
-        return JSONResponse(job_json(job))
+        return ModelResponse(Job.of(job))
 
     async def jobs(self, request: Request) -> Response:
-        params = request.query_params
-        errors = [(k, "is not a known filter") for k in sorted(set(params) - JOB_FILTERS)]
-        state = params.get("state") or None
-        if state is not None and state not in set(JobState):
-            errors.append(("state", f"must be one of {', '.join(JobState)}"))
-        collection = params.get("collection") or None
-        if collection is not None and not COLLECTION_NAME.fullmatch(collection):
-            errors.append(("collection", COLLECTION_NAME_RULE))
-        limit = params.get("limit", "100")
-        if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_JOBS_LISTED:
-            errors.append(("limit", f"must be an integer in 1..{MAX_JOBS_LISTED}"))
-        if errors:
-            raise ValidationFailed(errors)
-        jobs = await self.registry.list_jobs(state=state, collection=collection, limit=int(limit))
-        return JSONResponse({"jobs": [job_json(j) for j in jobs]})
+        filters = JobsQuery.parse(request.query_params)
+        jobs = await self.registry.list_jobs(state=filters.state, collection=filters.collection, limit=filters.limit)
+        return ModelResponse(JobList(jobs=[Job.of(j) for j in jobs]))

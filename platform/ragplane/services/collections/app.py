@@ -23,10 +23,11 @@ from ragplane.services.collections.api import CollectionsApi
 from ragplane.services.collections.backup_api import backup_routes
 from ragplane.services.collections.backup_schedule import run_schedule
 from ragplane.services.collections.backups import Backups
-from ragplane.services.collections.hybrid import HybridRegistry
 from ragplane.services.collections.ingest import Ingestor
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import SNAPSHOT_FLUSH_S, JsonRegistry, Registry
+from ragplane.services.collections.registry import SNAPSHOT_FLUSH_S, Registry
+from ragplane.services.collections.registry.hybrid import HybridRegistry
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.services.collections.schemas import SCHEMAS
 from ragplane.services.collections.stats import CollectionStats
 from ragplane.settings import Settings
@@ -40,21 +41,21 @@ log = logging.getLogger("ragplane.collections")
 
 def build_registry(settings: Settings, metrics: ServiceMetrics) -> Registry:
     """PostgreSQL with a JSON snapshot when DATABASE_URL is set, else the JSON registry."""
-    if not settings.database_url:
+    if not settings.database.database_url:
         return JsonRegistry(settings.registry_path)
     db = PostgresRegistry(
-        settings.database_url,
-        pool_size=settings.database_pool_size,
-        timeout_s=settings.database_timeout_s,
-        migrate_on_start=settings.database_migrate_on_start,
+        settings.database.database_url,
+        pool_size=settings.database.database_pool_size,
+        timeout_s=settings.database.database_timeout_s,
+        migrate_on_start=settings.database.database_migrate_on_start,
     )
     return HybridRegistry(
         db,
         JsonRegistry(settings.registry_snapshot_path, flush_delay_s=SNAPSHOT_FLUSH_S),
         metrics=metrics,
-        retry_s=settings.database_retry_s,
-        maintenance_s=settings.database_maintenance_s,
-        retention_days=(settings.query_log_retention_days, settings.job_retention_days),
+        retry_s=settings.database.database_retry_s,
+        maintenance_s=settings.database.database_maintenance_s,
+        job_retention_days=settings.database.job_retention_days,
     )
 
 
@@ -82,7 +83,7 @@ def create_collections_app(
     metrics: ServiceMetrics | None = None,
 ) -> Starlette:
     metrics = metrics or ServiceMetrics(NAME)
-    breakers = service_breakers(BREAKERS, settings, metrics)
+    breakers = service_breakers(BREAKERS, settings.resilience, metrics)
     watch_slots(slots, metrics)
     raw_store = store
     store = store.guarded(breakers["qdrant"], metrics)
@@ -98,8 +99,8 @@ def create_collections_app(
         metrics=metrics,
         tracer=tracer_provider.get_tracer("ragplane.collections"),
         stats=stats,
-        concurrency=settings.ingest_concurrency,
-        max_jobs=settings.ingest_max_jobs,
+        concurrency=settings.collections.ingest_concurrency,
+        max_jobs=settings.collections.ingest_max_jobs,
     )
     api = CollectionsApi(
         registry=registry,
@@ -107,16 +108,16 @@ def create_collections_app(
         embedder=guarded,
         ingestor=ingestor,
         stats=stats,
-        chunk_size=settings.chunk_size_chars,
-        chunk_overlap=settings.chunk_overlap_chars,
-        upload_limit=settings.max_upload_bytes,
+        chunk_size=settings.collections.chunk_size_chars,
+        chunk_overlap=settings.collections.chunk_overlap_chars,
+        upload_limit=settings.collections.max_upload_bytes,
     )
 
     backups = Backups(
         registry,
         store,
         settings.backups,
-        retention_days=settings.backup_retention_days,
+        retention_days=settings.backup.backup_retention_days,
         changes=api.changes,
         metrics=metrics,
     )
@@ -142,7 +143,7 @@ def create_collections_app(
         await embedder.start()
         sweeper = asyncio.create_task(ingestor.retry_sweeps(), name="stray-sweeper")
         await asyncio.to_thread(backups.publish_existing)
-        schedule = settings.backup_schedule
+        schedule = settings.backup.backup_schedule
         database = registry.db if isinstance(registry, HybridRegistry) else None
         scheduled = (
             asyncio.create_task(run_schedule(backups, schedule, database=database), name="backups")

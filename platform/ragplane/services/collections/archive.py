@@ -31,15 +31,12 @@ from typing import Any
 
 from ragplane import __version__
 from ragplane.adapters.store_engine import Point
+from ragplane.errors import ArchiveInvalid
 from ragplane.lexical import SparseVector
 
 FORMAT = 1
 MANIFEST, REGISTRY, POINTS = "manifest.json", "registry.json", "points.jsonl"
 SUFFIX = ".tar.gz"
-
-
-class ArchiveInvalid(Exception):
-    """The archive cannot be trusted: damaged, truncated, altered, or not one of ours."""
 
 
 def payload_hash(payload: dict[str, Any]) -> str:

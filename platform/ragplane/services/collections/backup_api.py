@@ -17,19 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ragplane.kit.errors import ProblemError, ValidationFailed
+from ragplane.errors import ValidationFailed
 from ragplane.kit.naming import COLLECTION_NAME, COLLECTION_NAME_RULE
 from ragplane.kit.requests import read_json_object
-from ragplane.services.collections.archive import ArchiveInvalid
-from ragplane.services.collections.backups import Backups, RestoreFailed
+from ragplane.services.collections.backups import Backups
 
 BODY_LIMIT = 4096
-
-
-class RestoreRefused(ProblemError):
-    """The loaded copy did not match its archive: it was dropped, and nothing else changed."""
-
-    status, slug = 500, "restore-failed"
 
 
 def _text(body: dict[str, Any], key: str, *, collection: bool = False) -> str | None:
@@ -64,13 +57,8 @@ def backup_routes(backups: Backups) -> list[Route]:
         if name is None:
             raise ValidationFailed([("collection", "is required")])
         source, new_name = _text(body, "archive"), _text(body, "as", collection=True)
-        try:
-            report = await backups.restore(name, source=source, new_name=new_name)
-        except ArchiveInvalid as exc:
-            raise ValidationFailed([("archive", str(exc))], detail=f"The archive was refused: {exc}") from None
-        except RestoreFailed as exc:
-            raise RestoreRefused(f"The restored copy did not check out, so it was dropped: {exc}") from None
-        return JSONResponse(report)
+        # ArchiveInvalid (422) and RestoreFailed (500 restore-failed) as ragplane.errors maps them.
+        return JSONResponse(await backups.restore(name, source=source, new_name=new_name))
 
     return [
         Route("/internal/backups", listing, methods=["GET"]),

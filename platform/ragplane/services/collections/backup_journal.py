@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyError
-from ragplane.services.collections.registry import RegistryError
+from ragplane.errors import CollectionNotFound, DependencyError, RegistryError
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 

@@ -22,9 +22,9 @@ from typing import Any
 
 from croniter import croniter
 
-from ragplane.adapters.errors import DependencyUnavailable
+from ragplane.errors import DependencyUnavailable
 from ragplane.services.collections.backups import Backups
-from ragplane.services.collections.pgregistry import PostgresRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 
 LOCK = ".schedule.lock"
 ADVISORY_LOCK = 0x7261_6770_6C62_6B70  # "ragplbkp": the key every replica's scheduled backup asks for

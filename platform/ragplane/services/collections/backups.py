@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound
 from ragplane.adapters.store_engine import Point
 from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import ArchiveInvalid, CollectionExists, CollectionNotFound, RestoreFailed
 from ragplane.services.collections import archive
 from ragplane.services.collections.backup_journal import BackupJournal
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord
@@ -41,10 +41,6 @@ SAMPLE_TOP = 5  # ids each sample query keeps
 PAGE = 256
 
 log = logging.getLogger("ragplane.backups")
-
-
-class RestoreFailed(Exception):
-    """The loaded copy does not match its archive; nothing the caller had was changed."""
 
 
 @dataclass
@@ -211,7 +207,7 @@ class Backups:
         leave every collection as it was."""
         try:
             report = await self._restore(name, source, new_name)
-        except archive.ArchiveInvalid as exc:
+        except ArchiveInvalid as exc:
             self.journal.restored(name, "refused", str(exc))
             raise
         except Exception as exc:
@@ -225,7 +221,7 @@ class Backups:
         path = next((a for a in candidates if a.name == source), None) if source else next(iter(candidates), None)
         if path is None:
             which = f"no archive {source} of {name}" if source else f"no archive of {name}"
-            raise archive.ArchiveInvalid(f"{which} in {self.folder}")
+            raise ArchiveInvalid(f"{which} in {self.folder}")
         checked = await asyncio.to_thread(archive.verify, path)
         target = new_name or name
         async with self.changes:

@@ -1,8 +1,10 @@
-"""Documents as they arrive: a JSON list or multipart text/Markdown files.
+"""Documents as they arrive, and the rules every document meets.
 
 Everything is validated before a job is created, so a bad item refuses the whole
 request with a 422 that names it (`documents[3].text: must not be empty`), and nothing
-is ingested half-way because of a typo.
+is ingested half-way because of a typo. A JSON body is validated by its model
+(`schemas.DocumentsBody`, which applies `check_id` and `has_nul` from here); multipart
+text/Markdown files are read here, each becoming one document named after its file.
 
 `file_text` and `check_id` are the one rule for files, whether uploaded or read from disk
 by `ragplane ingest` (which imports them), so both accept and refuse the same files for
@@ -19,7 +21,7 @@ from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 
-from ragplane.kit.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from ragplane.errors import BadRequest, NotText, UnsupportedMediaType, ValidationFailed
 from ragplane.text import markdown_title
 
 MAX_DOCUMENTS = 1000
@@ -41,20 +43,22 @@ class DocumentIn:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def _title(text: str, fallback: str) -> str:
+def title_of(text: str, fallback: str) -> str:
+    """A document's title when none is given: its first Markdown heading, else `fallback`."""
     return markdown_title(text) or fallback
 
 
 def file_title(text: str, name: str) -> str:
     """A file's title: its first Markdown heading, else its name without folders and suffix."""
-    return _title(text, PurePosixPath(name).stem)
+    return title_of(text, PurePosixPath(name).stem)
+
+
+def hash_id(text: str) -> str:
+    """The id of a document sent without one: a hash of its text."""
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 NUL_RULE = "must not contain NUL characters (U+0000)"
-
-
-class NotText(ValueError):
-    """A file's bytes are not a document's text; the message says why, to follow its name."""
 
 
 def file_text(raw: bytes) -> str:
@@ -78,14 +82,14 @@ def file_text(raw: bytes) -> str:
     return text
 
 
-def _has_nul(value: Any) -> bool:
+def has_nul(value: Any) -> bool:
     """A NUL anywhere in a string or nested JSON value (PostgreSQL text and jsonb refuse it)."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 
@@ -104,51 +108,6 @@ def _check_id(value: Any, where: str, errors: list[tuple[str, str]]) -> str | No
         errors.append((where, problem))
         return None
     return str(value).strip()
-
-
-def parse_json(body: Mapping[str, Any]) -> list[DocumentIn]:
-    """`{"documents": [{"text", "id"?, "title"?, "source"?, "metadata"?}, ...]}`."""
-    items = body.get("documents")
-    if not isinstance(items, list) or not items:
-        raise ValidationFailed([("documents", "must be a non-empty list of documents")])
-    if len(items) > MAX_DOCUMENTS:
-        raise ValidationFailed([("documents", f"at most {MAX_DOCUMENTS} per request (got {len(items)})")])
-    errors: list[tuple[str, str]] = []
-    documents: list[DocumentIn] = []
-    for i, item in enumerate(items):
-        where = f"documents[{i}]"
-        if not isinstance(item, dict):
-            errors.append((where, "must be an object"))
-            continue
-        text = item.get("text")
-        if not isinstance(text, str) or not text.strip():
-            errors.append((f"{where}.text", "must be a non-empty string"))
-            continue
-        errors.extend(
-            (f"{where}.{field}", NUL_RULE)
-            for field in ("text", "title", "source", "metadata")
-            if _has_nul(item.get(field))
-        )
-        doc_id = (
-            _check_id(item["id"], f"{where}.id", errors)
-            if "id" in item
-            else "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-        )
-        title = item.get("title")
-        if title is not None and not isinstance(title, str):
-            errors.append((f"{where}.title", "must be a string"))
-        source = item.get("source")
-        if source is not None and not isinstance(source, str):
-            errors.append((f"{where}.source", "must be a string"))
-        metadata = item.get("metadata", {})
-        if not isinstance(metadata, dict):
-            errors.append((f"{where}.metadata", "must be an object"))
-        if doc_id is not None and not errors:
-            documents.append(DocumentIn(doc_id, title or _title(text, doc_id), text, source, metadata))
-    _check_unique(documents, errors)
-    if errors:
-        raise ValidationFailed(errors)
-    return documents
 
 
 async def parse_files(form: FormData) -> list[DocumentIn]:
@@ -176,15 +135,18 @@ async def parse_files(form: FormData) -> list[DocumentIn]:
         doc_id = _check_id(name, name, errors)
         if doc_id is not None:
             documents.append(DocumentIn(doc_id, file_title(text, name), text, name))
-    _check_unique(documents, errors)
+    errors += duplicates(documents)
     if errors:
         raise ValidationFailed(errors)
     return documents
 
 
-def _check_unique(documents: Sequence[DocumentIn], errors: list[tuple[str, str]]) -> None:
+def duplicates(documents: Sequence[DocumentIn]) -> list[tuple[str, str]]:
+    """An error for each document whose id an earlier one of the same request has."""
     seen: set[str] = set()
+    errors = []
     for doc in documents:
         if doc.id in seen:
             errors.append((doc.id, "appears twice in one request; give each document its own id"))
         seen.add(doc.id)
+    return errors

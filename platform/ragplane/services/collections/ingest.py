@@ -28,14 +28,13 @@ from collections.abc import Collection, Sequence
 from opentelemetry.trace import Tracer
 
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionNotFound, DependencyError
 from ragplane.adapters.vectors import VectorStore
-from ragplane.kit.errors import ServiceUnavailable
+from ragplane.errors import CollectionNotFound, DependencyError, RegistryError, ServiceUnavailable
 from ragplane.services.collections.documents import DocumentIn
 from ragplane.services.collections.models import CollectionRecord, JobRecord, JobState, now
 from ragplane.services.collections.points import Ingested, PointWriter, chunk_document
 from ragplane.services.collections.progress import JobProgress
-from ragplane.services.collections.registry import Registry, RegistryError
+from ragplane.services.collections.registry import Registry
 from ragplane.services.collections.stats import CollectionStats
 from ragplane.services.collections.sweep import RETRY_EVERY_S, Strays, keep_versions
 from ragplane.telemetry import catalog

@@ -12,8 +12,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from ragplane.adapters.errors import CollectionNotFound, DependencyError
 from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import CollectionNotFound, DependencyError
 from ragplane.services.collections.registry import Registry
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from ragplane.adapters.errors import CollectionNotFound
 from ragplane.adapters.vectors import JOB_FIELD, VectorStore
+from ragplane.errors import CollectionNotFound
 from ragplane.services.collections.registry import Registry
 
 RETRY_EVERY_S = 30.0

@@ -1,8 +1,8 @@
 """The gateway's one admin route: `/internal/maintenance`, for operators holding the service token.
 
-The gateway is public, so its `/internal/*` exists only here and checks the token itself
-(the other services guard every route with it). `ragplane maintenance on|off|status`
-calls it.
+The gateway is public, so its `/internal/*` exists only here and in `/internal/traces`
+(`kit.internal.trace_routes`), each checking the token itself (the other services guard every
+route with it). `ragplane maintenance on|off|status` calls it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ragplane.kit.errors import Forbidden, ValidationFailed
+from ragplane.errors import Forbidden, ValidationFailed
 from ragplane.kit.requests import read_json_object
 from ragplane.kit.service_auth import HEADER, check_token
 from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState

@@ -20,6 +20,7 @@ from ragplane import __version__
 from ragplane.adapters.redis_persistence import watch_persistence
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.health import Health
+from ragplane.kit.internal import trace_routes
 from ragplane.kit.versioning import ALL_METHODS
 from ragplane.services.gateway.admin import maintenance_routes
 from ragplane.services.gateway.auth import Authenticator
@@ -70,9 +71,9 @@ def create_gateway_app(
             time.time() if edge.maintenance else None,
         ),
         redis=redis,
-        key=f"{settings.redis_key_prefix}:maintenance",
+        key=f"{settings.cache.redis_key_prefix}:maintenance",
     )
-    limiter = build_rate_limiter(edge, redis=redis, prefix=settings.redis_key_prefix, metrics=metrics)
+    limiter = build_rate_limiter(edge, redis=redis, prefix=settings.cache.redis_key_prefix, metrics=metrics)
     policy = EdgePolicy(
         maintenance=maintenance,
         authenticator=Authenticator(edge, metrics),
@@ -86,10 +87,10 @@ def create_gateway_app(
         name: UpstreamPool(
             name,
             settings.gateway.replicas(name) or (url,),
-            token=lambda: settings.inter_service_secret or "",
-            timeout_s=settings.upstream_timeout_s,
+            token=lambda: settings.service_token or "",
+            timeout_s=settings.server.upstream_timeout_s,
             metrics=metrics,
-            breakers_enabled=settings.circuit_breaker_enabled,
+            breakers_enabled=settings.resilience.circuit_breaker_enabled,
             tracer=tracer_provider.get_tracer("ragplane.gateway"),
         )
         for name, url in upstreams.items()
@@ -145,6 +146,7 @@ def create_gateway_app(
             *maintenance_routes(
                 maintenance, secrets=settings.service_secrets, default_message=edge.maintenance_message
             ),
+            *trace_routes(tracer_provider, settings.service_secrets),  # its own spans, for `ragplane trace`
             *proxy_routes(proxy),
         ],
         lifespan=lifespan,

@@ -37,8 +37,8 @@ from jwt.algorithms import HMACAlgorithm
 from jwt.exceptions import InvalidSubjectError
 from jwt.types import Options
 
-from ragplane.kit import errors
-from ragplane.settings_gateway import GatewaySettings
+from ragplane import errors
+from ragplane.settings import GatewaySettings
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -133,7 +133,7 @@ class Authenticator:
 
     def __init__(self, settings: GatewaySettings, metrics: ServiceMetrics) -> None:
         self.settings = settings
-        secret = settings.jwt_secret
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes for HS256")
         if secret is not None:
@@ -255,7 +255,7 @@ def issue_token(settings: GatewaySettings, *, sub: str, plan: str, ttl_s: float,
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience is not None:
         claims["aud"] = settings.jwt_audience
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
 
 
 def parse_ttl(text: str) -> float:

@@ -16,8 +16,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Send
 
-from ragplane.kit.errors import TYPE_PREFIX, Forbidden, ProblemResponse
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.errors import Forbidden
+from ragplane.kit.problems import TYPE_PREFIX, ProblemResponse
+from ragplane.settings import GatewaySettings
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
 REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")

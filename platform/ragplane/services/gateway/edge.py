@@ -24,7 +24,8 @@ from typing import Protocol
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragplane.kit.errors import HeadersTooLarge, PayloadTooLarge, ProblemError, problem_from_error
+from ragplane.errors import HeadersTooLarge, PayloadTooLarge, ProblemError
+from ragplane.kit.problems import problem_from_error
 from ragplane.kit.tracing import current_trace_id
 from ragplane.services.gateway.maintenance import Maintenance
 from ragplane.services.gateway.routing import is_api_path

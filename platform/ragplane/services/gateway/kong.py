@@ -42,11 +42,11 @@ from typing import Any
 
 import yaml
 
-from ragplane.kit.errors import TYPE_PREFIX, problem_document
+from ragplane.kit.problems import TYPE_PREFIX, problem_document
 from ragplane.kit.versioning import V1
 from ragplane.services.gateway.cors import EXPOSED_HEADERS, METHODS, REQUEST_HEADERS
 from ragplane.services.gateway.routing import ROUTING_TABLE
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.settings import GatewaySettings
 
 COMMAND = "ragplane gateway export-kong"
 # The full stack in docker-compose.yml.

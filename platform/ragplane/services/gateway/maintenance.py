@@ -20,7 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ragplane.kit.errors import ServiceUnavailable
+from ragplane.errors import ServiceUnavailable
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 

@@ -29,10 +29,9 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ragplane.adapters.errors import CircuitOpen, DependencyError
-from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
+from ragplane.errors import BadGateway, CircuitOpen, DependencyError, GatewayTimeout, NotFound, Unreachable
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
-from ragplane.services.gateway.replicas import Unreachable, UpstreamPool
+from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 

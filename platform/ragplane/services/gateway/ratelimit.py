@@ -28,8 +28,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from ragplane.kit.errors import ProblemError, ServiceUnavailable
-from ragplane.settings_gateway import FailurePolicy, GatewaySettings
+from ragplane.errors import ServiceUnavailable, TooManyRequests
+from ragplane.settings import GatewaySettings
+from ragplane.settings.gateway import FailurePolicy
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import ServiceMetrics
 
@@ -92,10 +93,8 @@ def _decision(count: int, limit: int, left_s: float) -> Decision:
     return Decision(count <= limit, limit, max(0, limit - count), max(1, math.ceil(left_s)))
 
 
-class RateLimitExceeded(ProblemError):
-    """429: the consumer's plan has no requests left in this window."""
-
-    status, slug = 429, "rate-limited"
+class RateLimitExceeded(TooManyRequests):
+    """429: the consumer's plan has no requests left in this window; the detail and headers say so."""
 
     def __init__(self, decision: Decision, plan: str) -> None:
         detail = f"The {plan} plan allows {decision.limit} requests per minute; retry in {decision.retry_after} s."

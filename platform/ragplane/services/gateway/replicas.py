@@ -26,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from yarl import URL
 
-from ragplane.adapters.errors import CircuitOpen, DependencyUnavailable
+from ragplane.errors import CircuitOpen, Unreachable
 from ragplane.kit.breakers import Breaker, Breakers
 from ragplane.kit.service_auth import HEADER as SERVICE_TOKEN
 from ragplane.kit.tracing import client_span
@@ -133,14 +133,6 @@ class Replica:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-class Unreachable(DependencyUnavailable):
-    """No answer from the replica: refused, reset, closed, or (kind `timeout`) too slow.
-
-    Except after a timeout, an idempotent request may be sent to another replica: it was
-    never received, or it is harmless to repeat.
-    """
 
 
 class UpstreamPool:

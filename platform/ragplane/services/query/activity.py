@@ -1,8 +1,8 @@
 """Query volume and latency per minute over the last hour: what the console's Activity view draws.
 
 Two sources, one answer. With PostgreSQL, the query log's per-minute rollup
-(`query_stats_1m`), which counts the requests of every query replica; the collections
-service refreshes it every upkeep round (`DATABASE_MAINTENANCE_S`), so its newest minute
+(`query_stats_1m`), which counts the requests of every query replica; this service's
+upkeep (`log_upkeep.py`) refreshes it every round (`DATABASE_MAINTENANCE_S`), so its newest minute
 may lag by that much. Without PostgreSQL — or while the rollup cannot be read — this
 replica's own counts, kept per minute in memory as requests finish (`RecentActivity`): the
 same numbers its metrics count, but over time, which a counter alone cannot show.
@@ -15,18 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ragplane.adapters.querylog import Kind, QueryLog
-from ragplane.kit.errors import ValidationFailed
+from ragplane.kit.schemas import ModelResponse
 from ragplane.kit.versioning import ApiRoute
-from ragplane.services.query.schemas import ACTIVITY
+from ragplane.services.query.schemas import ACTIVITY, WINDOW_MINUTES, ActivityBucket, ActivityQuery, ActivityResponse
 
-WINDOW_MINUTES = 60
 ERROR_STATUS = 500  # a request that failed on the service's side, as the rollup counts errors
 # What reading the rollup can raise when PostgreSQL is away or slow, or before its migrations ran.
 ROLLUP_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -60,16 +58,16 @@ class Minute:
         self.latency_sum_s += latency_sum_s
         self.latency_max_s = max(self.latency_max_s, latency_max_s)
 
-    def as_json(self, minute: int) -> dict[str, Any]:
+    def bucket(self, minute: int) -> ActivityBucket:
         requests = self.searches + self.questions
-        return {
-            "minute": datetime.fromtimestamp(minute * 60, UTC).isoformat().replace("+00:00", "Z"),
-            "searches": self.searches,
-            "questions": self.questions,
-            "errors": self.errors,
-            "latency_avg_ms": round(self.latency_sum_s / requests * 1000, 2) if requests else None,
-            "latency_max_ms": round(self.latency_max_s * 1000, 2) if requests else None,
-        }
+        return ActivityBucket(
+            minute=datetime.fromtimestamp(minute * 60, UTC).isoformat().replace("+00:00", "Z"),
+            searches=self.searches,
+            questions=self.questions,
+            errors=self.errors,
+            latency_avg_ms=round(self.latency_sum_s / requests * 1000, 2) if requests else None,
+            latency_max_ms=round(self.latency_max_s * 1000, 2) if requests else None,
+        )
 
 
 class RecentActivity:
@@ -124,13 +122,9 @@ class ActivityApi:
         return [ApiRoute("GET", "/rag/activity", self.activity, "Query volume and latency per minute", ACTIVITY)]
 
     async def activity(self, request: Request) -> Response:
-        raw = request.query_params.get("minutes", str(WINDOW_MINUTES))
-        if not raw.isdigit() or not 1 <= int(raw) <= WINDOW_MINUTES:
-            raise ValidationFailed(
-                [("minutes", f"must be a whole number from 1 to {WINDOW_MINUTES}, not {raw[:20]!r}")]
-            )
+        window = ActivityQuery.parse(request.query_params).minutes
         last = self.recent.now()
-        first = last - int(raw) + 1
+        first = last - window + 1
         source, minutes = "replica", self.recent.since(first)
         if self.query_log is not None:
             try:
@@ -140,10 +134,10 @@ class ActivityApi:
                 log.warning("the query-log rollup cannot be read (%r); answering from this replica's counts", exc)
             if rollup is not None:
                 source, minutes = "query_log", rollup
-        return JSONResponse(
-            {
-                "source": source,
-                "minutes": int(raw),
-                "buckets": [minutes.get(m, Minute()).as_json(m) for m in range(first, last + 1)],
-            }
+        return ModelResponse(
+            ActivityResponse(
+                source=source,
+                minutes=window,
+                buckets=[minutes.get(m, Minute()).bucket(m) for m in range(first, last + 1)],
+            )
         )

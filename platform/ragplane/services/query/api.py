@@ -23,27 +23,33 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.trace import Tracer
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ragplane.adapters.answerers import Answer, Answerer, Passage
+from ragplane.adapters.cache import Cache
 from ragplane.adapters.embedders import Embedder
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound, DependencyError, DependencyUnavailable
 from ragplane.adapters.querylog import Kind, QueryLog, QueryLogEntry
 from ragplane.adapters.vectors import Hit, VectorStore
-from ragplane.kit.cache import Cache
-from ragplane.kit.errors import ProblemError
-from ragplane.kit.problems import dependency_problem
+from ragplane.errors import CollectionNotFound, DependencyUnavailable, problem_for
 from ragplane.kit.requests import read_json_object
+from ragplane.kit.schemas import ModelResponse
 from ragplane.kit.tracing import current_trace_id, stage
 from ragplane.kit.versioning import ApiRoute
 from ragplane.lexical import query_vector
 from ragplane.services.query import schemas
 from ragplane.services.query.activity import RecentActivity
-from ragplane.services.query.validation import SearchRequest, from_body, from_query_params
+from ragplane.services.query.schemas import (
+    Citation,
+    QueryRequest,
+    QueryResponse,
+    SearchResponse,
+    SearchResult,
+    Source,
+)
 from ragplane.telemetry import catalog
 from ragplane.telemetry.metrics import BoundedLabel, ServiceMetrics
 
@@ -52,17 +58,25 @@ COLLECTION_LABELS = 500
 CLIENT_CLOSED = 499  # the client went away before the answer (nginx's convention); logged, never sent
 
 
-def _result(hit: Hit) -> dict[str, Any]:
+R = TypeVar("R", bound=SearchResult)
+
+
+def _result(hit: Hit, model: type[R], **extra: Any) -> R:
+    """A hit as a search result, or (with its `id`) as an answer's source.
+
+    A point written by something other than ragplane may lack a field: it reads as empty, never
+    as a 500 (the schema's strings stay strings)."""
     p = hit.payload
-    return {
-        "score": round(hit.score, 6),
-        "document_id": p.get("document_id"),
-        "title": p.get("title"),
-        "text": p.get("text"),
-        "section": p.get("section", ""),
-        "chunk_index": p.get("chunk_index"),
-        "source": p.get("source"),
-    }
+    return model(
+        score=round(hit.score, 6),
+        document_id=str(p.get("document_id", "")),
+        title=str(p.get("title", "")),
+        text=str(p.get("text", "")),
+        section=str(p.get("section", "")),
+        chunk_index=p.get("chunk_index"),
+        source=p.get("source"),
+        **extra,
+    )
 
 
 @dataclass
@@ -77,13 +91,10 @@ class _Outcome:
 
 def _status_of(exc: BaseException) -> int:
     """The status the client gets for `exc`, as the exception handlers will map it."""
-    if isinstance(exc, ProblemError):
-        return exc.status
-    if isinstance(exc, DependencyError | CollectionNotFound | CollectionExists):
-        return dependency_problem(exc).status
     if isinstance(exc, asyncio.CancelledError):
         return CLIENT_CLOSED
-    return 500
+    problem = problem_for(exc)
+    return problem.status if problem is not None else 500
 
 
 class QueryApi:
@@ -108,6 +119,7 @@ class QueryApi:
         self.results = results
         self.tracer = tracer
         self.default_collection = default_collection
+        self.context = QueryRequest.defaults(default_collection)  # one validation context for every request
         self.query_log = query_log
         self.activity = activity
         self.answer_duration = metrics.histogram(catalog.ANSWER_DURATION)
@@ -128,48 +140,48 @@ class QueryApi:
 
     async def search(self, request: Request) -> Response:
         started = time.perf_counter()
-        req = from_query_params(request.query_params, default_collection=self.default_collection)
+        req = QueryRequest.parse(request.query_params, context=self.context)
         with self._logged("search", req, started) as outcome:
             hits, cached = await self._retrieve(req)
             outcome.results, outcome.cache_hit = len(hits), cached
-        return JSONResponse(
-            {
-                "query": req.query,
-                "collection": req.collection,
-                "max_results": req.max_results,
-                "results": [_result(h) for h in hits],
-                "cached": cached,
-                "took_ms": _since(started),
-            }
+        return ModelResponse(
+            SearchResponse(
+                query=req.query,
+                collection=req.collection,
+                max_results=req.max_results,
+                results=[_result(h, SearchResult) for h in hits],
+                cached=cached,
+                took_ms=_since(started),
+            )
         )
 
     async def query(self, request: Request) -> Response:
         started = time.perf_counter()
         body = await read_json_object(request, QUERY_BODY_LIMIT)
-        req = from_body(body, default_collection=self.default_collection)
+        req = QueryRequest.parse(body, context=self.context)
         with self._logged("query", req, started) as outcome:
             hits, outcome.cache_hit = await self._retrieve(req)
             outcome.results = len(hits)
             answer, degraded, passages = await self._answer_hits(req.query, hits)
             outcome.degraded = degraded is not None
-        return JSONResponse(
-            {
-                "query": req.query,
-                "collection": req.collection,
-                "answer": answer.text,
-                "grounded": answer.grounded,
-                "citations": [{"text": c.text, "sources": list(c.sources)} for c in answer.citations],
-                "sources": [{"id": p.number, **_result(h)} for p, h in zip(passages, hits, strict=True)],
-                "answerer": answer.answerer,
-                "degraded": degraded is not None,
-                **({"degraded_reason": degraded} if degraded else {}),
-                "max_results": req.max_results,
-                "took_ms": _since(started),
-            }
+        return ModelResponse(
+            QueryResponse(
+                query=req.query,
+                collection=req.collection,
+                answer=answer.text,
+                grounded=answer.grounded,
+                citations=[Citation(text=c.text, sources=list(c.sources)) for c in answer.citations],
+                sources=[_result(h, Source, id=p.number) for p, h in zip(passages, hits, strict=True)],
+                answerer=answer.answerer,
+                degraded=degraded is not None,
+                degraded_reason=degraded or None,
+                max_results=req.max_results,
+                took_ms=_since(started),
+            )
         )
 
     @contextmanager
-    def _logged(self, kind: Kind, req: SearchRequest, started: float) -> Iterator[_Outcome]:
+    def _logged(self, kind: Kind, req: QueryRequest, started: float) -> Iterator[_Outcome]:
         """Count the request in this minute's activity and record it in the query log when the
         block ends, however it ends."""
         outcome = _Outcome()
@@ -233,7 +245,7 @@ class QueryApi:
     async def _embed_query(self, text: str) -> list[float]:
         return (await self.embedder.embed([text]))[0]  # a CachedEmbedder: embedded once per text
 
-    async def _retrieve(self, req: SearchRequest) -> tuple[list[Hit], bool]:
+    async def _retrieve(self, req: QueryRequest) -> tuple[list[Hit], bool]:
         """Hits for the request, and whether they came from the result cache."""
         try:
             version = await self.store.version(req.collection)

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from ragplane.adapters.answerers import Answerer, ExtractiveAnswerer
+from ragplane.adapters.cache import decode_json, decode_vector, encode_json, encode_vector, new_cache
 from ragplane.adapters.embedders import Embedder
 from ragplane.adapters.gpu import GpuSlots, Priority
 from ragplane.adapters.guarded import GuardedAnswerer, GuardedEmbedder, watch_slots
@@ -25,11 +26,11 @@ from ragplane.adapters.querylog import QueryLog
 from ragplane.adapters.vectors import VectorStore
 from ragplane.kit.app import ServiceSpec, create_app
 from ragplane.kit.breakers import service_breakers
-from ragplane.kit.cache import decode_json, decode_vector, encode_json, encode_vector, new_cache
-from ragplane.kit.embedding_cache import CachedEmbedder
 from ragplane.kit.health import Health
 from ragplane.services.query.activity import ActivityApi, RecentActivity
 from ragplane.services.query.api import QueryApi
+from ragplane.services.query.embedding_cache import CachedEmbedder
+from ragplane.services.query.log_upkeep import QueryLogUpkeep
 from ragplane.services.query.schemas import SCHEMAS
 from ragplane.settings import Settings
 from ragplane.telemetry.metrics import ServiceMetrics
@@ -42,17 +43,17 @@ QUERY_LOG_CONNECTIONS = 2  # the writer uses one at a time; a spare while one is
 
 def build_query_log(settings: Settings, metrics: ServiceMetrics) -> QueryLog | None:
     """The query log writer when `DATABASE_URL` is set, else None (nothing is recorded, nothing is spent)."""
-    url = settings.database_url
+    url = settings.database.database_url
     if not url:
         return None
-    timeout_s = settings.database_timeout_s
-    size = min(QUERY_LOG_CONNECTIONS, settings.database_pool_size)
+    timeout_s = settings.database.database_timeout_s
+    size = min(QUERY_LOG_CONNECTIONS, settings.database.database_pool_size)
     return QueryLog(
         lambda: create_pool(url, size=size, timeout_s=timeout_s, application=NAME),
         metrics=metrics,
-        batch_size=settings.query_log_batch_size,
-        flush_s=settings.query_log_flush_s,
-        capacity=settings.query_log_buffer,
+        batch_size=settings.query_log.query_log_batch_size,
+        flush_s=settings.query_log.query_log_flush_s,
+        capacity=settings.query_log.query_log_buffer,
         timeout_s=timeout_s,
         owns_pool=True,
     )
@@ -70,7 +71,7 @@ def create_query_app(
     metrics: ServiceMetrics | None = None,
 ) -> Starlette:
     metrics = metrics or ServiceMetrics(NAME)
-    breakers = service_breakers(BREAKERS, settings, metrics)
+    breakers = service_breakers(BREAKERS, settings.resilience, metrics)
     watch_slots(slots, metrics)
     guarded = GuardedEmbedder(
         embedder,
@@ -78,9 +79,9 @@ def create_query_app(
         slots=slots,
         metrics=metrics,
         priority=Priority.INTERACTIVE,
-        batch=(settings.embed_batch_max, settings.embed_batch_wait_ms / 1000),
+        batch=(settings.models.embed_batch_max, settings.models.embed_batch_wait_ms / 1000),
     )
-    cache = functools.partial(new_cache, settings=settings, metrics=metrics, redis=redis, guard=breakers["cache"])
+    cache = functools.partial(new_cache, settings=settings.cache, metrics=metrics, redis=redis, guard=breakers["cache"])
     embeddings = cache("query_embeddings", encode=encode_vector, decode=decode_vector)
     sentences = cache("sentence_embeddings", encode=encode_vector, decode=decode_vector)
     results = cache("search_results", encode=encode_json, decode=decode_json)
@@ -89,6 +90,17 @@ def create_query_app(
     answerer = GuardedAnswerer(llm, guard=breakers["llm"], slots=slots, metrics=metrics) if llm else extractive
     guarded_store = store.guarded(breakers["qdrant"], metrics)
     query_log = build_query_log(settings, metrics)
+    upkeep = (
+        QueryLogUpkeep(
+            lambda: query_log.pool,
+            migrate_on_start=settings.database.database_migrate_on_start,
+            every_s=settings.database.database_maintenance_s,
+            retry_s=settings.database.database_retry_s,
+            retention_days=settings.database.query_log_retention_days,
+        )
+        if query_log
+        else None
+    )
     activity = RecentActivity()
     api = QueryApi(
         embedder=CachedEmbedder(guarded, embeddings, tracer=tracer),
@@ -98,7 +110,7 @@ def create_query_app(
         results=results,
         metrics=metrics,
         tracer=tracer,
-        default_collection=settings.default_collection,
+        default_collection=settings.collections.default_collection,
         activity=activity,
         query_log=query_log,
     )
@@ -118,9 +130,13 @@ def create_query_app(
         await embedder.start()
         if query_log:
             await query_log.start()
+        if upkeep:
+            upkeep.start()
         try:
             yield
         finally:
+            if upkeep:
+                await upkeep.close()
             if query_log:
                 await query_log.close()
             await guarded.close()
@@ -148,4 +164,5 @@ def create_query_app(
     )
     app = create_app(spec)
     app.state.query_log = query_log
+    app.state.query_log_upkeep = upkeep
     return app

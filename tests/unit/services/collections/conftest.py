@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragplane.adapters.vectors import VectorStore
-from ragplane.services.collections.registry import JsonRegistry
+from ragplane.services.collections.registry.json_file import JsonRegistry
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ragplane.services.collections.app import _warn_if_unmigrated, build_registry
-from ragplane.services.collections.hybrid import HybridRegistry
 from ragplane.services.collections.models import CollectionRecord
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry
+from ragplane.services.collections.registry.hybrid import HybridRegistry
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.telemetry.metrics import ServiceMetrics
 
 pytestmark = pytest.mark.anyio

@@ -14,8 +14,8 @@ from prometheus_client import generate_latest
 from ragplane.adapters.vectors import VectorStore
 from ragplane.services.collections.backup_schedule import ADVISORY_LOCK, exclusive, run_once, run_schedule
 from ragplane.services.collections.backups import Backups
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.telemetry.metrics import ServiceMetrics
 from tests.unit.services.collections.test_backups import backups_of, fill
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from ragplane.adapters.errors import CollectionExists, CollectionNotFound
 from ragplane.adapters.store_engine import Point
 from ragplane.adapters.vectors import VectorStore
+from ragplane.errors import ArchiveInvalid, CollectionExists, CollectionNotFound
 from ragplane.lexical import document_vector
 from ragplane.services.collections import archive
 from ragplane.services.collections.backups import Backups
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord
-from ragplane.services.collections.registry import JsonRegistry
+from ragplane.services.collections.registry.json_file import JsonRegistry
 from ragplane.telemetry.metrics import ServiceMetrics
 
 pytestmark = pytest.mark.anyio
@@ -122,7 +122,7 @@ async def test_a_damaged_archive_is_refused_and_nothing_changes(backups: Backups
         path.write_bytes(gzip.compress(raw))
         archive.sidecar(path).write_text(f"{archive.sha256_of(path)}  {path.name}\n")
     before = await snapshot(backups, "docs")
-    with pytest.raises(archive.ArchiveInvalid) as refused:
+    with pytest.raises(ArchiveInvalid) as refused:
         await backups.restore("docs")
     assert path.name in str(refused.value) or "missing" in str(refused.value)
     assert await snapshot(backups, "docs") == before
@@ -131,7 +131,7 @@ async def test_a_damaged_archive_is_refused_and_nothing_changes(backups: Backups
 async def test_a_missing_collection_or_archive_is_said_so(backups: Backups) -> None:
     with pytest.raises(CollectionNotFound):
         await backups.create("nothing")
-    with pytest.raises(archive.ArchiveInvalid, match="no archive of docs"):
+    with pytest.raises(ArchiveInvalid, match="no archive of docs"):
         await backups.restore("docs")
 
 

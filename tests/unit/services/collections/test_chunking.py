@@ -75,3 +75,50 @@ def test_every_chunk_of_a_long_table_repeats_its_header() -> None:
     # every row once, in order: nothing lost or repeated but the header
     found = [line for c in chunks for line in c.text.splitlines()[2:]]
     assert found == rows.splitlines()
+
+
+def test_setext_headings_open_sections_and_hashes_in_code_do_not() -> None:
+    text = "Guide\n=====\n\nIntro.\n\nPart *two*\n---\n\n~~~\n# not a section\n~~~\n\n    # indented code\n"
+    chunks = chunk_markdown(text)
+    assert [(c.section, c.text) for c in chunks] == [
+        ("Guide", "Intro."),
+        ("Guide > Part two", "~~~\n# not a section\n~~~\n\n    # indented code"),
+    ]
+
+
+def test_thematic_breaks_are_not_chunks() -> None:
+    assert [c.text for c in chunk_markdown("# T\n\nOne.\n\n---\n\n***\n")] == ["One."]
+
+
+def test_every_piece_of_a_long_code_block_is_a_closed_fence() -> None:
+    lines = "\n".join(f"echo step {i} of a long script" for i in range(40))
+    chunks = chunk_markdown(f"# T\n\n```sh\n{lines}\n```\n\nAfter the script.", size=300, overlap=100)
+    code = [c.text for c in chunks if "echo" in c.text]
+    assert len(code) > 3
+    assert all(t.startswith("```sh\necho step") and t.endswith("\n```") for t in code[:-1]), code
+    assert code[-1].startswith("```sh\n") and "```\n\nAfter the script." in code[-1]
+    # no chunk repeats code lines as an overlap, and every line is there once
+    assert [line for t in code for line in t.splitlines() if line.startswith("echo")] == lines.splitlines()
+
+
+def test_a_table_after_a_lead_in_line_keeps_its_header() -> None:
+    header = "| variable | default |\n|---|---|"
+    rows = "\n".join(f"| `SETTING_{i}` | `{i}` |" for i in range(40))
+    chunks = chunk_markdown(f"# Settings\n\nThe settings:\n\n{header}\n{rows}\n", size=300, overlap=60)
+    # the lead-in opens the first chunk rather than making a chunk of its own
+    assert chunks[0].text.startswith(f"The settings:\n\n{header}\n| `SETTING_0`")
+    assert all(c.text.startswith(header) for c in chunks[1:]), [c.text[:60] for c in chunks]
+    assert all(len(c.text) <= 300 + 60 for c in chunks)
+
+
+def test_a_list_is_cut_between_its_items_and_their_code_blocks() -> None:
+    item = (
+        "1. Silence the alert before the work starts, with an end and a comment:\n\n"
+        "   ```sh\n   amtool silence add x\n   ```\n"
+    )
+    chunks = chunk_markdown("# T\n\n" + item * 8, size=200, overlap=60)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        # fences stay balanced and no chunk opens with a code line carried over as overlap
+        assert chunk.text.count("```") % 2 == 0, chunk.text
+        assert not chunk.text.startswith("amtool"), chunk.text

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ragplane.adapters.errors import DependencyUnavailable
-from ragplane.services.collections.hybrid import CHECK_TIMEOUT_S, HybridRegistry
+from ragplane.errors import DependencyUnavailable
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry, Snapshot
+from ragplane.services.collections.registry import Snapshot
+from ragplane.services.collections.registry.hybrid import CHECK_TIMEOUT_S, HybridRegistry
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 from ragplane.telemetry.metrics import ServiceMetrics
 from tests.pg import fetch
 from tests.proxy import Proxy, proxy_to

@@ -2,9 +2,8 @@
 
 import pytest
 
-from ragplane.adapters.errors import CircuitOpen, DependencyUnavailable
+from ragplane.errors import CircuitOpen, DependencyUnavailable, RegistryError
 from ragplane.services.collections.ingest import COLLECTION_DELETED, INTERRUPTED, failure_reason
-from ragplane.services.collections.registry import RegistryError
 from ragplane.telemetry.catalog import INGESTION_FAILURE_REASONS
 
 

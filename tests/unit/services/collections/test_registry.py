@@ -5,14 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from ragplane.adapters.errors import CollectionExists
+from ragplane.errors import CollectionExists, RegistryError
 from ragplane.services.collections.models import CollectionRecord, DocumentRecord, JobRecord, JobState
-from ragplane.services.collections.registry import (
-    KEEP_FINISHED_JOBS,
-    JsonRegistry,
-    RegistryError,
-    write_atomically,
-)
+from ragplane.services.collections.registry import KEEP_FINISHED_JOBS
+from ragplane.services.collections.registry.json_file import JsonRegistry, write_atomically
 
 
 def run(coro):
@@ -80,7 +76,7 @@ def test_a_failed_write_changes_nothing(tmp_path: Path, monkeypatch: pytest.Monk
         def full_disk(*args: object) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr("ragplane.services.collections.registry.write_atomically", full_disk)
+        monkeypatch.setattr("ragplane.services.collections.registry.json_file.write_atomically", full_disk)
         with pytest.raises(RegistryError, match="No space left"):
             await r.add_collection(CollectionRecord("new", "m", 3))
         with pytest.raises(RegistryError):

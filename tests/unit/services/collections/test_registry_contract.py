@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ragplane.adapters.errors import CollectionExists
+from ragplane.errors import CollectionExists, RegistryError
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord, JobState
-from ragplane.services.collections.pgregistry import PostgresRegistry
-from ragplane.services.collections.registry import JsonRegistry, Registry, RegistryError
+from ragplane.services.collections.registry import Registry
+from ragplane.services.collections.registry.json_file import JsonRegistry
+from ragplane.services.collections.registry.postgres import PostgresRegistry
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from ragplane.services.collections.pgregistry import PostgresRegistry
+from ragplane.adapters.timeseries import Upkeep
+from ragplane.services.collections.registry.postgres import PostgresRegistry
+from ragplane.services.query.log_upkeep import QUERY_LOGS
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +108,7 @@ async def test_maintenance_drops_expired_partitions_and_rows(db: asyncpg.Connect
         "('1999-01-01 12:00Z', 'docs', 'search', 'q', 'q', 1, 0.1, false, false, 200)"
     )
 
-    await db.execute("SELECT ragplane_maintain(interval '30 days', interval '90 days')")
+    await db.execute("SELECT ragplane_keep_partitions('query_logs', 'time', 'day', 7, interval '30 days')")
 
     assert await db.fetchval("SELECT to_regclass('query_logs_p20000101')") is None
     assert await db.fetchval("SELECT count(*) FROM query_logs") == 0
@@ -118,8 +120,9 @@ async def test_the_three_rollups_return_rows_after_refresh(db: asyncpg.Connectio
     await _sample(db)
     registry = PostgresRegistry(database_url, pool_size=1, timeout_s=5)
 
-    assert await registry.maintain(query_log_retention_days=30, job_retention_days=90) == "partitioned"
+    assert await registry.maintain(job_retention_days=90) == "partitioned"  # the collections service's
     await registry.close()
+    assert await Upkeep(QUERY_LOGS).run(db, retention_days=30) == "partitioned"  # the query service's
 
     minutes = await db.fetch(
         "SELECT kind, queries, cache_hits, degraded, slow_queries FROM query_stats_1m ORDER BY kind"
@@ -146,7 +149,7 @@ async def test_partitions_are_utc_days_and_months_whatever_the_session_time_zone
         await db.execute(f'DROP TABLE "{row["relname"]}"')
     await db.execute("SET timezone = 'America/New_York'")
 
-    await db.execute("SELECT ragplane_maintain(interval '30 days', interval '90 days')")
+    await db.execute("SELECT ragplane_keep_partitions('ingestion_jobs', 'created_at', 'month', 2, interval '90 days')")
 
     await db.execute("SET timezone = 'UTC'")
     bounds = await db.fetch(partitions)
@@ -160,7 +163,9 @@ async def test_one_replica_at_a_time_does_the_upkeep(db: asyncpg.Connection, dat
     other = await asyncpg.connect(database_url)
     try:
         async with other.transaction():
-            await other.execute("SELECT pg_advisory_xact_lock(hashtext('ragplane_maintain'))")
-            assert await db.fetchval("SELECT ragplane_maintain(interval '1 day', interval '1 day')") == "busy"
+            await other.execute("SELECT pg_advisory_xact_lock(hashtext('ragplane_keep_partitions query_logs'))")
+            keep = "SELECT ragplane_keep_partitions($1, $2, $3, 2, interval '1 day')"
+            assert await db.fetchval(keep, "query_logs", "time", "day") == "busy"
+            assert await db.fetchval(keep, "ingestion_jobs", "created_at", "month") == "partitioned"  # its own turn
     finally:
         await other.close()

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from ragplane.kit.errors import PROBLEM_JSON, problem_from_error
+from ragplane.kit.problems import PROBLEM_JSON, problem_from_error
 from ragplane.services.gateway.auth import (
     NO_KEYS,
     Authenticator,
@@ -24,7 +24,7 @@ from ragplane.services.gateway.auth import (
     issue_token,
     parse_ttl,
 )
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.settings import GatewaySettings
 from ragplane.telemetry.metrics import ServiceMetrics
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -238,7 +238,7 @@ def test_bad_keys_fail_at_construction(rsa_key: rsa.RSAPrivateKey) -> None:
         ({"jwt_public_keys": (p384,)}, "ES256 needs P-256"),
         ({"jwt_public_keys": (weak,)}, "1024-bit RSA key; RS256 needs at least 2048"),
         ({"jwt_public_keys": (ed_pem,)}, "only RSA .RS256. and P-256 EC .ES256. keys"),
-        ({"jwt_secret": "short"}, "at least 32 bytes"),
+        ({"jwt_secret": "short"}, "at least 32 characters"),  # refused by the settings before the authenticator
         ({"jwt_secret": public_pem(rsa_key)}, "looks like a PEM key"),
     ]
     for settings, message in cases:

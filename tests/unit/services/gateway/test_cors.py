@@ -9,7 +9,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from ragplane.services.gateway.cors import EdgeCORS
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.settings import GatewaySettings
 
 ALLOWED = "https://app.example"
 

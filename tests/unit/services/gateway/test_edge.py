@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from ragplane.kit.errors import Unauthorized
+from ragplane.errors import Unauthorized
 from ragplane.kit.problems import EXCEPTION_HANDLERS, UnhandledErrorMiddleware
 from ragplane.services.gateway.edge import EdgeMiddleware, EdgePolicy
 from ragplane.services.gateway.maintenance import Maintenance, MaintenanceState

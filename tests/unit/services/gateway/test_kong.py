@@ -23,8 +23,7 @@ from ragplane.services.gateway.kong import (
     render,
 )
 from ragplane.services.gateway.routing import public_prefixes
-from ragplane.settings import Settings
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.settings import GatewaySettings, Settings
 
 ROOT = Path(__file__).resolve().parents[4]
 REGENERATE = "ragplane gateway export-kong"

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from ragplane.adapters.rediscache import connect
-from ragplane.kit.errors import ServiceUnavailable
+from ragplane.errors import ServiceUnavailable
 from ragplane.services.gateway import maintenance as module
 from ragplane.services.gateway.maintenance import InMaintenance, Maintenance, MaintenanceState
 from ragplane.telemetry.metrics import ServiceMetrics

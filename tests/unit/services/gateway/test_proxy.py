@@ -8,7 +8,7 @@ from aiohttp import web
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ragplane.kit.errors import BadGateway, GatewayTimeout, NotFound
+from ragplane.errors import BadGateway, GatewayTimeout, NotFound
 from ragplane.services.gateway.proxy import Proxy, forwarded_headers, has_dot_segments, origin, public_location
 from ragplane.services.gateway.replicas import UpstreamPool
 from ragplane.telemetry.metrics import ServiceMetrics

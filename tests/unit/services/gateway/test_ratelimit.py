@@ -14,7 +14,8 @@ import pytest
 from redis.asyncio import Redis
 
 from ragplane.adapters.rediscache import connect
-from ragplane.kit.errors import ServiceUnavailable, problem_from_error
+from ragplane.errors import ServiceUnavailable
+from ragplane.kit.problems import problem_from_error
 from ragplane.services.gateway.ratelimit import (
     TIMEOUTS_FOR_OUTAGE,
     Decision,
@@ -25,7 +26,7 @@ from ragplane.services.gateway.ratelimit import (
     RedisRateLimiter,
     build_rate_limiter,
 )
-from ragplane.settings_gateway import GatewaySettings
+from ragplane.settings import GatewaySettings
 from ragplane.telemetry.metrics import ServiceMetrics
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from ragplane.adapters.errors import CircuitOpen
-from ragplane.kit.errors import BadGateway, GatewayTimeout
+from ragplane.errors import BadGateway, CircuitOpen, GatewayTimeout
 from ragplane.services.gateway import replicas as replicas_module
 from ragplane.services.gateway.proxy import Proxy
 from ragplane.services.gateway.replicas import REPLICA_FAILURES, UpstreamPool

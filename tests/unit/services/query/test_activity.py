@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from ragplane.kit.errors import ValidationFailed
-from ragplane.services.query.activity import WINDOW_MINUTES, ActivityApi, RecentActivity
+from ragplane.errors import ValidationFailed
+from ragplane.services.query.activity import ActivityApi, RecentActivity
+from ragplane.services.query.schemas import WINDOW_MINUTES
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,7 @@ def test_requests_are_counted_per_minute_by_kind_with_errors_and_latency() -> No
     recent.record("query", 0.200, 404)
     [(minute, counts)] = recent.since(0).items()
     assert minute == 600
-    assert counts.as_json(minute) == {
+    assert counts.bucket(minute).model_dump() == {
         "minute": "1970-01-01T10:00:00Z",
         "searches": 2,
         "questions": 1,
@@ -105,7 +106,7 @@ async def test_a_query_log_that_cannot_be_read_falls_back_to_this_replica(pool: 
     assert body["buckets"][0]["questions"] == 1
 
 
-@pytest.mark.parametrize("minutes", ["0", "61", "-1", "ten", "1.5", ""])
+@pytest.mark.parametrize("minutes", ["0", "61", "-1", "ten", "1.5", "", "²"])
 async def test_a_window_outside_one_to_sixty_minutes_is_refused(minutes: str) -> None:
     with pytest.raises(ValidationFailed, match="minutes: must be a whole number from 1 to 60"):
         await ActivityApi(RecentActivity(), None).activity(request(f"minutes={minutes}"))

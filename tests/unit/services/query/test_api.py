@@ -4,8 +4,7 @@ import asyncio
 
 import pytest
 
-from ragplane.adapters.errors import CircuitOpen, CollectionNotFound, DependencyRejected, DependencyUnavailable
-from ragplane.kit.errors import ValidationFailed
+from ragplane.errors import CircuitOpen, CollectionNotFound, DependencyRejected, DependencyUnavailable, ValidationFailed
 from ragplane.services.query.api import CLIENT_CLOSED, _status_of
 
 

@@ -17,12 +17,13 @@ from starlette.testclient import TestClient
 
 from ragplane.adapters.answerers import Answer, Citation, Passage
 from ragplane.adapters.embedded_store import EmbeddedEngine
-from ragplane.adapters.errors import DependencyRejected, DependencyUnavailable
 from ragplane.adapters.gpu import GpuSlots
 from ragplane.adapters.vectors import Point, VectorStore
+from ragplane.errors import DependencyRejected, DependencyUnavailable
 from ragplane.kit.service_auth import HEADER
 from ragplane.lexical import document_vector
 from ragplane.services.query.app import create_query_app
+from tests.declared import check_responses
 
 DIMENSION = 32
 SEARCH, QUERY = "/api/v1/rag/search", "/api/v1/rag/query"
@@ -142,8 +143,8 @@ def client(parts: Parts, make_settings) -> Iterator[TestClient]:
         slots=GpuSlots(2, 5.0),
         tracer_provider=TracerProvider(),
     )
-    with TestClient(app, headers={HEADER: settings.inter_service_secret or ""}) as test_client:
-        yield test_client
+    with TestClient(app, headers={HEADER: settings.service_token or ""}) as test_client:
+        yield check_responses(test_client)  # every answer must be what its route declares
 
 
 def is_problem(response: Any, status: int) -> dict[str, Any]:
@@ -162,6 +163,16 @@ def test_search_ranks_the_passage_that_shares_the_query_words_first(client: Test
     assert body["results"][0]["document_id"] == "breakers.md"
     assert set(body["results"][0]) >= {"score", "document_id", "title", "text", "section", "chunk_index", "source"}
     assert body["query"] == "circuit breaker failures" and body["cached"] is False
+
+
+def test_a_point_written_by_another_tool_without_title_or_text_reads_as_empty(client: TestClient, parts: Parts) -> None:
+    bare = Point("00000000-0000-0000-0000-999999999999", bag_of_words("glacier ice"), {"document_id": "ice"})
+    asyncio.run(parts.store.upsert("docs", [bare]))
+
+    body = client.get(SEARCH, params={"query": "glacier ice", "collection": "docs", "max_results": 50}).json()
+
+    found = next(r for r in body["results"] if r["document_id"] == "ice")
+    assert (found["title"], found["text"], found["section"]) == ("", "", "")
 
 
 def test_search_clamps_max_results_and_echoes_it(client: TestClient) -> None:
