@@ -65,8 +65,10 @@ def test_a_search_through_the_gateway_is_one_tree(stack, gateway, demo_corpus, t
         headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
     )
     assert r.status_code == 200
+    quoted = r.headers["traceresponse"]  # what a user copies from the response
+    assert quoted.split("-")[1] == trace_id and quoted.endswith("-01")
     until(lambda: gateway_done(stack, trace_id))
-    assert cli.main(["--env-file", str(trace_env), "trace", trace_id]) == 0
+    assert cli.main(["--env-file", str(trace_env), "trace", quoted]) == 0
     printed = rows(capsys.readouterr().out)
     query_port = urlsplit(stack.urls["query"]).port
     shape = [(depth, label, service) for depth, label, service, _ in printed]

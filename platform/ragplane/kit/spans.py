@@ -30,6 +30,7 @@ from ragplane.errors import ValidationFailed
 
 CAPACITY = 4096  # spans per service: ~3 MB, about a thousand searches back (docs/observability.md)
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
+TRACE_HEADER = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # traceparent / traceresponse
 _NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -156,8 +157,13 @@ def ring_of(provider: TracerProvider) -> SpanRing | None:
 
 
 def parse_trace_id(text: str) -> int:
-    """A W3C trace id: 32 hex digits, not all zero (any case), as an integer; ValidationFailed otherwise."""
+    """A W3C trace id: 32 hex digits, not all zero (any case), as an integer; ValidationFailed otherwise.
+
+    A whole `traceparent` or `traceresponse` value (`00-<trace id>-<span id>-<flags>`) is taken
+    too, as a caller copies it from a response's headers."""
     value = text.strip().lower()
+    if TRACE_HEADER.fullmatch(value):
+        value = value.split("-")[1]
     if not TRACE_ID.fullmatch(value) or not int(value, 16):
         raise ValidationFailed([("trace_id", "must be 32 hexadecimal digits, not all zero")])
     return int(value, 16)

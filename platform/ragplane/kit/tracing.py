@@ -160,3 +160,12 @@ def stage(
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def trace_response() -> dict[str, str]:
+    """The `traceresponse` header (W3C Trace Context Level 2) naming the current span, for the
+    caller to quote: `ragplane trace` takes it as it is, and it finds the request's log lines."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"traceresponse": f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"}

@@ -104,13 +104,28 @@ def test_a_ring_needs_room_for_one_span() -> None:
         SpanRing("query", 0)
 
 
-@pytest.mark.parametrize("text", ["4BF92F3577B34DA6A3CE929D0E0E4736", " 4bf92f3577b34da6a3ce929d0e0e4736\n"])
-def test_trace_ids_are_read_in_any_case(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4BF92F3577B34DA6A3CE929D0E0E4736",
+        " 4bf92f3577b34da6a3ce929d0e0e4736\n",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # a traceresponse, copied whole
+    ],
+)
+def test_trace_ids_are_read_in_any_case_and_from_a_trace_header(text: str) -> None:
     assert parse_trace_id(text) == 0x4BF92F3577B34DA6A3CE929D0E0E4736
 
 
 @pytest.mark.parametrize(
-    "text", ["", "xyz", "4bf92f3577b34da6a3ce929d0e0e473", "0" * 32, "4bf92f3577b34da6-3ce929d0e0e4736"]
+    "text",
+    [
+        "",
+        "xyz",
+        "4bf92f3577b34da6a3ce929d0e0e473",
+        "0" * 32,
+        "4bf92f3577b34da6-3ce929d0e0e4736",
+        f"00-{'0' * 32}-00f067aa0ba902b7-01",
+    ],
 )
 def test_malformed_trace_ids_are_refused(text: str) -> None:
     with pytest.raises(ValidationFailed, match="32 hexadecimal digits"):

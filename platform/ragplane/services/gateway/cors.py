@@ -24,6 +24,7 @@ METHODS = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
 REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
 EXPOSED_HEADERS = (
     "X-Request-ID",
+    "traceresponse",
     "Retry-After",
     "X-RateLimit-Limit-Minute",
     "X-RateLimit-Remaining-Minute",

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragplane.errors import HeadersTooLarge, PayloadTooLarge, ProblemError
 from ragplane.kit.problems import problem_from_error
-from ragplane.kit.tracing import current_trace_id
+from ragplane.kit.tracing import current_trace_id, trace_response
 from ragplane.services.gateway.maintenance import Maintenance
 from ragplane.services.gateway.routing import is_api_path
 
@@ -120,7 +120,7 @@ class EdgeMiddleware:
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != REQUEST_ID.encode()] + [
             (REQUEST_ID.encode(), rid.encode())
         ]
-        reply_headers = {"X-Request-ID": rid}
+        reply_headers = {"X-Request-ID": rid, **trace_response()}
         send = _sending(send, lambda: reply_headers)
         try:
             self._check_headers(scope)
