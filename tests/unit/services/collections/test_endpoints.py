@@ -4,9 +4,8 @@ and the JSON registry, with a stub embedder; every response is checked against t
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any
@@ -21,36 +20,10 @@ from ragplane.kit.service_auth import HEADER
 from ragplane.services.collections.app import create_collections_app
 from ragplane.services.collections.schemas import ChunkDefaults
 from tests.declared import check_responses
+from tests.fakes.embedders import StubEmbedder
 
 API = "/api/v1/rag"
 DIMENSION = 16
-
-
-class HashEmbedder:
-    """The `Embedder` protocol: a unit vector from a hash of the text (ingestion needs vectors, not meaning)."""
-
-    name = "stub:hash"
-    loaded = True
-
-    async def start(self) -> None:
-        pass
-
-    async def check(self) -> dict[str, Any]:
-        return {"model": self.name}
-
-    async def dimension(self) -> int:
-        return DIMENSION
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors = []
-        for text in texts:
-            digest = hashlib.sha256(text.encode()).digest()[:DIMENSION]
-            norm = sum(b * b for b in digest) ** 0.5 or 1.0
-            vectors.append([b / norm for b in digest])
-        return vectors
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.fixture
@@ -59,7 +32,11 @@ def client(tmp_path: Path, make_settings) -> Iterator[TestClient]:
     store = VectorStore(path=tmp_path / "qdrant")
     asyncio.run(store.open())
     app = create_collections_app(
-        settings, embedder=HashEmbedder(), store=store, slots=GpuSlots(2, 5.0), tracer_provider=TracerProvider()
+        settings,
+        embedder=StubEmbedder(DIMENSION),
+        store=store,
+        slots=GpuSlots(2, 5.0),
+        tracer_provider=TracerProvider(),
     )
     with TestClient(app, headers={HEADER: settings.service_token or ""}) as test_client:
         yield check_responses(test_client)
@@ -103,7 +80,7 @@ def test_a_collection_is_created_listed_shown_and_deleted(client: TestClient) ->
     assert (body["chunk_size"], body["chunk_overlap"], body["embedder"], body["dimension"]) == (
         400,
         120,
-        "stub:hash",
+        "stub:bag-of-words",
         16,
     )
     assert body["created_at"].endswith("Z") and (body["documents"], body["chunks"]) == (0, 0)
@@ -156,7 +133,7 @@ def test_documents_are_ingested_listed_counted_and_deleted(client: TestClient) -
     assert listed["collection"] == "docs"
     assert [(d["id"], d["title"]) for d in listed["documents"]][:2] == [("../b.md", "Beta"), ("notes/a.md", "Alpha")]
     stats = client.get(f"{API}/collections/docs/stats").json()
-    assert (stats["documents"], stats["chunks"], stats["vectors"], stats["embedder"]) == (3, 3, 3, "stub:hash")
+    assert (stats["documents"], stats["chunks"], stats["vectors"], stats["embedder"]) == (3, 3, 3, "stub:bag-of-words")
     assert client.delete(f"{API}/collections/docs/documents/notes%2Fa.md").status_code == 204
     assert client.delete(f"{API}/collections/docs/documents", params={"id": "../b.md"}).status_code == 204
     assert problem(client.delete(f"{API}/collections/docs/documents/notes/a.md"), 404)["type"].endswith(

@@ -5,8 +5,6 @@ vector store over an `Engine` that can be made to fail (the embedded engine unde
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from ragplane.kit.service_auth import HEADER
 from ragplane.lexical import document_vector
 from ragplane.services.query.app import create_query_app
 from tests.declared import check_responses
+from tests.fakes.embedders import StubEmbedder, bag_of_words
 
 DIMENSION = 32
 SEARCH, QUERY = "/api/v1/rag/search", "/api/v1/rag/query"
@@ -32,44 +31,6 @@ PASSAGES = {
     "plans.md": "The free plan allows one hundred requests per minute; the pro plan allows one thousand.",
     "backups.md": "Collections are backed up every night at two o'clock and kept for seven days.",
 }
-
-
-def bag_of_words(text: str) -> list[float]:
-    """Unit-length, as the `Embedder` protocol promises: similar texts are near each other."""
-    vector = [0.0] * DIMENSION
-    for word in re.findall(r"[a-z0-9]+", text.lower()):
-        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSION] += 1.0
-    norm = sum(x * x for x in vector) ** 0.5
-    return [x / norm for x in vector] if norm else [1.0] + [0.0] * (DIMENSION - 1)
-
-
-class StubEmbedder:
-    """The `Embedder` protocol: bag-of-words vectors, or a failure while `down`."""
-
-    name = "stub:bag-of-words"
-    loaded = True
-
-    def __init__(self) -> None:
-        self.down = False
-        self.calls = 0
-
-    async def start(self) -> None:
-        pass
-
-    async def check(self) -> dict[str, Any]:
-        return {"model": self.name}
-
-    async def dimension(self) -> int:
-        return DIMENSION
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        self.calls += 1
-        if self.down:
-            raise DependencyUnavailable("embedder", "the stub is down", kind="unreachable")
-        return [bag_of_words(t) for t in texts]
-
-    async def close(self) -> None:
-        pass
 
 
 class StubLlm:
@@ -103,7 +64,7 @@ class FlakyEngine(EmbeddedEngine):
 
 class Parts:
     def __init__(self, tmp_path: Path) -> None:
-        self.embedder = StubEmbedder()
+        self.embedder = StubEmbedder(DIMENSION)
         self.llm = StubLlm()
         self.engine = FlakyEngine(tmp_path / "qdrant")
         self.store = VectorStore(engines=[self.engine])
@@ -119,7 +80,7 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
         points = [
             Point(
                 f"00000000-0000-0000-0000-{i:012d}",
-                bag_of_words(text),
+                bag_of_words(text, DIMENSION),
                 {"document_id": doc, "title": doc, "text": text, "section": "", "chunk_index": 0, "source": doc},
                 document_vector(text),
             )
@@ -166,7 +127,7 @@ def test_search_ranks_the_passage_that_shares_the_query_words_first(client: Test
 
 
 def test_a_point_written_by_another_tool_without_title_or_text_reads_as_empty(client: TestClient, parts: Parts) -> None:
-    bare = Point("00000000-0000-0000-0000-999999999999", bag_of_words("glacier ice"), {"document_id": "ice"})
+    bare = Point("00000000-0000-0000-0000-999999999999", bag_of_words("glacier ice", DIMENSION), {"document_id": "ice"})
     asyncio.run(parts.store.upsert("docs", [bare]))
 
     body = client.get(SEARCH, params={"query": "glacier ice", "collection": "docs", "max_results": 50}).json()
