@@ -103,3 +103,16 @@ def test_grafana_has_the_trace_datasource_the_exemplars_point_at() -> None:
     destinations = [d for s in datasources() for d in (s.get("jsonData") or {}).get("exemplarTraceIdDestinations", [])]
     for destination in destinations:
         assert destination["datasourceUid"] == traces["uid"], destination
+
+
+def test_kong_records_spans_for_its_opentelemetry_plugin_and_sends_them_to_the_collector() -> None:
+    kong = yaml.safe_load((ROOT / "deploy/kong/kong.yml").read_text())
+    (otel,) = [p for p in kong["plugins"] if p["name"] == "opentelemetry"]
+    endpoint = otel["config"]["traces_endpoint"]
+    assert_reaches_a_service(endpoint, "kong.yml opentelemetry traces_endpoint")
+    parts = urlsplit(endpoint)
+    assert (parts.hostname, parts.path) == ("otel-collector", "/v1/traces")
+    assert collector()["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == f"0.0.0.0:{parts.port}"
+    settings = env("kong")
+    assert settings["KONG_TRACING_INSTRUMENTATIONS"] == "all"  # without it the plugin has no spans to send
+    assert float(settings["KONG_TRACING_SAMPLING_RATE"]) == 1.0  # the collector's tail sampling decides

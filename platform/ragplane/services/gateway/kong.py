@@ -18,7 +18,9 @@
   Redis database (1, 2, ...; ragplane's REDIS_URL keeps 0).
 - `cors` as in `cors.py`, disabled when no origin is listed (Kong would allow them all);
   `request-termination` (maintenance: 503 problem+json) enabled only when generated with
-  `GATEWAY_MAINTENANCE=true`; `prometheus` per consumer (= per plan).
+  `GATEWAY_MAINTENANCE=true`; `prometheus` per consumer (= per plan); `opentelemetry` to the
+  compose stack's collector, W3C `traceparent` in and out (Kong needs
+  `KONG_TRACING_INSTRUMENTATIONS` and `KONG_TRACING_SAMPLING_RATE` set for it to record spans).
 
 Unlike the embedded gateway: limits count per client IP within a plan (Kong OSS keys limits
 by consumer, credential, IP, header or path, never by a claim such as `sub`), in fixed
@@ -54,6 +56,8 @@ COMPOSE_UPSTREAMS: Mapping[str, str] = MappingProxyType(
     {"query": "http://query:8001", "collections": "http://collections:8002"}
 )
 COMPOSE_REDIS = ("redis", 6379)
+# The compose stack's OpenTelemetry Collector (OTLP over HTTP), where the services send their spans too.
+COMPOSE_TRACES = "http://otel-collector:4318/v1/traces"
 
 # Not secrets: a placeholder that is not base64url (unreplaced, no token verifies) and a vault reference.
 JWT_SECRET_PLACEHOLDER = "@RAGPLANE_JWT_SECRET_B64URL@"  # noqa: S105
@@ -72,9 +76,17 @@ HEADER = f"""\
 
 
 def kong_config(
-    settings: GatewaySettings, *, upstream_urls: Mapping[str, str], redis_host: str, redis_port: int
+    settings: GatewaySettings,
+    *,
+    upstream_urls: Mapping[str, str],
+    redis_host: str,
+    redis_port: int,
+    traces_endpoint: str | None = None,
 ) -> dict[str, Any]:
-    """Kong's declarative config as plain data; the same input gives the same output, in the same order."""
+    """Kong's declarative config as plain data; the same input gives the same output, in the same order.
+
+    With `traces_endpoint`, Kong's `opentelemetry` plugin sends its spans there and passes W3C
+    `traceparent` on, so a trace starts at Kong and continues in the services behind it."""
     anonymous = not settings.require_auth
     services: list[dict[str, Any]] = []
     for service in sorted({upstream for _, upstream in ROUTING_TABLE}):
@@ -145,6 +157,17 @@ def kong_config(
             },
         },
     ]
+    if traces_endpoint is not None:
+        plugins.append(
+            {
+                "name": "opentelemetry",
+                "config": {
+                    "traces_endpoint": traces_endpoint,
+                    "resource_attributes": {"service.name": "kong"},
+                    "propagation": {"default_format": "w3c", "extract": ["w3c"], "inject": ["w3c"]},
+                },
+            }
+        )
     return {
         "_format_version": "3.0",
         "services": services,
@@ -198,7 +221,11 @@ def _rate_limit(settings: GatewaySettings, plan: str, redis: dict[str, Any]) -> 
 def compose_text(settings: GatewaySettings) -> str:
     """The file for docker-compose.yml's stack (its service URLs and Redis)."""
     host, port = COMPOSE_REDIS
-    return render(kong_config(settings, upstream_urls=COMPOSE_UPSTREAMS, redis_host=host, redis_port=port))
+    return render(
+        kong_config(
+            settings, upstream_urls=COMPOSE_UPSTREAMS, redis_host=host, redis_port=port, traces_endpoint=COMPOSE_TRACES
+        )
+    )
 
 
 def render(config: Mapping[str, Any]) -> str:

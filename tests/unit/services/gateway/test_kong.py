@@ -15,6 +15,7 @@ import yaml
 from ragplane.ops.kong import DEFAULT_OUTPUT, export
 from ragplane.services.gateway.kong import (
     ANONYMOUS,
+    COMPOSE_TRACES,
     COMPOSE_UPSTREAMS,
     JWT_SECRET_PLACEHOLDER,
     REDIS_PASSWORD_REF,
@@ -36,6 +37,7 @@ REGENERATE = "ragplane gateway export-kong"
 # https://github.com/Kong/kong/blob/3.9.3/kong/plugins/request-termination/schema.lua
 # https://github.com/Kong/kong/blob/3.9.3/kong/plugins/prometheus/schema.lua
 PLUGIN_FIELDS = {
+    "opentelemetry": {"traces_endpoint", "resource_attributes", "propagation", "sampling_rate", "headers"},
     "jwt": {
         "uri_param_names",
         "cookie_names",
@@ -201,6 +203,16 @@ def test_plugins_use_only_names_and_fields_kong_accepts() -> None:
             if entity["name"] == "rate-limiting":
                 assert set(entity["config"]["redis"]) <= REDIS_FIELDS
         assert {p["name"] for p in cfg["plugins"]} == {"cors", "jwt", "prometheus", "request-termination"}
+
+
+def test_the_compose_file_sends_kongs_spans_to_the_collector_in_w3c_format() -> None:
+    cfg = yaml.safe_load(compose_text(GatewaySettings()))
+    (otel,) = [p for p in cfg["plugins"] if p["name"] == "opentelemetry"]
+
+    assert set(otel["config"]) <= PLUGIN_FIELDS["opentelemetry"]
+    assert otel["config"]["traces_endpoint"] == COMPOSE_TRACES
+    assert otel["config"]["propagation"] == {"default_format": "w3c", "extract": ["w3c"], "inject": ["w3c"]}
+    assert "opentelemetry" not in {p["name"] for p in config()["plugins"]}  # only where a collector runs
 
 
 def test_each_plan_is_a_consumer_with_its_limit_in_redis() -> None:
