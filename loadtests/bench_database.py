@@ -29,13 +29,12 @@ import asyncpg
 from ragplane.adapters.migrations import migrate
 from ragplane.adapters.postgres import create_pool
 from ragplane.adapters.querylog import QueryLog, QueryLogEntry
+from ragplane.ops.migrate import SCHEMAS
 from ragplane.ops.transfer import migrate_json
 from ragplane.services.collections.models import ChunkRecord, CollectionRecord, DocumentRecord, JobRecord
 from ragplane.services.collections.registry import Registry
 from ragplane.services.collections.registry.json_file import JsonRegistry
-from ragplane.services.collections.registry.migrations import SCHEMA as REGISTRY
 from ragplane.services.collections.registry.postgres import PostgresRegistry
-from ragplane.services.query.migrations import SCHEMA as QUERY_LOG
 from ragplane.telemetry.metrics import ServiceMetrics
 
 CHUNKS_PER_DOCUMENT = 8
@@ -136,7 +135,7 @@ async def main(server: str, documents_n: int, entries: int) -> None:
     try:
         conn = await asyncpg.connect(url)
         started = time.perf_counter()
-        for schema in (REGISTRY, QUERY_LOG):
+        for schema in SCHEMAS:  # both owners' tables, as `ragplane migrate` makes them
             await migrate(conn, schema)
         print(f"migrate    empty database to current schema: {time.perf_counter() - started:5.2f} s")
         await conn.close()

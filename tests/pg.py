@@ -17,8 +17,7 @@ from typing import Any
 import asyncpg
 
 from ragplane.adapters.migrations import migrate
-from ragplane.services.collections.registry.migrations import SCHEMA as REGISTRY
-from ragplane.services.query.migrations import SCHEMA as QUERY_LOG
+from ragplane.ops.migrate import SCHEMAS
 
 SERVER = os.environ.get("RAGPLANE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
@@ -38,7 +37,7 @@ async def _admin(sql: str) -> None:
 async def _migrate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        for schema in (REGISTRY, QUERY_LOG):
+        for schema in SCHEMAS:  # both owners' tables, as `ragplane migrate` makes them
             await migrate(conn, schema)
     finally:
         await conn.close()

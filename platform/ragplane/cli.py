@@ -200,7 +200,7 @@ def _client(settings: Settings, args: argparse.Namespace) -> IngestClient:
     """The gateway unless --url says otherwise. The service secret goes only to the collections
     service these settings name (COLLECTIONS_URL, or RAGPLANE_HOST:COLLECTIONS_PORT): a --url
     elsewhere, mistyped or hostile, never receives it."""
-    url = args.url or f"http://{settings.server.host}:{settings.server.gateway_port}"
+    url = args.url or settings.gateway_url
     trusted = _origin(url) == _origin(settings.upstream_url("collections"))
     secret = settings.service_token if trusted else None
     saved = settings.server.token.get_secret_value() if settings.server.token else None
@@ -290,7 +290,7 @@ async def _seed(settings: Settings, url: str | None = None) -> Summary | str:
 def _drill(settings: Settings, args: argparse.Namespace) -> int:
     drill = Drill(
         service_url=settings.upstream_url("query"),
-        gateway_url=f"http://{settings.server.host}:{settings.server.gateway_port}",
+        gateway_url=settings.gateway_url,
         token=settings.service_token or "",
         dependency=args.dependency,
         say=_say,
@@ -317,7 +317,7 @@ def _drill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _maintenance(settings: Settings, args: argparse.Namespace) -> int:
-    url = args.url or f"http://{settings.server.host}:{settings.server.gateway_port}"
+    url = args.url or settings.gateway_url
     try:
         state = maintenance.switch(
             url, settings.service_token or "", args.action, message=args.message, retry_after=args.retry_after

@@ -130,7 +130,7 @@ def fetch(
 def targets(settings: Settings) -> dict[str, str]:
     """Where the services these settings name listen: the gateway, then the upstreams it would call."""
     return {
-        "gateway": f"http://{settings.server.host}:{settings.server.gateway_port}",
+        "gateway": settings.gateway_url,
         "query": settings.upstream_url("query"),
         "collections": settings.upstream_url("collections"),
     }

@@ -122,6 +122,11 @@ class Settings(BaseModel):
         secret = self.server.inter_service_secret
         return secret.get_secret_value() if secret else None
 
+    @property
+    def gateway_url(self) -> str:
+        """Where the gateway these settings name listens: what the operator commands talk to."""
+        return f"http://{self.server.host}:{self.server.gateway_port}"
+
     def upstream_url(self, service: str) -> str:
         """Base URL the gateway uses for `service` (an explicit URL wins over host:port)."""
         server = self.server
